@@ -1,0 +1,93 @@
+"""Who may see what: the one place that answers it for partner users, customer admins and staff.
+
+Views use the decorators; they attach what they checked to the request (`request.membership`,
+`request.partner`, `request.tenant_user`, `request.tenant`) so the view never looks it up again.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.urls import reverse
+
+from portal.models import PartnerMembership, User
+
+
+def partner_membership(user: User) -> PartnerMembership | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    try:
+        return user.partner_membership
+    except ObjectDoesNotExist:
+        return None
+
+
+def customer_admin_account(user: User):
+    """The customer admin's tenant user record, or None.
+
+    `tenant_user` is declared by `tenants.TenantUser`; portal only follows the relation by name so
+    that it imports no app.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return None
+    try:
+        account = user.tenant_user
+    except (AttributeError, ObjectDoesNotExist):
+        return None
+    return account if account.is_admin else None
+
+
+def home_url_for(user: User) -> str | None:
+    """Where a signed-in person starts. None when the account has no role in the portal."""
+    if partner_membership(user) is not None:
+        return reverse("tenants:partner_dashboard")
+    if customer_admin_account(user) is not None:
+        return reverse("tenants:customer_home")
+    if user.is_active and user.is_staff:
+        return reverse("admin:index")
+    return None
+
+
+def partner_required(view):
+    """Signed in as a member of a partner organization (any role)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        membership = partner_membership(request.user)
+        if membership is None:
+            raise PermissionDenied
+        request.membership = membership
+        request.partner = membership.partner
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def partner_admin_required(view):
+    """Signed in as a partner admin."""
+
+    @partner_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.membership.is_admin:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def customer_admin_required(view):
+    """Signed in as the admin of a customer tenant."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        account = customer_admin_account(request.user)
+        if account is None:
+            raise PermissionDenied
+        request.tenant_user = account
+        request.tenant = account.tenant
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,11 @@
+from portal.access import customer_admin_account, partner_membership
+
+
+def portal(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "nav_membership": partner_membership(user),
+        "nav_customer": customer_admin_account(user),
+    }

@@ -1,0 +1,204 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username):
+        # Signing in is case-insensitive on the e-mail address.
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A person who signs in: partner users, customer admins and ops staff. Signs in by e-mail."""
+
+    username = None
+    email = models.EmailField(_("e-mail address"), unique=True)
+    language = models.CharField(
+        _("preferred language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_("E-mails to this person are written in this language."),
+    )
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email
+
+
+partner_id_validator = RegexValidator(
+    r"^[1-9][0-9]{6}$", _("A partner ID has exactly 7 digits and does not start with 0.")
+)
+
+
+class Partner(models.Model):
+    """A reseller organization."""
+
+    name = models.CharField(_("name"), max_length=200)
+    partner_id = models.CharField(
+        _("partner ID"), max_length=7, unique=True, validators=[partner_id_validator]
+    )
+    cloud_program_enrolled = models.BooleanField(
+        _("enrolled in the cloud program"),
+        default=False,
+        help_text=_("Set by ops. Only enrolled partners can send delegated-admin offers."),
+    )
+    contact_email = models.EmailField(_("contact e-mail"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(partner_id__regex=r"^[1-9][0-9]{6}$"),
+                name="partner_id_seven_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.partner_id})"
+
+
+class PartnerMembership(models.Model):
+    """A user's place in a partner organization. A user belongs to at most one partner."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("Partner admin")
+        AGENT = "agent", _("Partner agent")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="partner_membership",
+        verbose_name=_("user"),
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("partner")
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("partner membership")
+        verbose_name_plural = _("partner memberships")
+        ordering = ["partner__name", "user__email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["admin", "agent"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.partner.name} ({self.get_role_display()})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("The audit log is append-only.")
+
+    def delete(self):
+        raise TypeError("The audit log is append-only.")
+
+
+class AuditEvent(models.Model):
+    """One state change made by a person or by the system. Append-only.
+
+    The tenant is kept as plain values, not a foreign key: the audit trail outlives a deleted
+    tenant (design §5), and `portal` imports no app.
+    """
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    # Kept so the trail still says who acted after the account is gone; "system" for tasks.
+    actor_label = models.CharField(_("actor"), max_length=254)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    target_type = models.CharField(_("target type"), max_length=64, blank=True)
+    target_id = models.CharField(_("target ID"), max_length=64, blank=True)
+    target_label = models.CharField(_("target"), max_length=300, blank=True)
+    partner = models.ForeignKey(
+        Partner,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("partner"),
+    )
+    tenant_id = models.BigIntegerField(_("tenant ID"), null=True, blank=True, db_index=True)
+    tenant_label = models.CharField(_("tenant"), max_length=300, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    client_address = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("The audit log is append-only.")

@@ -1,0 +1,45 @@
+"""Every periodic task of the portal, declared once.
+
+`periodic_tasks_sync()` (run after each `migrate`, and by `manage.py sync_periodic_tasks`) puts
+each entry into django-celery-beat's database schedule when it is missing. It never overwrites an
+entry that exists: ops change the timing in the admin and that choice survives deployments.
+(Celery's own `beat_schedule` setting is not used because the database scheduler rewrites the
+stored entries from it at every start of beat.)
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PeriodicTaskSpec:
+    name: str
+    task: str
+    description: str
+    minute: str = "*"
+    hour: str = "*"
+
+
+PERIODIC_TASKS: list[PeriodicTaskSpec] = []
+
+
+def periodic_tasks_sync() -> list[str]:
+    """Create the missing schedule entries; return the names created."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    created = []
+    for spec in PERIODIC_TASKS:
+        if PeriodicTask.objects.filter(name=spec.name).exists():
+            continue
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=spec.minute,
+            hour=spec.hour,
+            day_of_week="*",
+            day_of_month="*",
+            month_of_year="*",
+            timezone="UTC",
+        )
+        PeriodicTask.objects.create(
+            name=spec.name, task=spec.task, crontab=crontab, description=spec.description
+        )
+        created.append(spec.name)
+    return created

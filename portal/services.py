@@ -1,0 +1,60 @@
+"""Writers shared by every app: the audit log."""
+
+from typing import Any
+
+from django.db import models
+
+from portal.middleware import current_client_address
+from portal.models import AuditEvent, Partner, User
+
+SYSTEM_ACTOR = "system"
+
+
+def audit_log(
+    *,
+    action: str,
+    actor: User | None = None,
+    target: models.Model | None = None,
+    partner: Partner | None = None,
+    tenant: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+    client_address: str | None = None,
+) -> AuditEvent:
+    """Record one state change. Every service that changes state calls this, in its transaction.
+
+    `tenant` is any object with `pk` and a `str()`; it is stored as plain values so the trail
+    survives the tenant's deletion. The client address defaults to the current request's.
+    """
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    return AuditEvent.objects.create(
+        actor=actor,
+        actor_label=actor.email if actor is not None else SYSTEM_ACTOR,
+        action=action,
+        target_type=target._meta.label if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:300] if target is not None else "",
+        partner=partner,
+        tenant_id=tenant.pk if tenant is not None else None,
+        tenant_label=str(tenant)[:300] if tenant is not None else "",
+        details=details or {},
+        client_address=client_address or current_client_address.get(),
+    )
+
+
+def partner_enrolment_set(*, partner: Partner, enrolled: bool, actor: User) -> bool:
+    """Enrol a partner in the cloud program, or remove it. Returns whether anything changed."""
+    changed = (
+        Partner.objects.filter(pk=partner.pk)
+        .exclude(cloud_program_enrolled=enrolled)
+        .update(cloud_program_enrolled=enrolled)
+    )
+    partner.cloud_program_enrolled = enrolled
+    if changed:
+        audit_log(
+            action="partner.enrolled" if enrolled else "partner.unenrolled",
+            actor=actor,
+            target=partner,
+            partner=partner,
+        )
+    return bool(changed)

@@ -1,0 +1,57 @@
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.access import home_url_for
+from portal.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+
+@login_required
+def home(request):
+    url = home_url_for(request.user)
+    if url is None:
+        # Signed in, but neither partner user, customer admin nor staff (for example a partner
+        # membership that ops removed): say so instead of bouncing between pages.
+        return render(request, "portal/no_role.html", status=403)
+    return redirect(url)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except DatabaseError:
+        logger.exception("health check: database unreachable")
+        return False
+
+
+def _broker_ok() -> bool:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+        return True
+    except Exception:  # any failure of the transport means "down"; the log says which
+        logger.exception("health check: broker unreachable")
+        return False
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {"database": _database_ok(), "broker": _broker_ok()}
+    healthy = all(checks.values())
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "unavailable",
+            **{name: "up" if ok else "down" for name, ok in checks.items()},
+        },
+        status=200 if healthy else 503,
+    )

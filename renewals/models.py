@@ -1,0 +1,1 @@
+# Renewal notices and lifecycle transitions arrive with the renewals issue (design §5).

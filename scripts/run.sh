@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Starts the web server, a Celery worker and Celery beat on the embedded defaults (or whatever the
+# environment says), and stops all three on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+PORT="${PORT:-8000}"
+export DEBUG="${DEBUG:-1}"
+mkdir -p var
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping the portal…"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+$BIN/celery -A portal worker --loglevel=INFO --concurrency=2 >var/worker.log 2>&1 &
+pids+=($!)
+$BIN/celery -A portal beat --loglevel=INFO --pidfile= >var/beat.log 2>&1 &
+pids+=($!)
+$BIN/python manage.py runserver "127.0.0.1:${PORT}" --noreload &
+pids+=($!)
+
+sleep 2
+cat <<INFO
+
+  Partner Key Portal is running at http://127.0.0.1:${PORT}/
+  (health: http://127.0.0.1:${PORT}/healthz, worker log: var/worker.log, beat log: var/beat.log,
+   e-mails: printed below and kept in var/mail/)
+
+  Demo sign-ins (password: portal-demo)
+    partner admin   partner@example.com      (Northwind Partners, 1000001, enrolled)
+    partner agent   agent@fabrikam.example   (Fabrikam Resellers, 1000002)
+    ops (admin)     ops@example.com          http://127.0.0.1:${PORT}/admin/
+INFO
+if [ -f var/demo_keys.txt ]; then
+  echo
+  echo "  Demo product keys that are still available (from var/demo_keys.txt):"
+  $BIN/python manage.py demo_keys --available | sed 's/^/    /'
+fi
+echo
+echo "  Press Ctrl-C to stop."
+wait -n "${pids[@]}"

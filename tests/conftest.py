@@ -1,0 +1,122 @@
+"""The test cast and the rules for tests that need real services.
+
+Services come from portal.settings_test: PostgreSQL and Redis when they answer, else SQLite and
+local memory. Tests marked `postgres`, `redis` or `browser` are skipped where their service is
+missing, with the reason in the summary; under CI=true a missing service fails the run instead.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from portal.models import Partner, PartnerMembership, User
+
+CHROMIUM = "/usr/bin/chromium"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _missing() -> dict[str, str]:
+    missing = {}
+    for reason in settings.MISSING_SERVICES:
+        if reason.startswith("PostgreSQL"):
+            missing["postgres"] = reason
+        elif reason.startswith("Redis"):
+            missing["redis"] = reason
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        missing.setdefault("postgres", "DATABASE_URL is not a PostgreSQL database")
+    if settings.CACHES["default"]["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        missing.setdefault("redis", "no Redis cache configured")
+    if not shutil.which(CHROMIUM):
+        missing["browser"] = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    return missing
+
+
+def pytest_report_header(config):
+    db = settings.DATABASES["default"]
+    lines = [
+        f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('HOST') or db['NAME']}",
+        f"cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}",
+        f"broker: {settings.CELERY_BROKER_URL}",
+    ]
+    lines += [f"MISSING {name}: {reason}" for name, reason in _missing().items()]
+    return lines
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = _missing()
+    if not missing:
+        return
+    if IN_CI:
+        raise pytest.UsageError("CI=true but services are missing: " + "; ".join(missing.values()))
+    for item in items:
+        for name, reason in missing.items():
+            if item.get_closest_marker(name):
+                item.add_marker(pytest.mark.skip(reason=f"needs {name}: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # Redis outlives a test: start each one with no guessing counters or cached state.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# The cast: two partners (Northwind enrolled, Fabrikam not), each role, and ops staff.
+
+
+@pytest.fixture
+def northwind(db):
+    return Partner.objects.create(
+        name="Northwind Partners",
+        partner_id="1000001",
+        cloud_program_enrolled=True,
+        contact_email="contact@northwind.example",
+    )
+
+
+@pytest.fixture
+def fabrikam(db):
+    return Partner.objects.create(
+        name="Fabrikam Resellers", partner_id="1000002", contact_email="contact@fabrikam.example"
+    )
+
+
+def _member(partner: Partner, email: str, role: str) -> User:
+    user = User.objects.create_user(email, "portal-demo")
+    PartnerMembership.objects.create(user=user, partner=partner, role=role)
+    return user
+
+
+@pytest.fixture
+def partner_admin(northwind):
+    return _member(northwind, "partner@northwind.example", PartnerMembership.Role.ADMIN)
+
+
+@pytest.fixture
+def partner_agent(northwind):
+    return _member(northwind, "agent@northwind.example", PartnerMembership.Role.AGENT)
+
+
+@pytest.fixture
+def other_partner_admin(fabrikam):
+    return _member(fabrikam, "admin@fabrikam.example", PartnerMembership.Role.ADMIN)
+
+
+@pytest.fixture
+def other_partner_agent(fabrikam):
+    return _member(fabrikam, "agent@fabrikam.example", PartnerMembership.Role.AGENT)
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_superuser("ops@example.com", "portal-demo")
+
+
+@pytest.fixture
+def nobody(db):
+    """Signed-in user with no role anywhere."""
+    return User.objects.create_user("nobody@example.com", "portal-demo")
