@@ -1,9 +1,247 @@
-from django.contrib import admin
+import csv
+import io
 
-from keys.models import Product
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+
+from keys.codec import ALPHABET, KeyFormatError, format_key, validate_key
+from keys.forms import KeyGenerateForm, KeyImportForm
+from keys.models import KeyBatch, Product, ProductKey
+from keys.services import KeyImportError, batch_generate, batch_import, key_digest, keys_revoke
+from portal.models import Partner
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = ["sku", "name", "term_months"]
     search_fields = ["sku", "name"]
+
+
+@admin.register(KeyBatch)
+class KeyBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "product",
+        "seats_per_key",
+        "partner",
+        "source",
+        "key_count",
+        "note",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["source", "product", "partner"]
+    search_fields = ["note", "partner__name", "partner__partner_id", "product__sku"]
+    list_select_related = ["product", "partner", "created_by"]
+    readonly_fields = [
+        "product",
+        "seats_per_key",
+        "partner",
+        "source",
+        "key_count",
+        "created_by",
+        "created_at",
+    ]
+    fields = [*readonly_fields, "note"]
+    change_list_template = "admin/keys/keybatch/change_list.html"
+
+    # Batches come only from the import and generate forms below (the same services as the
+    # management commands); their keys are never edited or deleted.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(self.import_view), name="keys_keybatch_import"),
+            path("generate/", wrap(never_cache(self.generate_view)), name="keys_keybatch_generate"),
+            *super().get_urls(),
+        ]
+
+    def _page(self, request, form, title, **extra):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": title,
+            **extra,
+        }
+        return TemplateResponse(request, "admin/keys/keybatch/batch_form.html", context)
+
+    def import_view(self, request):
+        if not request.user.has_perm("keys.add_keybatch"):
+            raise PermissionDenied
+        form = KeyImportForm(request.POST or None, request.FILES or None)
+        bad_lines, problem = [], ""
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                batch = batch_import(
+                    data=data["file"].read(),
+                    product=data["product"],
+                    seats_per_key=data["seats_per_key"],
+                    partner=data["partner"],
+                    note=data["note"] or data["file"].name,
+                    actor=request.user,
+                )
+            except KeyImportError as error:
+                bad_lines, problem = error.bad_lines, error.problem
+            else:
+                self.message_user(
+                    request,
+                    _("Imported %(count)d keys into batch %(id)d.")
+                    % {"count": batch.key_count, "id": batch.pk},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:keys_keybatch_change", batch.pk)
+        return self._page(
+            request,
+            form,
+            _("Import product keys"),
+            multipart=True,
+            bad_lines=bad_lines,
+            problem=problem,
+            submit_label=_("Import"),
+        )
+
+    def generate_view(self, request):
+        if not request.user.has_perm("keys.add_keybatch"):
+            raise PermissionDenied
+        form = KeyGenerateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            batch, keys = batch_generate(
+                product=data["product"],
+                count=data["count"],
+                seats_per_key=data["seats_per_key"],
+                partner=data["partner"],
+                note=data["note"],
+                actor=request.user,
+            )
+            # The plain keys exist only in this response: handed back once, never cached.
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["key"])
+            writer.writerows([format_key(key)] for key in keys)
+            response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+            stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+            filename = f"keys-{batch.product.sku}-batch{batch.pk}-{stamp}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            response["Cache-Control"] = "no-store"
+            return response
+        return self._page(
+            request,
+            form,
+            _("Generate product keys"),
+            submit_label=_("Generate and download"),
+            generate=True,
+        )
+
+
+class KeyPartnerFilter(admin.SimpleListFilter):
+    title = _("partner")
+    parameter_name = "partner"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("Any partner (unowned)"))] + [
+            (str(p.pk), str(p)) for p in Partner.objects.order_by("name")
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(batch__partner__isnull=True)
+        if self.value():
+            return queryset.filter(batch__partner_id=self.value())
+        return queryset
+
+
+@admin.register(ProductKey)
+class ProductKeyAdmin(admin.ModelAdmin):
+    list_display = ["masked_key", "product", "batch_link", "partner", "state", "created_at"]
+    list_filter = ["state", "batch__product", KeyPartnerFilter, "batch"]
+    list_select_related = ["batch", "batch__product", "batch__partner"]
+    search_fields = ["last5"]  # see get_search_results: a whole key is looked up by its digest
+    search_help_text = _(
+        "Type a whole product key (hyphens and spaces are fine), or its last five characters."
+    )
+    actions = ["revoke"]
+    readonly_fields = [
+        "masked_key",
+        "batch",
+        "state",
+        "created_at",
+        "reserved_at",
+        "reserved_by",
+        "reserved_until",
+        "redeemed_at",
+        "redeemed_by",
+        "revoked_at",
+        "revoked_by",
+    ]
+    fields = readonly_fields
+    show_full_result_count = False
+
+    @admin.display(description=_("product key"))
+    def masked_key(self, obj):
+        return obj.masked
+
+    @admin.display(description=_("product"), ordering="batch__product__sku")
+    def product(self, obj):
+        return obj.batch.product.sku
+
+    @admin.display(description=_("partner"))
+    def partner(self, obj):
+        return obj.batch.partner or "—"
+
+    @admin.display(description=_("batch"), ordering="batch")
+    def batch_link(self, obj):
+        url = reverse("admin:keys_keybatch_change", args=[obj.batch_id])
+        return format_html('<a href="{}">{}</a>', url, obj.batch_id)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            canonical = validate_key(term)
+        except KeyFormatError:
+            last5 = term.replace("-", "").upper()
+            if len(last5) == 5 and all(ch in ALPHABET for ch in last5):
+                return queryset.filter(last5=last5), False
+            return queryset.none(), False
+        return queryset.filter(digest=key_digest(canonical)), False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Revoke the selected keys"), permissions=["view"])
+    def revoke(self, request, queryset):
+        if not request.user.has_perm("keys.change_productkey"):
+            self.message_user(request, _("You may not revoke keys."), messages.ERROR)
+            return
+        selected = list(queryset.values_list("pk", flat=True))
+        revoked = keys_revoke(key_ids=selected, actor=request.user, reason="admin action")
+        skipped = len(selected) - revoked
+        self.message_user(
+            request,
+            _("%(revoked)d key(s) revoked; %(skipped)d skipped (already redeemed or revoked).")
+            % {"revoked": revoked, "skipped": skipped},
+            messages.SUCCESS if revoked else messages.WARNING,
+        )

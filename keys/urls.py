@@ -1,3 +1,9 @@
+from django.urls import path
+
+from keys import views
+
 app_name = "keys"
 
-urlpatterns = []
+urlpatterns = [
+    path("partner/keys/check/", views.check_key, name="check_key"),
+]

@@ -120,3 +120,31 @@ def staff(db):
 def nobody(db):
     """Signed-in user with no role anywhere."""
     return User.objects.create_user("nobody@example.com", "portal-demo")
+
+
+@pytest.fixture
+def products(db):
+    from keys.models import Product
+
+    return {
+        sku: Product.objects.create(sku=sku, name=name, term_months=12)
+        for sku, name in [
+            ("BUS-BASIC", "Business Basic"),
+            ("BUS-STD", "Business Standard"),
+            ("BUS-PREM", "Business Premium"),
+        ]
+    }
+
+
+@pytest.fixture
+def make_keys(products):
+    """make_keys(count, sku="BUS-STD", seats=1, partner=None) -> list of plain canonical keys."""
+    from keys.services import batch_generate
+
+    def make(count=1, sku="BUS-STD", seats=1, partner=None):
+        _batch, keys = batch_generate(
+            product=products[sku], count=count, seats_per_key=seats, partner=partner, actor=None
+        )
+        return keys
+
+    return make

@@ -1,9 +1,14 @@
 """Demo data for a newcomer's `make run`. Idempotent: running it again changes nothing."""
 
+import os
+
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from keys.models import Product
+from keys.codec import format_key, validate_key
+from keys.models import Product, ProductKey
+from keys.services import batch_generate, key_digest
 from portal.models import Partner, PartnerMembership, User
 
 DEMO_PASSWORD = "portal-demo"  # noqa: S105 — printed by `make run`; demo data only
@@ -24,6 +29,52 @@ PARTNERS = [
         PartnerMembership.Role.AGENT,
     ),
 ]
+
+
+DEMO_KEYS_FILE = settings.VAR_DIR / "demo_keys.txt"
+DEMO_KEYS_PER_PRODUCT = 5
+
+
+def read_demo_keys() -> list[tuple[str, str]]:
+    """(SKU, canonical key) for each line of var/demo_keys.txt."""
+    if not DEMO_KEYS_FILE.exists():
+        return []
+    pairs = []
+    for line in DEMO_KEYS_FILE.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            pairs.append((parts[0], validate_key(parts[1])))
+    return pairs
+
+
+def _demo_keys(northwind: Partner) -> None:
+    """5 available keys per product for Northwind; their plain text goes to var/demo_keys.txt.
+
+    The database keeps only digests, so the file is the one place a newcomer can read them. A
+    product whose demo keys are no longer in the database (a fresh database) gets new ones.
+    """
+    kept = read_demo_keys()
+    known = set(
+        ProductKey.objects.filter(digest__in=[key_digest(k) for _sku, k in kept]).values_list(
+            "digest", flat=True
+        )
+    )
+    kept = [(sku, key) for sku, key in kept if key_digest(key) in known]
+    for product in Product.objects.filter(sku__in=[sku for sku, _name in PRODUCTS]):
+        if any(sku == product.sku for sku, _key in kept):
+            continue
+        _batch, keys = batch_generate(
+            product=product,
+            count=DEMO_KEYS_PER_PRODUCT,
+            seats_per_key=5,
+            partner=northwind,
+            note="demo keys (seed_demo)",
+            actor=None,
+        )
+        kept.extend((product.sku, key) for key in keys)
+    text = "".join(f"{sku} {format_key(key)}\n" for sku, key in kept)
+    DEMO_KEYS_FILE.write_text(text)
+    os.chmod(DEMO_KEYS_FILE, 0o600)
 
 
 def _user(email: str, **extra) -> User:
@@ -55,4 +106,5 @@ class Command(BaseCommand):
                 user=user, defaults={"partner": partner, "role": role}
             )
         _user("ops@example.com", is_staff=True, is_superuser=True)
+        _demo_keys(Partner.objects.get(partner_id="1000001"))
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))

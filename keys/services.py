@@ -1,0 +1,428 @@
+"""Every write to the key inventory, and the rules for looking a typed key up.
+
+Product keys are bearer secrets: they exist in plain text only in the caller's hands (a typed
+form, an import file, a generated CSV). The database keeps HMAC-SHA256(KEY_PEPPER, key) and the
+last five characters; nothing here logs or stores a whole key.
+"""
+
+import csv
+import enum
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from keys.codec import KeyFormatError, generate_key, validate_key
+from keys.models import KeyBatch, Product, ProductKey
+from portal.models import Partner, User
+from portal.services import audit_log
+
+INSERT_BATCH = 5000
+LOOKUP_CHUNK = 5000
+
+
+def key_digest(canonical: str) -> str:
+    return hmac.new(
+        settings.KEY_PEPPER.encode(), canonical.encode("ascii"), hashlib.sha256
+    ).hexdigest()
+
+
+def key_error_message(error: KeyFormatError) -> str:
+    """The codec's message for a person, in the active language."""
+    return _(error.template) % error.params
+
+
+# --- Looking up a typed key --------------------------------------------------------------------
+
+
+class LookupStatus(enum.Enum):
+    USABLE = "usable"
+    UNKNOWN = "unknown"
+    REVOKED = "revoked"
+    ALREADY_USED = "already_used"
+    RESERVED_ELSEWHERE = "reserved_elsewhere"
+    OTHER_PARTNER = "other_partner"
+
+    @property
+    def looks_unknown(self) -> bool:
+        # Never tell a user that a key exists when it is not theirs to redeem.
+        return self in {self.UNKNOWN, self.RESERVED_ELSEWHERE, self.OTHER_PARTNER}
+
+    @property
+    def counts_as_guess(self) -> bool:
+        """A failed look-up of a well-formed key: counted against the user and the address."""
+        return self.looks_unknown or self is self.REVOKED
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    status: LookupStatus
+    canonical: str
+    key: ProductKey | None = None
+
+    @property
+    def message(self) -> str:
+        if self.status is LookupStatus.USABLE:
+            return ""
+        if self.status is LookupStatus.REVOKED:
+            return _(
+                "This product key has been revoked. Contact the distributor who sold it to you."
+            )
+        if self.status is LookupStatus.ALREADY_USED:
+            return _("This product key has already been used.")
+        return _("We could not find this product key. Please check it against the card.")
+
+
+def key_lookup(*, partner: Partner, raw: str) -> KeyLookup:
+    """What a typed key is to this partner. Raises KeyFormatError for a malformed key.
+
+    A key reserved by another user of the same partner (a colleague's unfinished redemption) is
+    "already used"; one reserved by another partner, or in a batch that another partner owns,
+    looks unknown.
+    """
+    canonical = validate_key(raw)
+    key = (
+        ProductKey.objects.select_related(
+            "batch", "batch__product", "reserved_by__partner_membership"
+        )
+        .filter(digest=key_digest(canonical))
+        .first()
+    )
+    return KeyLookup(status=_status_for(key, partner), canonical=canonical, key=key)
+
+
+def _status_for(key: ProductKey | None, partner: Partner) -> LookupStatus:
+    if key is None:
+        return LookupStatus.UNKNOWN
+    if key.batch.partner_id is not None and key.batch.partner_id != partner.pk:
+        return LookupStatus.OTHER_PARTNER
+    if key.state == ProductKey.State.REVOKED:
+        return LookupStatus.REVOKED
+    if key.state == ProductKey.State.REDEEMED:
+        return LookupStatus.ALREADY_USED
+    if key.state == ProductKey.State.RESERVED:
+        holder = getattr(key.reserved_by, "partner_membership", None) if key.reserved_by else None
+        if holder is not None and holder.partner_id == partner.pk:
+            return LookupStatus.ALREADY_USED
+        return LookupStatus.RESERVED_ELSEWHERE
+    return LookupStatus.USABLE
+
+
+# --- Guessing limits ---------------------------------------------------------------------------
+
+
+class KeyGuessLimitReached(Exception):
+    def __init__(self, until: datetime):
+        self.until = until
+        super().__init__(f"Too many failed product key look-ups until {until.isoformat()}.")
+
+
+def _guess_counters(user: User, client_address: str | None) -> list[tuple[str, int]]:
+    counters = [(f"keyguess:user:{user.pk}", settings.KEY_GUESS_LIMIT_PER_USER)]
+    if client_address:
+        counters.append((f"keyguess:addr:{client_address}", settings.KEY_GUESS_LIMIT_PER_ADDRESS))
+    return counters
+
+
+def key_guess_blocked_until(*, user: User, client_address: str | None) -> datetime | None:
+    """When this user or address may look keys up again; None when they may now.
+
+    The counters live in the shared cache (Redis in production) so that every web process agrees.
+    """
+    names = [name for name, _limit in _guess_counters(user, client_address)]
+    values = cache.get_many([f"{name}:n" for name in names] + [f"{name}:until" for name in names])
+    blocked = [
+        values.get(f"{name}:until")
+        for name, limit in _guess_counters(user, client_address)
+        if (values.get(f"{name}:n") or 0) >= limit and values.get(f"{name}:until")
+    ]
+    if not blocked:
+        return None
+    return datetime.fromtimestamp(max(blocked), tz=timezone.get_current_timezone())
+
+
+def _key_guess_failure_record(*, user: User, client_address: str | None) -> None:
+    window = timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES)
+    now = timezone.now()
+    for name, limit in _guess_counters(user, client_address):
+        # The window opens with the first failure; both entries expire with it.
+        cache.add(f"{name}:until", (now + window).timestamp(), timeout=window.total_seconds())
+        cache.add(f"{name}:n", 0, timeout=window.total_seconds())
+        try:
+            count = cache.incr(f"{name}:n")
+        except ValueError:  # expired between add and incr
+            cache.set(f"{name}:n", 1, timeout=window.total_seconds())
+            count = 1
+        if count == limit:
+            audit_log(
+                action="key.guess_limit_reached",
+                actor=user,
+                client_address=client_address,
+                details={"counter": name.split(":")[1], "limit": limit},
+            )
+
+
+def key_check(*, user: User, partner: Partner, raw: str, client_address: str | None) -> KeyLookup:
+    """Look a typed key up for a partner user, under the guessing limits.
+
+    Raises KeyGuessLimitReached while the user or the address is blocked, and KeyFormatError for a
+    malformed key (typos caught by the check character do not count as guesses).
+    """
+    until = key_guess_blocked_until(user=user, client_address=client_address)
+    if until is not None:
+        raise KeyGuessLimitReached(until)
+    lookup = key_lookup(partner=partner, raw=raw)
+    if lookup.status.counts_as_guess:
+        _key_guess_failure_record(user=user, client_address=client_address)
+    return lookup
+
+
+# --- Generating and importing batches ----------------------------------------------------------
+
+
+def _key_rows(batch: KeyBatch, canonical_keys: Iterable[str], now: datetime) -> list[ProductKey]:
+    return [
+        ProductKey(batch=batch, digest=key_digest(k), last5=k[-5:], created_at=now)
+        for k in canonical_keys
+    ]
+
+
+@transaction.atomic
+def batch_generate(
+    *,
+    product: Product,
+    count: int,
+    seats_per_key: int = 1,
+    partner: Partner | None = None,
+    note: str = "",
+    actor: User | None,
+) -> tuple[KeyBatch, list[str]]:
+    """Create `count` new keys. Returns the batch and the plain keys: the only time they exist."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    now = timezone.now()
+    keys = {generate_key() for _ in range(count)}
+    while (
+        len(keys) < count
+    ):  # a collision in 24^24 is practically impossible, but cheap to rule out
+        keys.add(generate_key())
+    plain = list(keys)
+    batch = KeyBatch.objects.create(
+        product=product,
+        seats_per_key=seats_per_key,
+        partner=partner,
+        source=KeyBatch.Source.GENERATED,
+        note=note,
+        key_count=count,
+        created_by=actor,
+        created_at=now,
+    )
+    ProductKey.objects.bulk_create(_key_rows(batch, plain, now), batch_size=INSERT_BATCH)
+    audit_log(
+        action="key_batch.generated",
+        actor=actor,
+        target=batch,
+        partner=partner,
+        details={"product": product.sku, "count": count, "seats_per_key": seats_per_key},
+    )
+    return batch, plain
+
+
+@dataclass(frozen=True)
+class BadLine:
+    number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return _("line %(number)d: %(reason)s") % {"number": self.number, "reason": self.reason}
+
+
+class KeyImportError(Exception):
+    """The file imports nothing: every bad line, or one problem with the whole file."""
+
+    def __init__(self, bad_lines: Sequence[BadLine] = (), problem: str = ""):
+        self.bad_lines = list(bad_lines)
+        self.problem = problem
+        super().__init__(problem or _("%(count)d bad line(s).") % {"count": len(self.bad_lines)})
+
+
+def _file_lines(data: bytes) -> Iterable[tuple[int, str | None]]:
+    """(line number, text) for each line; text is None when the line is not UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError:
+            yield number, None
+
+
+def _key_column(header: str) -> int | None:
+    try:
+        cells = next(csv.reader([header]))
+    except csv.Error:
+        return None
+    names = [cell.strip().lower() for cell in cells]
+    return names.index("key") if "key" in names else None
+
+
+def keys_parse_file(data: bytes) -> tuple[list[tuple[int, str]], list[BadLine]]:
+    """Read an import file: a CSV with a `key` column, or one key a line.
+
+    BOM, blank lines and CRLF are accepted. Returns (line number, canonical key) for the good
+    lines and the bad lines with their reasons, duplicates inside the file included.
+    """
+    good: list[tuple[int, str]] = []
+    bad: list[BadLine] = []
+    first_seen: dict[str, int] = {}
+    column: int | None = None
+    header_seen = False
+    for number, text in _file_lines(data):
+        if text is None:
+            bad.append(BadLine(number, _("The line is not UTF-8 text.")))
+            continue
+        if not text.strip():
+            continue
+        if not header_seen:
+            header_seen = True
+            column = _key_column(text)
+            if column is not None:
+                continue  # the CSV header line
+        raw = text
+        if column is not None:
+            try:
+                cells = next(csv.reader([text]))
+            except csv.Error:
+                bad.append(BadLine(number, _("The line is not valid CSV.")))
+                continue
+            if column >= len(cells):
+                bad.append(BadLine(number, _("The line has no value in the key column.")))
+                continue
+            raw = cells[column]
+        try:
+            canonical = validate_key(raw)
+        except KeyFormatError as error:
+            bad.append(BadLine(number, key_error_message(error)))
+            continue
+        if canonical in first_seen:
+            bad.append(
+                BadLine(
+                    number,
+                    _("This key appears earlier in the file, on line %(line)d.")
+                    % {"line": first_seen[canonical]},
+                )
+            )
+            continue
+        first_seen[canonical] = number
+        good.append((number, canonical))
+    return good, bad
+
+
+def _known_digests(digests: Sequence[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(digests), LOOKUP_CHUNK):
+        chunk = digests[start : start + LOOKUP_CHUNK]
+        known.update(ProductKey.objects.filter(digest__in=chunk).values_list("digest", flat=True))
+    return known
+
+
+def batch_import(
+    *,
+    data: bytes,
+    product: Product,
+    seats_per_key: int = 1,
+    partner: Partner | None = None,
+    note: str = "",
+    actor: User | None,
+) -> KeyBatch:
+    """Import a file of keys, all or nothing. Raises KeyImportError listing every bad line."""
+    good, bad = keys_parse_file(data)
+    digests = [key_digest(canonical) for _number, canonical in good]
+    known = _known_digests(digests)
+    bad.extend(
+        BadLine(number, _("This key is already in the inventory."))
+        for (number, _canonical), digest in zip(good, digests, strict=True)
+        if digest in known
+    )
+    if bad:
+        raise KeyImportError(sorted(bad, key=lambda line: line.number))
+    if not good:
+        raise KeyImportError(problem=_("The file holds no product keys."))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            batch = KeyBatch.objects.create(
+                product=product,
+                seats_per_key=seats_per_key,
+                partner=partner,
+                source=KeyBatch.Source.IMPORTED,
+                note=note,
+                key_count=len(good),
+                created_by=actor,
+                created_at=now,
+            )
+            ProductKey.objects.bulk_create(
+                [
+                    ProductKey(batch=batch, digest=digest, last5=canonical[-5:], created_at=now)
+                    for (_number, canonical), digest in zip(good, digests, strict=True)
+                ],
+                batch_size=INSERT_BATCH,
+            )
+            audit_log(
+                action="key_batch.imported",
+                actor=actor,
+                target=batch,
+                partner=partner,
+                details={
+                    "product": product.sku,
+                    "count": len(good),
+                    "seats_per_key": seats_per_key,
+                },
+            )
+    except IntegrityError:
+        # Another import added one of these keys between our check and our insert.
+        raise KeyImportError(
+            problem=_(
+                "Some of these keys were imported by someone else at the same time. "
+                "Nothing was imported; run the import again to see which."
+            )
+        ) from None
+    return batch
+
+
+# --- Revoking ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def keys_revoke(*, key_ids: Iterable[int], actor: User | None, reason: str = "") -> int:
+    """Revoke available or reserved keys. Redeemed keys stay as they are. Returns how many."""
+    now = timezone.now()
+    revocable = list(
+        ProductKey.objects.select_for_update()
+        .select_related("batch")
+        .filter(
+            pk__in=list(key_ids), state__in=[ProductKey.State.AVAILABLE, ProductKey.State.RESERVED]
+        )
+    )
+    for key in revocable:
+        previous = key.state
+        key.state = ProductKey.State.REVOKED
+        key.revoked_at = now
+        key.revoked_by = actor
+        key.reserved_until = None
+        key.save(update_fields=["state", "revoked_at", "revoked_by", "reserved_until"])
+        audit_log(
+            action="key.revoked",
+            actor=actor,
+            target=key,
+            partner=key.batch.partner,
+            details={"previous_state": previous, "batch": key.batch_id, "reason": reason},
+        )
+    return len(revocable)

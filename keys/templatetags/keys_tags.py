@@ -1,0 +1,21 @@
+from django import template
+from django.templatetags.static import static
+from django.utils.html import format_html, json_script
+from django.utils.translation import gettext as _
+
+from keys.codec import MESSAGES
+
+register = template.Library()
+
+
+@register.simple_tag
+def key_input_assets():
+    """The key-input script and its messages, translated on the server (one source of text)."""
+    messages = {name: _(text) for name, text in MESSAGES.items()}
+    messages["looks_right"] = _("This looks like a product key. We check it when you continue.")
+    messages["progress"] = _("%(length)d of 25 characters")
+    return format_html(
+        '{}<script src="{}"></script>',
+        json_script(messages, "key-messages"),
+        static("keys/key_input.js"),
+    )

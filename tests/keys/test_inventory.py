@@ -1,0 +1,161 @@
+import pytest
+
+from keys.codec import format_key, generate_key
+from keys.models import KeyBatch, ProductKey
+from keys.services import (
+    KeyImportError,
+    LookupStatus,
+    batch_generate,
+    batch_import,
+    key_digest,
+    key_lookup,
+    keys_revoke,
+)
+from portal.models import AuditEvent
+
+
+def test_it_generates_a_batch_and_returns_the_plain_keys_once(products, staff):
+    batch, keys = batch_generate(
+        product=products["BUS-STD"], count=20, seats_per_key=3, actor=staff
+    )
+    assert len(set(keys)) == 20
+    assert batch.key_count == 20
+    stored = ProductKey.objects.filter(batch=batch)
+    assert stored.count() == 20
+    assert {k.digest for k in stored} == {key_digest(k) for k in keys}
+    assert {k.last5 for k in stored} == {k[-5:] for k in keys}
+    assert set(stored.values_list("state", flat=True)) == {"available"}
+    event = AuditEvent.objects.get(action="key_batch.generated")
+    assert event.actor == staff
+    assert event.details["count"] == 20
+
+
+def test_it_shows_a_stored_key_by_its_last_five_characters_only(make_keys):
+    key = make_keys(1)[0]
+    stored = ProductKey.objects.get(digest=key_digest(key))
+    assert stored.masked == f"•••••-•••••-•••••-•••••-{key[-5:]}"
+    assert key[:20] not in str(stored)
+
+
+def test_the_digest_depends_on_the_pepper(settings):
+    key = generate_key()
+    first = key_digest(key)
+    settings.KEY_PEPPER = "another pepper"
+    assert key_digest(key) != first
+
+
+def test_it_imports_a_file_all_at_once(products, staff):
+    keys = [generate_key() for _ in range(5)]
+    data = ("key\r\n" + "\r\n".join(format_key(k) for k in keys) + "\r\n").encode()
+    batch = batch_import(data=data, product=products["BUS-PREM"], seats_per_key=2, actor=staff)
+    assert batch.key_count == 5
+    assert batch.source == KeyBatch.Source.IMPORTED
+    assert ProductKey.objects.filter(batch=batch).count() == 5
+    assert AuditEvent.objects.filter(action="key_batch.imported").count() == 1
+
+
+def test_it_imports_nothing_when_one_line_is_bad(products, staff):
+    keys = [generate_key() for _ in range(3)]
+    data = "\n".join([format_key(keys[0]), "BCDFG-OOOOO", format_key(keys[1])]).encode()
+    with pytest.raises(KeyImportError) as caught:
+        batch_import(data=data, product=products["BUS-STD"], actor=staff)
+    assert [(b.number, b.reason) for b in caught.value.bad_lines] == [
+        (2, "Character 'O' (position 6) is never used in product keys.")
+    ]
+    assert ProductKey.objects.count() == 0
+    assert KeyBatch.objects.count() == 0
+
+
+def test_it_looks_up_a_usable_key(make_keys, northwind):
+    key = make_keys(1, seats=5)[0]
+    lookup = key_lookup(partner=northwind, raw=format_key(key).lower())
+    assert lookup.status is LookupStatus.USABLE
+    assert lookup.key.batch.seats_per_key == 5
+
+
+def test_it_says_unknown_for_a_well_formed_key_not_in_the_inventory(products, northwind):
+    lookup = key_lookup(partner=northwind, raw=generate_key())
+    assert lookup.status is LookupStatus.UNKNOWN
+    assert lookup.status.counts_as_guess
+
+
+def test_a_key_owned_by_another_partner_looks_unknown(make_keys, northwind, fabrikam):
+    key = make_keys(1, partner=fabrikam)[0]
+    lookup = key_lookup(partner=northwind, raw=key)
+    assert lookup.status is LookupStatus.OTHER_PARTNER
+    assert lookup.message == key_lookup(partner=northwind, raw=generate_key()).message
+    assert key_lookup(partner=fabrikam, raw=key).status is LookupStatus.USABLE
+
+
+def test_an_unowned_key_is_usable_by_any_partner(make_keys, northwind, fabrikam):
+    key = make_keys(1)[0]
+    assert key_lookup(partner=northwind, raw=key).status is LookupStatus.USABLE
+    assert key_lookup(partner=fabrikam, raw=key).status is LookupStatus.USABLE
+
+
+def test_it_says_revoked_and_already_used(make_keys, northwind, staff):
+    revoked, redeemed = make_keys(2)
+    keys_revoke(key_ids=[ProductKey.objects.get(digest=key_digest(revoked)).pk], actor=staff)
+    ProductKey.objects.filter(digest=key_digest(redeemed)).update(
+        state="redeemed", redeemed_at="2026-01-01T00:00:00Z"
+    )
+    assert key_lookup(partner=northwind, raw=revoked).status is LookupStatus.REVOKED
+    assert key_lookup(partner=northwind, raw=redeemed).status is LookupStatus.ALREADY_USED
+    assert "already been used" in key_lookup(partner=northwind, raw=redeemed).message
+
+
+def test_a_key_reserved_by_another_partner_looks_unknown_and_by_a_colleague_is_used(
+    make_keys, northwind, fabrikam, partner_agent, other_partner_admin
+):
+    key = make_keys(1)[0]
+    ProductKey.objects.filter(digest=key_digest(key)).update(
+        state="reserved", reserved_by=other_partner_admin, reserved_until="2099-01-01T00:00:00Z"
+    )
+    assert key_lookup(partner=northwind, raw=key).status is LookupStatus.RESERVED_ELSEWHERE
+    ProductKey.objects.filter(digest=key_digest(key)).update(reserved_by=partner_agent)
+    assert key_lookup(partner=northwind, raw=key).status is LookupStatus.ALREADY_USED
+
+
+def test_it_revokes_available_and_reserved_keys_but_not_redeemed_ones(make_keys, staff):
+    keys = make_keys(3)
+    rows = [ProductKey.objects.get(digest=key_digest(k)) for k in keys]
+    ProductKey.objects.filter(pk=rows[1].pk).update(
+        state="reserved", reserved_until="2099-01-01T00:00:00Z"
+    )
+    ProductKey.objects.filter(pk=rows[2].pk).update(
+        state="redeemed", redeemed_at="2026-01-01T00:00:00Z"
+    )
+    assert keys_revoke(key_ids=[r.pk for r in rows], actor=staff, reason="lost card") == 2
+    states = dict(ProductKey.objects.values_list("pk", "state"))
+    assert [states[r.pk] for r in rows] == ["revoked", "revoked", "redeemed"]
+    events = AuditEvent.objects.filter(action="key.revoked")
+    assert events.count() == 2
+    assert {e.details["previous_state"] for e in events} == {"available", "reserved"}
+
+
+def test_the_database_refuses_an_unknown_state(make_keys):
+    from django.db import IntegrityError, transaction
+
+    make_keys(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProductKey.objects.update(state="lost")
+
+
+def test_the_database_refuses_a_reservation_without_deadline(make_keys):
+    from django.db import IntegrityError, transaction
+
+    make_keys(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProductKey.objects.update(state="reserved", reserved_until=None)
+
+
+def test_the_audit_log_cannot_be_changed(make_keys):
+    make_keys(1)
+    event = AuditEvent.objects.get()
+    event.action = "something else"
+    with pytest.raises(TypeError):
+        event.save()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.update(action="x")
