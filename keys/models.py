@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +11,9 @@ sku_validator = RegexValidator(
     r"^[A-Z0-9][A-Z0-9-]{1,31}$",
     _("A SKU uses capital letters, digits and hyphens, for example BUS-STD."),
 )
+
+
+models.BinaryField.register_lookup(Length)
 
 
 class Product(models.Model):
@@ -90,6 +94,96 @@ class KeyBatch(models.Model):
         }
 
 
+class Redemption(models.Model):
+    """Step 1 of the seed's flow, kept on the server: a partner user's keys being redeemed.
+
+    It survives a closed window, a sign-out or a crash and is resumed from the partner dashboard.
+    Its keys are reserved (ProductKey.redemption) until the redemption completes or is cancelled,
+    or until the reservation runs out (KEY_RESERVATION_HOURS) and the periodic task releases them.
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    partner = models.ForeignKey(
+        "portal.Partner",
+        on_delete=models.PROTECT,
+        related_name="redemptions",
+        verbose_name=_("partner"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="redemptions",
+        verbose_name=_("created by"),
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DRAFT)
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    updated_at = models.DateTimeField(_("last change"), default=timezone.now)
+    keys_confirmed_at = models.DateTimeField(_("keys confirmed"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # The last key-entry form processed: a double-submitted form is answered, not replayed.
+    last_submission = models.UUIDField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=["draft", "completed", "cancelled"]),
+                name="redemption_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="completed") | models.Q(completed_at__isnull=False),
+                name="redemption_completed_has_date",
+            ),
+        ]
+        indexes = [
+            # The partner dashboard's "redemptions in progress".
+            models.Index(
+                fields=["created_by", "-updated_at"],
+                condition=models.Q(state="draft"),
+                name="redemption_drafts_by_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Redemption %(id)s") % {"id": self.pk}
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == self.State.DRAFT
+
+
+class RedemptionLine(models.Model):
+    """A key entered into a redemption. `released_at` is set when its reservation ran out."""
+
+    redemption = models.ForeignKey(
+        Redemption, on_delete=models.CASCADE, related_name="lines", verbose_name=_("redemption")
+    )
+    product_key = models.ForeignKey(
+        "ProductKey", on_delete=models.PROTECT, related_name="+", verbose_name=_("product key")
+    )
+    added_at = models.DateTimeField(_("added"), default=timezone.now)
+    released_at = models.DateTimeField(_("reservation released"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("redemption line")
+        verbose_name_plural = _("redemption lines")
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["redemption", "product_key"], name="redemption_line_key_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.redemption} · {self.product_key}"
+
+
 class ProductKeyQuerySet(models.QuerySet):
     def stale_reservations(self, now):
         return self.filter(state=ProductKey.State.RESERVED, reserved_until__lt=now)
@@ -108,10 +202,13 @@ class ProductKey(models.Model):
     batch = models.ForeignKey(
         KeyBatch, on_delete=models.PROTECT, related_name="keys", verbose_name=_("batch")
     )
-    digest = models.CharField(_("digest"), max_length=64, unique=True, editable=False)
+    # 32 bytes of HMAC-SHA256: one unique index, the only way a typed key is found.
+    digest = models.BinaryField(_("digest"), max_length=32, unique=True, editable=False)
     last5 = models.CharField(_("last five characters"), max_length=5, editable=False)
+    # No index on state or on the *_by columns: a million-key import pays for every index, and
+    # nothing runs often by those columns except the partial index below.
     state = models.CharField(
-        _("state"), max_length=16, choices=State.choices, default=State.AVAILABLE, db_index=True
+        _("state"), max_length=16, choices=State.choices, default=State.AVAILABLE
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     reserved_at = models.DateTimeField(_("reserved"), null=True, blank=True)
@@ -119,6 +216,7 @@ class ProductKey(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
+        db_index=False,
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("reserved by"),
@@ -129,15 +227,27 @@ class ProductKey(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
+        db_index=False,
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("redeemed by"),
+    )
+    # The redemption holding the key while reserved, and the one that redeemed it.
+    redemption = models.ForeignKey(
+        Redemption,
+        null=True,
+        blank=True,
+        db_index=False,  # partial index below: most keys never have one
+        on_delete=models.PROTECT,
+        related_name="product_keys",
+        verbose_name=_("redemption"),
     )
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
+        db_index=False,
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("revoked by"),
@@ -159,6 +269,12 @@ class ProductKey(models.Model):
                 condition=~models.Q(state="reserved") | models.Q(reserved_until__isnull=False),
                 name="product_key_reserved_has_deadline",
             ),
+            # A reserved or redeemed key always says which redemption holds it.
+            models.CheckConstraint(
+                condition=~models.Q(state__in=["reserved", "redeemed"])
+                | models.Q(redemption__isnull=False),
+                name="product_key_held_by_redemption",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(state="redeemed") | models.Q(redeemed_at__isnull=False),
                 name="product_key_redeemed_has_date",
@@ -168,7 +284,7 @@ class ProductKey(models.Model):
                 name="product_key_revoked_has_date",
             ),
             models.CheckConstraint(
-                condition=models.Q(digest__regex=r"^[0-9a-f]{64}$"), name="product_key_digest_hex"
+                condition=models.Q(digest__length=32), name="product_key_digest_32_bytes"
             ),
         ]
         indexes = [
@@ -177,6 +293,11 @@ class ProductKey(models.Model):
                 fields=["reserved_until"],
                 condition=models.Q(state="reserved"),
                 name="product_key_reserved_until",
+            ),
+            models.Index(
+                fields=["redemption"],
+                condition=models.Q(redemption__isnull=False),
+                name="product_key_redemption",
             ),
         ]
 

@@ -9,18 +9,19 @@ import csv
 import enum
 import hashlib
 import hmac
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keys.codec import KeyFormatError, generate_key, validate_key
-from keys.models import KeyBatch, Product, ProductKey
+from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from portal.models import Partner, User
 from portal.services import audit_log
 
@@ -28,10 +29,11 @@ INSERT_BATCH = 5000
 LOOKUP_CHUNK = 5000
 
 
-def key_digest(canonical: str) -> str:
+def key_digest(canonical: str) -> bytes:
+    """HMAC-SHA256(KEY_PEPPER, canonical key): what the database keeps instead of the key."""
     return hmac.new(
         settings.KEY_PEPPER.encode(), canonical.encode("ascii"), hashlib.sha256
-    ).hexdigest()
+    ).digest()
 
 
 def key_error_message(error: KeyFormatError) -> str:
@@ -108,8 +110,8 @@ def _status_for(key: ProductKey | None, partner: Partner) -> LookupStatus:
     if key.state == ProductKey.State.REDEEMED:
         return LookupStatus.ALREADY_USED
     if key.state == ProductKey.State.RESERVED:
-        holder = getattr(key.reserved_by, "partner_membership", None) if key.reserved_by else None
-        if holder is not None and holder.partner_id == partner.pk:
+        # Held by a redemption: a colleague's is "already used", another partner's looks unknown.
+        if key.redemption is not None and key.redemption.partner_id == partner.pk:
             return LookupStatus.ALREADY_USED
         return LookupStatus.RESERVED_ELSEWHERE
     return LookupStatus.USABLE
@@ -135,30 +137,38 @@ def key_guess_blocked_until(*, user: User, client_address: str | None) -> dateti
     """When this user or address may look keys up again; None when they may now.
 
     The counters live in the shared cache (Redis in production) so that every web process agrees.
+    The window is read from the clock (`timezone.now`), the cache's expiry only cleans up.
     """
-    names = [name for name, _limit in _guess_counters(user, client_address)]
-    values = cache.get_many([f"{name}:n" for name in names] + [f"{name}:until" for name in names])
+    now = timezone.now().timestamp()
+    counters = _guess_counters(user, client_address)
+    values = cache.get_many(
+        [f"{name}:{part}" for name, _limit in counters for part in ("n", "until")]
+    )
     blocked = [
-        values.get(f"{name}:until")
-        for name, limit in _guess_counters(user, client_address)
-        if (values.get(f"{name}:n") or 0) >= limit and values.get(f"{name}:until")
+        values[f"{name}:until"]
+        for name, limit in counters
+        if (values.get(f"{name}:n") or 0) >= limit and (values.get(f"{name}:until") or 0) > now
     ]
     if not blocked:
         return None
-    return datetime.fromtimestamp(max(blocked), tz=timezone.get_current_timezone())
+    return datetime.fromtimestamp(max(blocked), tz=UTC)
 
 
 def _key_guess_failure_record(*, user: User, client_address: str | None) -> None:
     window = timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES)
     now = timezone.now()
+    ttl = window.total_seconds()
     for name, limit in _guess_counters(user, client_address):
+        until = cache.get(f"{name}:until")
+        if until is not None and until <= now.timestamp():
+            cache.delete_many([f"{name}:until", f"{name}:n"])  # the last window is over
         # The window opens with the first failure; both entries expire with it.
-        cache.add(f"{name}:until", (now + window).timestamp(), timeout=window.total_seconds())
-        cache.add(f"{name}:n", 0, timeout=window.total_seconds())
+        cache.add(f"{name}:until", (now + window).timestamp(), timeout=ttl)
+        cache.add(f"{name}:n", 0, timeout=ttl)
         try:
             count = cache.incr(f"{name}:n")
         except ValueError:  # expired between add and incr
-            cache.set(f"{name}:n", 1, timeout=window.total_seconds())
+            cache.set(f"{name}:n", 1, timeout=ttl)
             count = 1
         if count == limit:
             audit_log(
@@ -187,11 +197,28 @@ def key_check(*, user: User, partner: Partner, raw: str, client_address: str | N
 # --- Generating and importing batches ----------------------------------------------------------
 
 
-def _key_rows(batch: KeyBatch, canonical_keys: Iterable[str], now: datetime) -> list[ProductKey]:
-    return [
-        ProductKey(batch=batch, digest=key_digest(k), last5=k[-5:], created_at=now)
-        for k in canonical_keys
-    ]
+def _keys_insert(batch: KeyBatch, rows: Sequence[tuple[bytes, str]], now: datetime) -> None:
+    """Insert (digest, last five) rows as available keys of `batch`, in the caller's transaction.
+
+    On PostgreSQL this is one COPY: a million-key import is dominated by row inserts, and COPY
+    does them several times faster than batched INSERTs (bench/README.md).
+    """
+    if connection.vendor != "postgresql":
+        ProductKey.objects.bulk_create(
+            [ProductKey(batch=batch, digest=d, last5=last5, created_at=now) for d, last5 in rows],
+            batch_size=INSERT_BATCH,
+        )
+        return
+    stamp = now.isoformat()
+    buffer = io.StringIO()
+    buffer.writelines(
+        f"{batch.pk}\t\\\\x{digest.hex()}\t{last5}\tavailable\t{stamp}\n" for digest, last5 in rows
+    )
+    buffer.seek(0)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.cursor.copy_expert(
+            "COPY keys_productkey (batch_id, digest, last5, state, created_at) FROM STDIN", buffer
+        )
 
 
 @transaction.atomic
@@ -224,7 +251,7 @@ def batch_generate(
         created_by=actor,
         created_at=now,
     )
-    ProductKey.objects.bulk_create(_key_rows(batch, plain, now), batch_size=INSERT_BATCH)
+    _keys_insert(batch, [(key_digest(k), k[-5:]) for k in plain], now)
     audit_log(
         action="key_batch.generated",
         actor=actor,
@@ -325,11 +352,14 @@ def keys_parse_file(data: bytes) -> tuple[list[tuple[int, str]], list[BadLine]]:
     return good, bad
 
 
-def _known_digests(digests: Sequence[str]) -> set[str]:
-    known: set[str] = set()
+def _known_digests(digests: Sequence[bytes]) -> set[bytes]:
+    known: set[bytes] = set()
     for start in range(0, len(digests), LOOKUP_CHUNK):
         chunk = digests[start : start + LOOKUP_CHUNK]
-        known.update(ProductKey.objects.filter(digest__in=chunk).values_list("digest", flat=True))
+        known.update(
+            bytes(d)
+            for d in ProductKey.objects.filter(digest__in=chunk).values_list("digest", flat=True)
+        )
     return known
 
 
@@ -368,12 +398,13 @@ def batch_import(
                 created_by=actor,
                 created_at=now,
             )
-            ProductKey.objects.bulk_create(
+            _keys_insert(
+                batch,
                 [
-                    ProductKey(batch=batch, digest=digest, last5=canonical[-5:], created_at=now)
+                    (digest, canonical[-5:])
                     for (_number, canonical), digest in zip(good, digests, strict=True)
                 ],
-                batch_size=INSERT_BATCH,
+                now,
             )
             audit_log(
                 action="key_batch.imported",
@@ -418,6 +449,11 @@ def keys_revoke(*, key_ids: Iterable[int], actor: User | None, reason: str = "")
         key.revoked_by = actor
         key.reserved_until = None
         key.save(update_fields=["state", "revoked_at", "revoked_by", "reserved_until"])
+        if key.redemption_id is not None:
+            # The key leaves the redemption that held it; its line says so when resumed.
+            RedemptionLine.objects.filter(
+                redemption_id=key.redemption_id, product_key=key, released_at__isnull=True
+            ).update(released_at=now)
         audit_log(
             action="key.revoked",
             actor=actor,
@@ -426,3 +462,292 @@ def keys_revoke(*, key_ids: Iterable[int], actor: User | None, reason: str = "")
             details={"previous_state": previous, "batch": key.batch_id, "reason": reason},
         )
     return len(revocable)
+
+
+# --- Redemptions (step 1 of the seed's flow) --------------------------------------------------
+
+
+class RedemptionClosed(Exception):
+    """The redemption is no longer a draft (completed or cancelled)."""
+
+
+def _already_entered() -> str:
+    return _("You have already entered this product key.")
+
+
+def _locked_draft(redemption: Redemption) -> Redemption:
+    """Lock the redemption row: every change to one redemption happens one at a time."""
+    locked = Redemption.objects.select_for_update().get(pk=redemption.pk)
+    if not locked.is_draft:
+        raise RedemptionClosed
+    return locked
+
+
+@transaction.atomic
+def redemption_start(*, user: User, partner: Partner) -> Redemption:
+    """The user ticked "I understand…" and clicked Start."""
+    redemption = Redemption.objects.create(partner=partner, created_by=user)
+    audit_log(action="redemption.started", actor=user, target=redemption, partner=partner)
+    return redemption
+
+
+class _ReservationLost(Exception):
+    def __init__(self, errors: dict[int, str]):
+        self.errors = errors
+
+
+def redemption_keys_add(
+    *,
+    redemption: Redemption,
+    user: User,
+    raw_keys: Sequence[str],
+    client_address: str | None,
+    submission=None,
+) -> dict[int, str]:
+    """Reserve the typed keys for the redemption, all or none.
+
+    Returns {index in raw_keys: message} for the lines that cannot be added; when there is any,
+    nothing is reserved. Raises KeyGuessLimitReached while the user or address is blocked.
+    `submission` identifies the form: the same form posted twice is answered once.
+    """
+    with transaction.atomic():
+        redemption = _locked_draft(redemption)
+        if submission is not None and redemption.last_submission == submission:
+            return {}  # a double submit: the first one did the work
+        errors: dict[int, str] = {}
+        usable: list[tuple[int, ProductKey]] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(raw_keys):
+            try:
+                canonical = validate_key(raw)
+            except KeyFormatError as error:
+                errors[index] = key_error_message(error)
+                continue
+            if canonical in seen:
+                errors[index] = _already_entered()
+                continue
+            seen.add(canonical)
+            lookup = key_check(
+                user=user, partner=redemption.partner, raw=canonical, client_address=client_address
+            )
+            key = lookup.key
+            if key is not None and key.redemption_id == redemption.pk and key.state == "reserved":
+                errors[index] = _already_entered()
+            elif lookup.status is not LookupStatus.USABLE:
+                errors[index] = lookup.message
+            else:
+                usable.append((index, key))
+        if errors:
+            return errors
+        try:
+            with transaction.atomic():
+                _reserve(redemption, user, usable)
+        except _ReservationLost as lost:
+            return lost.errors
+        redemption.last_submission = submission
+        redemption.updated_at = timezone.now()
+        redemption.save(update_fields=["last_submission", "updated_at"])
+        return {}
+
+
+def _reserve(redemption: Redemption, user: User, usable: list[tuple[int, ProductKey]]) -> None:
+    now = timezone.now()
+    until = now + timedelta(hours=settings.KEY_RESERVATION_HOURS)
+    lost = {}
+    for index, key in usable:
+        # Claim the key with a conditional UPDATE: of any number of racing redemptions exactly
+        # one changes the row; the others see 0 rows and report the key as used.
+        claimed = ProductKey.objects.filter(pk=key.pk, state=ProductKey.State.AVAILABLE).update(
+            state=ProductKey.State.RESERVED,
+            redemption=redemption,
+            reserved_by=user,
+            reserved_at=now,
+            reserved_until=until,
+        )
+        if not claimed:
+            lost[index] = _("This product key has already been used.")
+            continue
+        line, created = RedemptionLine.objects.get_or_create(
+            redemption=redemption, product_key=key, defaults={"added_at": now}
+        )
+        if not created:  # typed again after its reservation ran out
+            line.released_at = None
+            line.save(update_fields=["released_at"])
+        audit_log(
+            action="key.reserved",
+            actor=user,
+            target=key,
+            partner=redemption.partner,
+            details={"redemption": redemption.pk, "reserved_until": until.isoformat()},
+        )
+    if lost:
+        raise _ReservationLost(lost)
+
+
+def redemption_lines(redemption: Redemption):
+    """The keys the redemption holds, with product and seats, in the order they were entered."""
+    return (
+        RedemptionLine.objects.filter(redemption=redemption, released_at__isnull=True)
+        .select_related("product_key__batch__product")
+        .order_by("added_at", "id")
+    )
+
+
+@transaction.atomic
+def redemption_refresh(*, redemption: Redemption, user: User) -> list[str]:
+    """On resuming: take back keys whose reservation ran out, when still free. Returns notices."""
+    redemption = _locked_draft(redemption)
+    released = list(
+        RedemptionLine.objects.filter(
+            redemption=redemption, released_at__isnull=False
+        ).select_related("product_key")
+    )
+    if not released:
+        return []
+    now = timezone.now()
+    until = now + timedelta(hours=settings.KEY_RESERVATION_HOURS)
+    again, gone = [], []
+    for line in released:
+        claimed = ProductKey.objects.filter(
+            pk=line.product_key_id, state=ProductKey.State.AVAILABLE
+        ).update(
+            state=ProductKey.State.RESERVED,
+            redemption=redemption,
+            reserved_by=user,
+            reserved_at=now,
+            reserved_until=until,
+        )
+        if claimed:
+            line.released_at = None
+            line.save(update_fields=["released_at"])
+            again.append(line.product_key.masked)
+            audit_log(
+                action="key.reserved",
+                actor=user,
+                target=line.product_key,
+                partner=redemption.partner,
+                details={"redemption": redemption.pk, "again": True},
+            )
+        else:
+            gone.append(line.product_key.masked)
+            line.delete()
+    hours = settings.KEY_RESERVATION_HOURS
+    notices = []
+    if again:
+        notices.append(
+            _(
+                "The reservation of %(keys)s ran out after %(hours)d hours. The keys were still "
+                "free and are reserved for you again."
+            )
+            % {"keys": ", ".join(again), "hours": hours}
+        )
+    if gone:
+        notices.append(
+            _(
+                "The reservation of %(keys)s ran out after %(hours)d hours and the keys have "
+                "been used or revoked since. They were removed from this redemption."
+            )
+            % {"keys": ", ".join(gone), "hours": hours}
+        )
+    return notices
+
+
+@transaction.atomic
+def redemption_key_remove(*, redemption: Redemption, user: User, line_id: int) -> bool:
+    redemption = _locked_draft(redemption)
+    line = (
+        RedemptionLine.objects.select_related("product_key")
+        .filter(redemption=redemption, pk=line_id)
+        .first()
+    )
+    if line is None:
+        return False
+    _release(line.product_key, redemption)
+    line.delete()
+    redemption.updated_at = timezone.now()
+    redemption.save(update_fields=["updated_at"])
+    audit_log(
+        action="key.released",
+        actor=user,
+        target=line.product_key,
+        partner=redemption.partner,
+        details={"redemption": redemption.pk, "why": "removed"},
+    )
+    return True
+
+
+def _release(key: ProductKey, redemption: Redemption) -> int:
+    return ProductKey.objects.filter(
+        pk=key.pk, redemption=redemption, state=ProductKey.State.RESERVED
+    ).update(
+        state=ProductKey.State.AVAILABLE,
+        redemption=None,
+        reserved_by=None,
+        reserved_at=None,
+        reserved_until=None,
+    )
+
+
+@transaction.atomic
+def redemption_keys_confirm(*, redemption: Redemption, user: User) -> Redemption:
+    """ "Done adding product keys". Raises ValueError when the redemption holds no key."""
+    redemption = _locked_draft(redemption)
+    if not RedemptionLine.objects.filter(redemption=redemption, released_at__isnull=True).exists():
+        raise ValueError(_("Enter at least one product key."))
+    now = timezone.now()
+    redemption.keys_confirmed_at = now
+    redemption.updated_at = now
+    redemption.save(update_fields=["keys_confirmed_at", "updated_at"])
+    audit_log(
+        action="redemption.keys_confirmed",
+        actor=user,
+        target=redemption,
+        partner=redemption.partner,
+    )
+    return redemption
+
+
+@transaction.atomic
+def redemption_cancel(*, redemption: Redemption, user: User) -> None:
+    redemption = _locked_draft(redemption)
+    for line in redemption_lines(redemption):
+        _release(line.product_key, redemption)
+    redemption.state = Redemption.State.CANCELLED
+    redemption.updated_at = timezone.now()
+    redemption.save(update_fields=["state", "updated_at"])
+    audit_log(
+        action="redemption.cancelled", actor=user, target=redemption, partner=redemption.partner
+    )
+
+
+def reservations_release_stale(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Give back keys whose reservation ran out. Safe to run from several workers at once."""
+    now = now or timezone.now()
+    released = 0
+    while True:
+        with transaction.atomic():
+            # skip_locked: a key being finished right now, or claimed by another sweep, is left
+            # to that transaction.
+            stale = list(
+                ProductKey.objects.stale_reservations(now)
+                .select_for_update(skip_locked=True)
+                .select_related("redemption")[:limit]
+            )
+            for key in stale:
+                redemption = key.redemption
+                _release(key, redemption)
+                RedemptionLine.objects.filter(redemption=redemption, product_key=key).update(
+                    released_at=now
+                )
+                audit_log(
+                    action="key.reservation_released",
+                    target=key,
+                    partner=redemption.partner,
+                    details={
+                        "redemption": redemption.pk,
+                        "reserved_until": key.reserved_until.isoformat(),
+                    },
+                )
+        released += len(stale)
+        if len(stale) < limit:
+            return released

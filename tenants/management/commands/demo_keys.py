@@ -17,11 +17,12 @@ class Command(BaseCommand):
         if not demo:
             self.stdout.write(f"No demo keys in {DEMO_KEYS_FILE}; run seed_demo.")
             return
-        states = dict(
-            ProductKey.objects.filter(
+        states = {
+            bytes(digest): state
+            for digest, state in ProductKey.objects.filter(
                 digest__in=[key_digest(key) for _sku, key in demo]
             ).values_list("digest", "state")
-        )
+        }
         for sku, key in demo:
             state = states.get(key_digest(key), "unknown")
             if options["available"] and state != ProductKey.State.AVAILABLE:

@@ -54,11 +54,12 @@ def _demo_keys(northwind: Partner) -> None:
     product whose demo keys are no longer in the database (a fresh database) gets new ones.
     """
     kept = read_demo_keys()
-    known = set(
-        ProductKey.objects.filter(digest__in=[key_digest(k) for _sku, k in kept]).values_list(
-            "digest", flat=True
-        )
-    )
+    known = {
+        bytes(digest)
+        for digest in ProductKey.objects.filter(
+            digest__in=[key_digest(k) for _sku, k in kept]
+        ).values_list("digest", flat=True)
+    }
     kept = [(sku, key) for sku, key in kept if key_digest(key) in known]
     for product in Product.objects.filter(sku__in=[sku for sku, _name in PRODUCTS]):
         if any(sku == product.sku for sku, _key in kept):

@@ -1,0 +1,90 @@
+"""static/keys/key_input.js in Chromium: the same vectors as the Python codec, and the feedback."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+VECTORS = json.loads(
+    (Path(__file__).resolve().parents[1] / "keys" / "key_vectors.json").read_text()
+)
+
+
+@pytest.fixture
+def check_page(page, live_server, partner_admin):
+    sign_in(page, live_server, "partner@northwind.example")
+    page.goto(f"{live_server.url}/partner/keys/check/")
+    return page
+
+
+def test_the_script_agrees_with_python_on_every_vector(check_page):
+    results = check_page.evaluate(
+        """(vectors) => ({
+            valid: vectors.valid.map(v => PortalKeys.validate(v.input)),
+            invalid: vectors.invalid.map(v => PortalKeys.validate(v.input)),
+            split: vectors.split.map(v => PortalKeys.splitList(v.input)),
+        })""",
+        VECTORS,
+    )
+    for vector, result in zip(VECTORS["valid"], results["valid"], strict=True):
+        assert result == {"ok": True, "key": vector["canonical"]}, vector
+    for vector, result in zip(VECTORS["invalid"], results["invalid"], strict=True):
+        expected = {k: v for k, v in vector.items() if k != "input"}
+        assert result == {"ok": False, **expected}, vector
+    for vector, result in zip(VECTORS["split"], results["split"], strict=True):
+        assert result == vector["keys"], vector
+
+
+def test_it_groups_the_characters_in_fives_as_you_type(check_page):
+    field = check_page.get_by_label("Product key")
+    field.press_sequentially("bcdfghjkmpqr")
+    expect(field).to_have_value("BCDFG-HJKMP-QR")
+    expect(check_page.get_by_test_id("key-feedback")).to_have_text("12 of 25 characters")
+
+
+def test_it_marks_the_position_of_a_character_never_used(check_page):
+    field = check_page.get_by_label("Product key")
+    field.press_sequentially("BCDFGHO")
+    feedback = check_page.get_by_test_id("key-feedback")
+    expect(feedback).to_contain_text("Character 'O' (position 7) is never used in product keys.")
+    expect(check_page.get_by_test_id("key-marked").locator("mark")).to_have_text("O")
+    expect(field).to_have_class(re.compile(r"\bis-invalid\b"))
+
+
+def test_it_says_when_the_check_character_does_not_match(check_page):
+    field = check_page.get_by_label("Product key")
+    field.press_sequentially("BCDFGHJKMPQRTVWXY2346789K")  # the check character is J
+    expect(check_page.get_by_test_id("key-feedback")).to_have_text(
+        "This key contains a typing mistake: please check it against the card."
+    )
+    field.press("Backspace")
+    field.press_sequentially("J")
+    expect(field).to_have_value("BCDFG-HJKMP-QRTVW-XY234-6789J")
+    expect(check_page.get_by_test_id("key-feedback")).to_contain_text("looks like a product key")
+
+
+def test_the_feedback_is_in_french_on_french_pages(check_page):
+    check_page.locator("#language-select").select_option("fr")
+    field = check_page.get_by_label("Clé de produit")
+    field.press_sequentially("BCDFGHO")
+    expect(check_page.get_by_test_id("key-feedback")).to_contain_text(
+        "Le caractère « O » (position 7) n’est jamais utilisé dans les clés de produit."
+    )
+
+
+def test_the_form_works_without_javascript(browser, live_server, partner_admin, make_keys):
+    key = make_keys(1, sku="BUS-BASIC")[0]
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server, "partner@northwind.example")
+    page.goto(f"{live_server.url}/partner/keys/check/")
+    page.get_by_label("Product key").fill(key.lower())
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_test_id("key-check-result")).to_contain_text("Business Basic")
+    context.close()

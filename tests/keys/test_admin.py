@@ -1,0 +1,129 @@
+import csv
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from keys.codec import format_key, generate_key, validate_key
+from keys.models import KeyBatch, ProductKey
+from keys.services import key_digest
+from portal.models import AuditEvent
+from tests.keys.helpers import stored_digests
+
+
+def upload(name, content: str):
+    return SimpleUploadedFile(name, content.encode(), content_type="text/csv")
+
+
+def test_ops_import_a_file_from_the_admin(client, staff, products, northwind):
+    client.force_login(staff)
+    keys = [generate_key() for _ in range(3)]
+    response = client.post(
+        "/admin/keys/keybatch/import/",
+        {
+            "product": products["BUS-STD"].pk,
+            "seats_per_key": 2,
+            "partner": northwind.pk,
+            "note": "distributor order 42",
+            "file": upload("order42.csv", "key\n" + "\n".join(map(format_key, keys))),
+        },
+    )
+    batch = KeyBatch.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/keys/keybatch/{batch.pk}/change/"
+    assert (batch.key_count, batch.partner, batch.note) == (3, northwind, "distributor order 42")
+    assert AuditEvent.objects.get(action="key_batch.imported").actor == staff
+
+
+def test_the_admin_import_lists_every_bad_line_and_keeps_the_choices(client, staff, products):
+    client.force_login(staff)
+    good = generate_key()
+    response = client.post(
+        "/admin/keys/keybatch/import/",
+        {
+            "product": products["BUS-PREM"].pk,
+            "seats_per_key": 7,
+            "file": upload("bad.txt", f"{format_key(good)}\nBCDFG\n{good}\n"),
+        },
+    )
+    assert response.status_code == 200
+    assert KeyBatch.objects.count() == 0
+    rows = response.context["bad_lines"]
+    assert [(r.number, r.reason) for r in rows] == [
+        (2, "This key has 5 characters; a product key has 25."),
+        (3, "This key appears earlier in the file, on line 1."),
+    ]
+    assert b"2 bad lines: nothing was imported." in response.content
+    assert b'name="seats_per_key" value="7"' in response.content
+
+
+def test_ops_generate_keys_and_get_them_back_once_as_a_csv(client, staff, products):
+    client.force_login(staff)
+    response = client.post(
+        "/admin/keys/keybatch/generate/",
+        {"product": products["BUS-BASIC"].pk, "seats_per_key": 1, "count": 12},
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment;" in response["Content-Disposition"]
+    assert (
+        response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
+    )
+    keys = [
+        validate_key(row["key"]) for row in csv.DictReader(io.StringIO(response.content.decode()))
+    ]
+    assert len(keys) == 12
+    assert stored_digests() == {key_digest(k) for k in keys}
+    # The batch page afterwards shows no plain key.
+    batch = KeyBatch.objects.get()
+    page = client.get(f"/admin/keys/keybatch/{batch.pk}/change/").content.decode()
+    assert all(key not in page and format_key(key) not in page for key in keys)
+
+
+def test_the_key_list_masks_keys_and_finds_one_by_typing_it(client, staff, make_keys):
+    keys = make_keys(3)
+    client.force_login(staff)
+    listing = client.get("/admin/keys/productkey/").content.decode()
+    assert f"•••••-•••••-•••••-•••••-{keys[0][-5:]}" in listing
+    assert all(key not in listing for key in keys)
+    found = client.get("/admin/keys/productkey/", {"q": format_key(keys[1]).lower()})
+    assert list(found.context["cl"].result_list) == [
+        ProductKey.objects.get(digest=key_digest(keys[1]))
+    ]
+    by_tail = client.get("/admin/keys/productkey/", {"q": keys[2][-5:]})
+    assert ProductKey.objects.get(digest=key_digest(keys[2])) in by_tail.context["cl"].result_list
+    nothing = client.get("/admin/keys/productkey/", {"q": generate_key()})
+    assert list(nothing.context["cl"].result_list) == []
+
+
+def test_the_key_list_filters_by_state_product_and_partner(client, staff, make_keys, northwind):
+    make_keys(2, sku="BUS-STD")
+    make_keys(1, sku="BUS-PREM", partner=northwind)
+    client.force_login(staff)
+    by_partner = client.get("/admin/keys/productkey/", {"partner": northwind.pk})
+    assert len(by_partner.context["cl"].result_list) == 1
+    unowned = client.get("/admin/keys/productkey/", {"partner": "none"})
+    assert len(unowned.context["cl"].result_list) == 2
+    available = client.get("/admin/keys/productkey/", {"state__exact": "available"})
+    assert len(available.context["cl"].result_list) == 3
+
+
+def test_ops_revoke_keys_in_bulk_with_an_audit_event_each(client, staff, make_keys):
+    make_keys(4)
+    client.force_login(staff)
+    ids = list(ProductKey.objects.values_list("pk", flat=True)[:3])
+    response = client.post(
+        "/admin/keys/productkey/",
+        {"action": "revoke", "_selected_action": ids},
+        follow=True,
+    )
+    assert b"3 key(s) revoked" in response.content
+    assert ProductKey.objects.filter(state="revoked").count() == 3
+    assert AuditEvent.objects.filter(action="key.revoked", actor=staff).count() == 3
+
+
+def test_partner_users_cannot_reach_the_key_admin(client, partner_admin):
+    client.force_login(partner_admin)
+    for url in ("/admin/keys/productkey/", "/admin/keys/keybatch/import/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert "/admin/login/" in response["Location"]

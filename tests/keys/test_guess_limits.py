@@ -1,0 +1,134 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.test import Client
+
+from keys.codec import format_key, generate_key
+from portal.models import AuditEvent
+
+ROOT = Path(__file__).resolve().parents[2]
+URL = "/partner/keys/check/"
+
+
+def try_key(client, key, address="198.51.100.7"):
+    return client.post(URL, {"key": format_key(key)}, REMOTE_ADDR=address)
+
+
+def test_it_shows_what_a_usable_key_gives(client, partner_admin, make_keys):
+    key = make_keys(1, sku="BUS-PREM", seats=5)[0]
+    client.force_login(partner_admin)
+    response = try_key(client, key)
+    assert response.status_code == 200
+    assert b"This product key can be redeemed." in response.content
+    assert b"Business Premium" in response.content
+    assert key.encode() not in response.content  # the page never echoes a whole key back
+
+
+def test_it_keeps_what_was_typed_after_a_typo(client, partner_admin):
+    client.force_login(partner_admin)
+    response = client.post(URL, {"key": "bcdfg-hjkmp-qrtvw-xy234-6789k"})
+    assert b"typing mistake" in response.content
+    assert b'value="bcdfg-hjkmp-qrtvw-xy234-6789k"' in response.content
+
+
+def test_it_refuses_the_eleventh_failed_try_with_429(client, partner_admin, products):
+    client.force_login(partner_admin)
+    with time_machine.travel("2026-11-25 10:00:00Z", tick=False):
+        for _ in range(10):
+            response = try_key(client, generate_key())
+            assert response.status_code == 200
+            assert b"could not find this product key" in response.content
+        response = try_key(client, generate_key())
+    assert response.status_code == 429
+    assert b"You can try again at 10:15 UTC" in response.content
+    assert AuditEvent.objects.filter(action="key.guess_limit_reached").count() == 1
+
+
+def test_typos_do_not_count(client, partner_admin, products):
+    client.force_login(partner_admin)
+    for _ in range(15):
+        assert client.post(URL, {"key": "BCDFG-HJKMP-QRTVW-XY234-6789K"}).status_code == 200
+    assert try_key(client, generate_key()).status_code == 200
+
+
+def test_it_lets_the_user_try_again_after_the_window(client, partner_admin, products):
+    client.force_login(partner_admin)
+    with time_machine.travel("2026-11-25 10:00:00Z", tick=False):
+        for _ in range(10):
+            try_key(client, generate_key())
+        assert try_key(client, generate_key()).status_code == 429
+    with time_machine.travel("2026-11-25 10:14:59Z", tick=False):
+        assert try_key(client, generate_key()).status_code == 429
+    with time_machine.travel("2026-11-25 10:15:01Z", tick=False):
+        assert try_key(client, generate_key()).status_code == 200
+        # A new window has opened with that failure: nine more are allowed, not zero.
+        for _ in range(9):
+            assert try_key(client, generate_key()).status_code == 200
+        assert try_key(client, generate_key()).status_code == 429
+
+
+def test_other_partners_keys_count_as_failed_tries(client, partner_admin, fabrikam, make_keys):
+    theirs = make_keys(11, partner=fabrikam)
+    client.force_login(partner_admin)
+    for key in theirs[:10]:
+        assert b"could not find this product key" in try_key(client, key).content
+    assert try_key(client, theirs[10]).status_code == 429
+
+
+@pytest.mark.redis
+def test_the_address_limit_holds_across_users(
+    partner_admin, partner_agent, other_partner_admin, other_partner_agent, products, settings
+):
+    settings.KEY_GUESS_LIMIT_PER_ADDRESS = 15
+    clients = []
+    for user in (partner_admin, partner_agent):
+        c = Client()
+        c.force_login(user)
+        clients.append(c)
+    for _ in range(8):
+        for c in clients:
+            try_key(c, generate_key(), address="203.0.113.5")
+    # 16 failures from one address: a third user behind it is refused, elsewhere they are not.
+    third = Client()
+    third.force_login(other_partner_admin)
+    assert try_key(third, generate_key(), address="203.0.113.5").status_code == 429
+    assert try_key(third, generate_key(), address="203.0.113.99").status_code == 200
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_the_limit_is_shared_across_processes(transactional_db, partner_admin, products):
+    """Another process (another web worker) records 10 failures in Redis; this one refuses."""
+    script = f"""
+import django
+django.setup()
+from portal.models import User
+from keys.services import _key_guess_failure_record
+user = User.objects.get(pk={partner_admin.pk})
+for _ in range(10):
+    _key_guess_failure_record(user=user, client_address="192.0.2.1")
+"""
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    client = Client()
+    client.force_login(partner_admin)
+    assert try_key(client, generate_key(), address="192.0.2.200").status_code == 429
+    assert AuditEvent.objects.filter(action="key.guess_limit_reached").count() == 1
