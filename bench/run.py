@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+STAMP = "2026-11-25 00:00:00+00"
 COUNT = int(os.environ.get("BENCH_KEYS", "1000000"))
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal_bench")
@@ -80,9 +81,8 @@ def main() -> None:
     started = time.perf_counter()
     rows = io.StringIO()
     for key in keys:
-        rows.write(
-            f"{batch.pk}\t\\\\x{key_digest(key).hex()}\t{key[-5:]}\tavailable\t2026-11-25 00:00:00+00\n"
-        )
+        digest = key_digest(key).hex()
+        rows.write(f"{batch.pk}\t\\\\x{digest}\t{key[-5:]}\tavailable\t{STAMP}\n")
     rows.seek(0)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from keys.codec import ALPHABET, KeyFormatError, format_key, validate_key
 from keys.forms import KeyGenerateForm, KeyImportForm
-from keys.models import KeyBatch, Product, ProductKey
+from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from keys.services import KeyImportError, batch_generate, batch_import, key_digest, keys_revoke
 from portal.models import Partner
 
@@ -245,3 +245,46 @@ class ProductKeyAdmin(admin.ModelAdmin):
             % {"revoked": revoked, "skipped": skipped},
             messages.SUCCESS if revoked else messages.WARNING,
         )
+
+
+class RedemptionLineInline(admin.TabularInline):
+    model = RedemptionLine
+    extra = 0
+    fields = ["product_key", "added_at", "released_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "partner",
+        "created_by",
+        "state",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    ]
+    list_filter = ["state", "partner"]
+    search_fields = ["created_by__email", "partner__name", "partner__partner_id"]
+    list_select_related = ["partner", "created_by"]
+    readonly_fields = [
+        "partner",
+        "created_by",
+        "state",
+        "created_at",
+        "updated_at",
+        "keys_confirmed_at",
+        "completed_at",
+    ]
+    inlines = [RedemptionLineInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

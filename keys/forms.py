@@ -72,3 +72,44 @@ class KeyImportForm(BatchOptionsForm):
 
 class KeyGenerateForm(BatchOptionsForm):
     count = forms.IntegerField(label=_("Number of keys"), min_value=1, max_value=100_000)
+
+
+class AcknowledgeForm(forms.Form):
+    understood = forms.BooleanField(
+        label=_("I understand. I'm the most appropriate person to do this for my organization."),
+        error_messages={
+            "required": _("Tick the box to confirm that you are the right person to do this.")
+        },
+    )
+
+
+class KeyEntryForm(forms.Form):
+    """One row of the key-entry step. The value is checked by the service, line by line."""
+
+    key = forms.CharField(
+        label=_("Product key"), required=False, max_length=2000, widget=ProductKeyInput
+    )
+
+
+MAX_KEYS_PER_STEP = 50
+
+
+class BaseKeyEntryFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "too_many_forms": _(
+            "You can enter up to %(num)d product keys at a time. Enter the rest after Next."
+        ),
+    }
+
+
+KeyEntryFormSet = forms.formset_factory(
+    KeyEntryForm,
+    formset=BaseKeyEntryFormSet,
+    extra=0,
+    min_num=1,
+    max_num=MAX_KEYS_PER_STEP,
+    validate_max=True,
+    # Rows past the maximum are still shown (with the error), so nothing typed is lost.
+    absolute_max=1000,
+)

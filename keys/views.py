@@ -1,8 +1,31 @@
-from django.shortcuts import render
+import uuid
 
-from keys.forms import KeyCheckForm
-from keys.services import KeyGuessLimitReached, LookupStatus, key_check
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from keys.codec import split_keys
+from keys.forms import MAX_KEYS_PER_STEP, AcknowledgeForm, KeyCheckForm, KeyEntryFormSet
+from keys.models import Redemption
+from keys.services import (
+    KeyGuessLimitReached,
+    LookupStatus,
+    RedemptionClosed,
+    key_check,
+    redemption_cancel,
+    redemption_key_remove,
+    redemption_keys_add,
+    redemption_keys_confirm,
+    redemption_lines,
+    redemption_refresh,
+    redemption_start,
+)
 from portal.access import partner_required
+
+FORMSET_PREFIX = "keys"
 
 
 def too_many_guesses(request, error: KeyGuessLimitReached):
@@ -28,3 +51,181 @@ def check_key(request):
             form.add_error("key", lookup.message)
             lookup = None
     return render(request, "keys/check_key.html", {"form": form, "lookup": lookup})
+
+
+def _own_redemption(request, pk: int) -> Redemption:
+    """The user's own redemption; anyone else's is not found (a draft belongs to its user)."""
+    redemption = (
+        Redemption.objects.select_related("partner")
+        .filter(pk=pk, created_by=request.user, partner=request.partner)
+        .first()
+    )
+    if redemption is None:
+        raise Http404
+    return redemption
+
+
+def _closed(request, redemption: Redemption):
+    """Where a finished or cancelled redemption sends its user."""
+    if redemption.state == Redemption.State.COMPLETED:
+        messages.info(request, _("This redemption is complete."))
+        tenant = getattr(redemption, "tenant", None)
+        if tenant is not None:
+            return redirect("tenants:partner_customer", tenant.pk)
+    else:
+        messages.info(request, _("This redemption was cancelled."))
+    return redirect("tenants:partner_dashboard")
+
+
+@partner_required
+def redeem_start(request):
+    """The instructions and the acknowledgement, then Start."""
+    form = AcknowledgeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        redemption = redemption_start(user=request.user, partner=request.partner)
+        return redirect("keys:redeem_keys", redemption.pk)
+    drafts = Redemption.objects.filter(created_by=request.user, state=Redemption.State.DRAFT)[:5]
+    return render(request, "keys/redeem_start.html", {"form": form, "drafts": drafts})
+
+
+def _rows_formset(rows: list[str], errors: dict[int, str] | None = None):
+    """A bound formset showing `rows` as typed, with each line's error on its own row."""
+    data = {
+        f"{FORMSET_PREFIX}-TOTAL_FORMS": str(len(rows)),
+        f"{FORMSET_PREFIX}-INITIAL_FORMS": "0",
+        f"{FORMSET_PREFIX}-MIN_NUM_FORMS": "1",
+        f"{FORMSET_PREFIX}-MAX_NUM_FORMS": str(MAX_KEYS_PER_STEP),
+    }
+    data.update({f"{FORMSET_PREFIX}-{i}-key": value for i, value in enumerate(rows)})
+    formset = KeyEntryFormSet(data, prefix=FORMSET_PREFIX)
+    formset.is_valid()
+    for index, message in (errors or {}).items():
+        formset.forms[index].add_error("key", message)
+    return formset
+
+
+@partner_required
+def redeem_keys(request, pk: int):
+    """Type a product key; "Add another product key" for more; Next."""
+    redemption = _own_redemption(request, pk)
+    if not redemption.is_draft:
+        return _closed(request, redemption)
+    formset = None
+    if request.method == "POST":
+        if "remove" in request.POST:
+            try:
+                line_id = int(request.POST["remove"])
+            except ValueError:
+                line_id = 0
+            if redemption_key_remove(redemption=redemption, user=request.user, line_id=line_id):
+                messages.success(request, _("The key was removed from this redemption."))
+            return redirect("keys:redeem_keys", redemption.pk)
+        posted = KeyEntryFormSet(request.POST, prefix=FORMSET_PREFIX)
+        if not posted.is_valid():
+            formset = posted  # too many rows, or a row too long: say so, keep what was typed
+        else:
+            typed = [form.cleaned_data.get("key", "") for form in posted.forms]
+            # A pasted list in one box becomes one row per key (no JavaScript needed).
+            rows = [key for value in typed for key in split_keys(value)]
+            if request.POST.get("action") == "add":
+                formset = _rows_formset([*rows, ""])
+            elif len(rows) > MAX_KEYS_PER_STEP:
+                formset = _rows_formset(rows)
+            elif rows:
+                try:
+                    errors = redemption_keys_add(
+                        redemption=redemption,
+                        user=request.user,
+                        raw_keys=rows,
+                        client_address=request.client_address,
+                        submission=_submission(request),
+                    )
+                except KeyGuessLimitReached as error:
+                    return too_many_guesses(request, error)
+                except RedemptionClosed:
+                    return _closed(request, redemption)
+                if errors:
+                    formset = _rows_formset(rows, errors)
+                else:
+                    return redirect("keys:redeem_review", redemption.pk)
+            elif redemption_lines(redemption).exists():
+                return redirect("keys:redeem_review", redemption.pk)
+            else:
+                formset = _rows_formset([""], {0: _("Enter at least one product key.")})
+    else:
+        for notice in redemption_refresh(redemption=redemption, user=request.user):
+            messages.warning(request, notice)
+    if formset is None:
+        formset = KeyEntryFormSet(prefix=FORMSET_PREFIX)
+    return render(
+        request,
+        "keys/redeem_keys.html",
+        {
+            "redemption": redemption,
+            "formset": formset,
+            "lines": redemption_lines(redemption),
+            "submission": uuid.uuid4(),
+        },
+    )
+
+
+def _submission(request):
+    try:
+        return uuid.UUID(request.POST.get("submission", ""))
+    except ValueError:
+        return None
+
+
+@partner_required
+def redeem_review(request, pk: int):
+    """ "Does everything look right?" then "Done adding product keys"."""
+    redemption = _own_redemption(request, pk)
+    if not redemption.is_draft:
+        return _closed(request, redemption)
+    if request.method == "POST":
+        try:
+            redemption_keys_confirm(redemption=redemption, user=request.user)
+        except ValueError as error:
+            messages.error(request, str(error))
+            return redirect("keys:redeem_keys", redemption.pk)
+        except RedemptionClosed:
+            return _closed(request, redemption)
+        return redirect("keys:redeem_getting_started", redemption.pk)
+    for notice in redemption_refresh(redemption=redemption, user=request.user):
+        messages.warning(request, notice)
+    lines = list(redemption_lines(redemption))
+    if not lines:
+        return redirect("keys:redeem_keys", redemption.pk)
+    return render(request, "keys/redeem_review.html", {"redemption": redemption, "lines": lines})
+
+
+@partner_required
+def redeem_getting_started(request, pk: int):
+    """ "Getting started": the way into step 2."""
+    redemption = _own_redemption(request, pk)
+    if not redemption.is_draft:
+        return _closed(request, redemption)
+    if redemption.keys_confirmed_at is None:
+        return redirect("keys:redeem_review", redemption.pk)
+    lines = list(redemption_lines(redemption))
+    return render(
+        request,
+        "keys/redeem_getting_started.html",
+        {
+            "redemption": redemption,
+            "lines": lines,
+            "step2_url": reverse("tenants:create_tenant", args=[pk]),
+        },
+    )
+
+
+@require_POST
+@partner_required
+def redeem_cancel(request, pk: int):
+    redemption = _own_redemption(request, pk)
+    try:
+        redemption_cancel(redemption=redemption, user=request.user)
+    except RedemptionClosed:
+        return _closed(request, redemption)
+    messages.success(request, _("The redemption was cancelled and its keys are free again."))
+    return redirect("tenants:partner_dashboard")

@@ -6,4 +6,11 @@ app_name = "tenants"
 
 urlpatterns = [
     path("partner/", views.partner_dashboard, name="partner_dashboard"),
+    path("partner/customers/", views.partner_customers, name="partner_customers"),
+    path("partner/customers/<int:pk>/", views.partner_customer, name="partner_customer"),
+    path("partner/customers/<int:pk>/created/", views.tenant_created, name="tenant_created"),
+    path("partner/redeem/<int:pk>/customer/", views.create_tenant, name="create_tenant"),
+    path("partner/domain-check/", views.domain_check, name="domain_check"),
+    path("customer/", views.customer_home, name="customer_home"),
+    path("customer/activate/<uidb64>/<token>/", views.ActivateView.as_view(), name="activate"),
 ]

@@ -1,12 +1,196 @@
-from django.shortcuts import render
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
+from django.core.paginator import Paginator
+from django.db.models import Count, Min, Prefetch, Q
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
-from portal.access import partner_required
+from keys.models import Redemption, RedemptionLine
+from portal.access import customer_admin_required, partner_required
+from portal.models import User
+from tenants.forms import TenantForm
+from tenants.models import Subscription, Tenant, TenantUser
+from tenants.services import (
+    TenantCreateError,
+    domain_prefix_problem,
+    tenant_admin_activate,
+    tenant_create,
+)
+from tenants.tokens import activation_token
+
+CUSTOMERS_PER_PAGE = 25
+DASHBOARD_CUSTOMERS = 10
+
+
+def _customers(partner, search: str = ""):
+    """The partner's customers with their subscriptions: a fixed number of queries per page."""
+    tenants = (
+        Tenant.objects.for_partner(partner)
+        .annotate(next_end_date=Min("subscriptions__end_date"))
+        .prefetch_related(
+            Prefetch(
+                "subscriptions",
+                queryset=Subscription.objects.select_related("product").order_by("end_date"),
+            )
+        )
+        .order_by("name", "id")
+    )
+    if search:
+        tenants = tenants.filter(Q(name__icontains=search) | Q(domain_prefix__icontains=search))
+    return tenants
+
+
+def _drafts(user):
+    return (
+        Redemption.objects.filter(created_by=user, state=Redemption.State.DRAFT)
+        .annotate(
+            key_count=Count("lines", filter=Q(lines__released_at__isnull=True)),
+            released_count=Count("lines", filter=Q(lines__released_at__isnull=False)),
+        )
+        .order_by("-updated_at")
+    )
 
 
 @partner_required
 def partner_dashboard(request):
+    customers = Paginator(_customers(request.partner), DASHBOARD_CUSTOMERS).get_page(1)
     return render(
         request,
         "tenants/partner_dashboard.html",
-        {"partner": request.partner, "membership": request.membership},
+        {
+            "partner": request.partner,
+            "membership": request.membership,
+            "customers": customers,
+            "drafts": _drafts(request.user),
+        },
     )
+
+
+@partner_required
+def partner_customers(request):
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(_customers(request.partner, search), CUSTOMERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "tenants/partner_customers.html", {"page": page, "search": search})
+
+
+@partner_required
+def partner_customer(request, pk: int):
+    tenant = get_object_or_404(_customers(request.partner), pk=pk)
+    admins = TenantUser.objects.filter(tenant=tenant, is_admin=True).select_related("user")
+    return render(request, "tenants/partner_customer.html", {"tenant": tenant, "admins": admins})
+
+
+@partner_required
+def create_tenant(request, pk: int):
+    """Step 2: the customer's details, then "Create my account"."""
+    redemption = (
+        Redemption.objects.filter(pk=pk, created_by=request.user, partner=request.partner)
+        .select_related("partner")
+        .first()
+    )
+    if redemption is None:
+        raise Http404
+    if redemption.state == Redemption.State.COMPLETED:
+        return redirect("tenants:tenant_created", redemption.tenant.pk)
+    if redemption.state != Redemption.State.DRAFT:
+        messages.info(request, _("This redemption was cancelled."))
+        return redirect("tenants:partner_dashboard")
+    if redemption.keys_confirmed_at is None:
+        return redirect("keys:redeem_review", redemption.pk)
+    form = TenantForm(request.POST or None, partner=request.partner)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant = tenant_create(redemption=redemption, user=request.user, details=form.details())
+        except TenantCreateError as error:
+            form.add_error(error.field, str(error))
+        else:
+            return redirect("tenants:tenant_created", tenant.pk)
+    lines = RedemptionLine.objects.filter(
+        redemption=redemption, released_at__isnull=True
+    ).select_related("product_key__batch__product")
+    return render(
+        request,
+        "tenants/create_tenant.html",
+        {"form": form, "redemption": redemption, "lines": lines},
+    )
+
+
+@partner_required
+def tenant_created(request, pk: int):
+    tenant = get_object_or_404(
+        Tenant.objects.filter(created_by_partner=request.partner).prefetch_related(
+            Prefetch("subscriptions", queryset=Subscription.objects.select_related("product"))
+        ),
+        pk=pk,
+    )
+    admin = tenant.users.filter(is_admin=True).first()
+    return render(request, "tenants/tenant_created.html", {"tenant": tenant, "admin": admin})
+
+
+@require_GET
+@partner_required
+def domain_check(request):
+    """Answers the step-2 form as the partner types the domain prefix."""
+    prefix = request.GET.get("prefix", "").strip().lower()[:253]
+    problem = domain_prefix_problem(prefix)
+    return JsonResponse(
+        {
+            "available": problem is None,
+            "message": problem
+            or _("%(domain)s is available.")
+            % {"domain": f"{prefix}.{settings.TENANT_DOMAIN_SUFFIX}"},
+        }
+    )
+
+
+# --- Customer admins ---------------------------------------------------------------------------
+
+
+@customer_admin_required
+def customer_home(request):
+    tenant = request.tenant
+    subscriptions = (
+        Subscription.objects.filter(tenant=tenant)
+        .select_related("product")
+        .annotate(seats_used=Count("licenses"))
+        .order_by("end_date", "id")
+    )
+    return render(
+        request,
+        "tenants/customer_home.html",
+        {"tenant": tenant, "subscriptions": subscriptions, "account": request.tenant_user},
+    )
+
+
+class ActivateView(PasswordResetConfirmView):
+    """The customer admin's activation link: the partner never sees or sets this password.
+
+    Like Django's password reset, the token moves into the session and the page redirects to a
+    URL without it (no leak through Referer); only the POST that sets the password acts.
+    """
+
+    token_generator = activation_token
+    template_name = "tenants/activate.html"
+    reset_url_token = "set-password"  # noqa: S105 — a URL segment, not a password
+    success_url = reverse_lazy("tenants:customer_home")
+
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        if user is not None and not TenantUser.objects.filter(user=user).exists():
+            return None
+        return user
+
+    def form_valid(self, form):
+        tenant_admin_activate(user=self.user, password=form.cleaned_data["new_password1"])
+        del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
+        user = User.objects.get(pk=self.user.pk)
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(self.request, _("Your account is active. Welcome!"))
+        return HttpResponseRedirect(self.get_success_url())

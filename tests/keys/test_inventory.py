@@ -1,4 +1,5 @@
 import pytest
+from django.utils import timezone
 
 from keys.codec import format_key, generate_key
 from keys.models import KeyBatch, ProductKey
@@ -10,6 +11,8 @@ from keys.services import (
     key_digest,
     key_lookup,
     keys_revoke,
+    redemption_keys_add,
+    redemption_start,
 )
 from portal.models import AuditEvent
 from tests.keys.helpers import stored_digests
@@ -94,12 +97,28 @@ def test_an_unowned_key_is_usable_by_any_partner(make_keys, northwind, fabrikam)
     assert key_lookup(partner=fabrikam, raw=key).status is LookupStatus.USABLE
 
 
-def test_it_says_revoked_and_already_used(make_keys, northwind, staff):
+def reserve(user, partner, *keys):
+    redemption = redemption_start(user=user, partner=partner)
+    assert (
+        redemption_keys_add(
+            redemption=redemption, user=user, raw_keys=list(keys), client_address=None
+        )
+        == {}
+    )
+    return redemption
+
+
+def redeem(user, partner, *keys):
+    reserve(user, partner, *keys)
+    ProductKey.objects.filter(digest__in=[key_digest(k) for k in keys]).update(
+        state="redeemed", redeemed_at=timezone.now(), redeemed_by=user
+    )
+
+
+def test_it_says_revoked_and_already_used(make_keys, northwind, staff, partner_agent):
     revoked, redeemed = make_keys(2)
     keys_revoke(key_ids=[ProductKey.objects.get(digest=key_digest(revoked)).pk], actor=staff)
-    ProductKey.objects.filter(digest=key_digest(redeemed)).update(
-        state="redeemed", redeemed_at="2026-01-01T00:00:00Z"
-    )
+    redeem(partner_agent, northwind, redeemed)
     assert key_lookup(partner=northwind, raw=revoked).status is LookupStatus.REVOKED
     assert key_lookup(partner=northwind, raw=redeemed).status is LookupStatus.ALREADY_USED
     assert "already been used" in key_lookup(partner=northwind, raw=redeemed).message
@@ -108,30 +127,28 @@ def test_it_says_revoked_and_already_used(make_keys, northwind, staff):
 def test_a_key_reserved_by_another_partner_looks_unknown_and_by_a_colleague_is_used(
     make_keys, northwind, fabrikam, partner_agent, other_partner_admin
 ):
-    key = make_keys(1)[0]
-    ProductKey.objects.filter(digest=key_digest(key)).update(
-        state="reserved", reserved_by=other_partner_admin, reserved_until="2099-01-01T00:00:00Z"
-    )
-    assert key_lookup(partner=northwind, raw=key).status is LookupStatus.RESERVED_ELSEWHERE
-    ProductKey.objects.filter(digest=key_digest(key)).update(reserved_by=partner_agent)
-    assert key_lookup(partner=northwind, raw=key).status is LookupStatus.ALREADY_USED
+    theirs, colleagues = make_keys(2)
+    reserve(other_partner_admin, fabrikam, theirs)
+    reserve(partner_agent, northwind, colleagues)
+    assert key_lookup(partner=northwind, raw=theirs).status is LookupStatus.RESERVED_ELSEWHERE
+    assert key_lookup(partner=northwind, raw=colleagues).status is LookupStatus.ALREADY_USED
 
 
-def test_it_revokes_available_and_reserved_keys_but_not_redeemed_ones(make_keys, staff):
+def test_it_revokes_available_and_reserved_keys_but_not_redeemed_ones(
+    make_keys, staff, northwind, partner_agent
+):
     keys = make_keys(3)
     rows = [ProductKey.objects.get(digest=key_digest(k)) for k in keys]
-    ProductKey.objects.filter(pk=rows[1].pk).update(
-        state="reserved", reserved_until="2099-01-01T00:00:00Z"
-    )
-    ProductKey.objects.filter(pk=rows[2].pk).update(
-        state="redeemed", redeemed_at="2026-01-01T00:00:00Z"
-    )
+    redemption = reserve(partner_agent, northwind, keys[1])
+    redeem(partner_agent, northwind, keys[2])
     assert keys_revoke(key_ids=[r.pk for r in rows], actor=staff, reason="lost card") == 2
     states = dict(ProductKey.objects.values_list("pk", "state"))
     assert [states[r.pk] for r in rows] == ["revoked", "revoked", "redeemed"]
     events = AuditEvent.objects.filter(action="key.revoked")
     assert events.count() == 2
     assert {e.details["previous_state"] for e in events} == {"available", "reserved"}
+    # The redemption that held the revoked key no longer counts it.
+    assert redemption.lines.get().released_at is not None
 
 
 def test_the_database_refuses_an_unknown_state(make_keys):
@@ -148,6 +165,14 @@ def test_the_database_refuses_a_reservation_without_deadline(make_keys):
     make_keys(1)
     with pytest.raises(IntegrityError), transaction.atomic():
         ProductKey.objects.update(state="reserved", reserved_until=None)
+
+
+def test_the_database_refuses_a_reserved_key_without_a_redemption(make_keys):
+    from django.db import IntegrityError, transaction
+
+    make_keys(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProductKey.objects.update(state="reserved", reserved_until=timezone.now())
 
 
 def test_the_audit_log_cannot_be_changed(make_keys):

@@ -3,13 +3,21 @@
 import os
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from keys.codec import format_key, validate_key
 from keys.models import Product, ProductKey
-from keys.services import batch_generate, key_digest
+from keys.services import (
+    batch_generate,
+    key_digest,
+    redemption_keys_add,
+    redemption_keys_confirm,
+    redemption_start,
+)
 from portal.models import Partner, PartnerMembership, User
+from tenants.models import Tenant
+from tenants.services import TenantDetails, tenant_admin_activate, tenant_create
 
 DEMO_PASSWORD = "portal-demo"  # noqa: S105 — printed by `make run`; demo data only
 
@@ -78,6 +86,44 @@ def _demo_keys(northwind: Partner) -> None:
     os.chmod(DEMO_KEYS_FILE, 0o600)
 
 
+def _demo_tenant(northwind: Partner) -> None:
+    """Contoso, created from one demo key through the same services as the browser flow."""
+    if Tenant.objects.filter(domain_prefix="contoso").exists():
+        return
+    partner_admin = User.objects.get(email="partner@example.com")
+    available = {
+        bytes(digest)
+        for digest in ProductKey.objects.filter(state=ProductKey.State.AVAILABLE).values_list(
+            "digest", flat=True
+        )
+    }
+    key = next(k for sku, k in read_demo_keys() if sku == "BUS-STD" and key_digest(k) in available)
+    redemption = redemption_start(user=partner_admin, partner=northwind)
+    errors = redemption_keys_add(
+        redemption=redemption, user=partner_admin, raw_keys=[key], client_address=None
+    )
+    if errors:
+        raise CommandError(f"Cannot redeem the demo key: {errors}")
+    redemption_keys_confirm(redemption=redemption, user=partner_admin)
+    tenant = tenant_create(
+        redemption=redemption,
+        user=partner_admin,
+        details=TenantDetails(
+            country="US",
+            name="Contoso",
+            admin_first_name="Megan",
+            admin_last_name="Bowen",
+            admin_email="admin@contoso.example",
+            admin_phone="+1 425 555 0100",
+            language="en",
+            domain_prefix="contoso",
+        ),
+    )
+    admin = User.objects.get(email="admin@contoso.example")
+    tenant_admin_activate(user=admin, password=DEMO_PASSWORD)
+    assert tenant.users.filter(user=admin, is_admin=True).exists()
+
+
 def _user(email: str, **extra) -> User:
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
@@ -107,5 +153,7 @@ class Command(BaseCommand):
                 user=user, defaults={"partner": partner, "role": role}
             )
         _user("ops@example.com", is_staff=True, is_superuser=True)
-        _demo_keys(Partner.objects.get(partner_id="1000001"))
+        northwind = Partner.objects.get(partner_id="1000001")
+        _demo_keys(northwind)
+        _demo_tenant(northwind)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))

@@ -1,0 +1,114 @@
+import re
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+
+from portal.models import User
+from tenants.services import (
+    TenantDetails,
+    domain_prefix_problem,
+    organization_name_problem,
+    partner_email_domains,
+    supported_country_codes,
+)
+
+
+class TenantForm(forms.Form):
+    """Step 2: the customer's organization and its administrator. Validation only."""
+
+    country = forms.ChoiceField(
+        label=_("Country or region"),
+        help_text=_("If your country or region is not listed, the service is not offered there."),
+    )
+    name = forms.CharField(label=_("Organization name"), max_length=200)
+    admin_first_name = forms.CharField(label=_("Administrator's first name"), max_length=150)
+    admin_last_name = forms.CharField(label=_("Administrator's last name"), max_length=150)
+    admin_email = forms.EmailField(
+        label=_("Administrator's e-mail address"),
+        help_text=_("The activation link goes here. Not an address of your own organization."),
+    )
+    admin_phone = forms.CharField(label=_("Administrator's phone number"), max_length=32)
+    language = forms.ChoiceField(label=_("Preferred language"), choices=settings.LANGUAGES)
+    domain_prefix = forms.CharField(
+        label=_("Domain prefix"),
+        max_length=253,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "data-domain-check": ""}
+        ),
+    )
+
+    def __init__(self, *args, partner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.partner = partner
+        codes = supported_country_codes()
+        named = sorted(((code, countries.name(code)) for code in codes), key=lambda c: str(c[1]))
+        self.fields["country"].choices = [("", "—"), *named]
+        self.fields["domain_prefix"].help_text = _(
+            "Lower-case letters, digits and hyphens, 3 to 40 characters: “contoso” gives "
+            "contoso.%(suffix)s."
+        ) % {"suffix": settings.TENANT_DOMAIN_SUFFIX}
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        problem = organization_name_problem(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
+
+    def clean_admin_first_name(self):
+        return self._person_name("admin_first_name")
+
+    def clean_admin_last_name(self):
+        return self._person_name("admin_last_name")
+
+    def _person_name(self, field):
+        value = self.cleaned_data[field].strip()
+        if not any(ch.isalpha() for ch in value):
+            raise forms.ValidationError(_("Enter a name with letters."))
+        return value
+
+    def clean_admin_email(self):
+        email = self.cleaned_data["admin_email"].strip().lower()
+        if email.rsplit("@", 1)[-1] in partner_email_domains(self.partner):
+            raise forms.ValidationError(
+                _(
+                    "This address is at your own organization's domain. Enter the address of the "
+                    "person in the customer's organization who will be its administrator."
+                )
+            )
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                _("An account already uses this e-mail address. Enter another address.")
+            )
+        return email
+
+    def clean_admin_phone(self):
+        phone = self.cleaned_data["admin_phone"].strip()
+        digits = re.sub(r"\D", "", phone)
+        if not re.fullmatch(r"\+?[0-9 ().-]+", phone) or not 6 <= len(digits) <= 20:
+            raise forms.ValidationError(
+                _("Enter a phone number with 6 to 20 digits, for example +33 1 23 45 67 89.")
+            )
+        return phone
+
+    def clean_domain_prefix(self):
+        prefix = self.cleaned_data["domain_prefix"].strip().lower()
+        problem = domain_prefix_problem(prefix)
+        if problem:
+            raise forms.ValidationError(problem)
+        return prefix
+
+    def details(self) -> TenantDetails:
+        data = self.cleaned_data
+        return TenantDetails(
+            country=data["country"],
+            name=data["name"],
+            admin_first_name=data["admin_first_name"],
+            admin_last_name=data["admin_last_name"],
+            admin_email=data["admin_email"],
+            admin_phone=data["admin_phone"],
+            language=data["language"],
+            domain_prefix=data["domain_prefix"],
+        )

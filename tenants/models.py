@@ -1,0 +1,249 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+DOMAIN_PREFIX_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$"
+
+
+class SupportedCountry(models.Model):
+    """A country or region where the service is offered. Ops edit the list in the admin."""
+
+    country = CountryField(_("country or region"), unique=True)
+    added_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("supported country or region")
+        verbose_name_plural = _("supported countries and regions")
+        ordering = ["country"]
+
+    def __str__(self) -> str:
+        return str(self.country.name)
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        """Customers a partner may see: those it created, and those naming it partner of record."""
+        return self.filter(
+            models.Q(created_by_partner=partner)
+            | models.Q(subscriptions__partner_of_record=partner)
+        ).distinct()
+
+
+class Tenant(models.Model):
+    """A customer's organization, created by a partner from redeemed product keys."""
+
+    name = models.CharField(_("organization name"), max_length=200)
+    domain_prefix = models.CharField(_("domain prefix"), max_length=40, unique=True)
+    country = CountryField(_("country or region"))
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    created_by_partner = models.ForeignKey(
+        "portal.Partner",
+        on_delete=models.PROTECT,
+        related_name="created_tenants",
+        verbose_name=_("created by partner"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    # One tenant per redemption: a double-submitted "Create my account" cannot make two.
+    redemption = models.OneToOneField(
+        "keys.Redemption",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tenant",
+        verbose_name=_("redemption"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(domain_prefix__regex=DOMAIN_PREFIX_PATTERN),
+                name="tenant_domain_prefix_format",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_by_partner", "name"], name="tenant_by_partner")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.domain})"
+
+    @property
+    def domain(self) -> str:
+        return f"{self.domain_prefix}.{settings.TENANT_DOMAIN_SUFFIX}"
+
+
+class TenantUser(models.Model):
+    """A person in a customer's organization. The customer admin also has a portal account."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="users", verbose_name=_("tenant")
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tenant_user",
+        verbose_name=_("portal account"),
+    )
+    first_name = models.CharField(_("first name"), max_length=150)
+    last_name = models.CharField(_("last name"), max_length=150)
+    email = models.EmailField(_("e-mail address"))
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    is_admin = models.BooleanField(_("admin"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tenant user")
+        verbose_name_plural = _("tenant users")
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "email"], name="tenant_user_email_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} <{self.email}>"
+
+    @property
+    def is_activated(self) -> bool:
+        return self.user is not None and self.user.has_usable_password()
+
+
+class Subscription(models.Model):
+    """A tenant's subscription to one product. The end date is the last day of service."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        EXPIRED = "expired", _("Expired (grace period)")
+        DISABLED = "disabled", _("Disabled")
+        DELETED = "deleted", _("Deleted")
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("tenant")
+    )
+    product = models.ForeignKey(
+        "keys.Product", on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
+    seats = models.PositiveIntegerField(_("seats"))
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_by_partner = models.ForeignKey(
+        "portal.Partner",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by partner"),
+    )
+    partner_of_record = models.ForeignKey(
+        "portal.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="subscriptions_of_record",
+        verbose_name=_("partner of record"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        ordering = ["end_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "product"], name="subscription_one_per_product"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(seats__gte=1), name="subscription_seats_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")),
+                name="subscription_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["active", "expired", "disabled", "deleted"]),
+                name="subscription_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} · {self.tenant.name}"
+
+
+class License(models.Model):
+    """One seat of a subscription assigned to a tenant user."""
+
+    subscription = models.ForeignKey(
+        Subscription,
+        on_delete=models.CASCADE,
+        related_name="licenses",
+        verbose_name=_("subscription"),
+    )
+    tenant_user = models.ForeignKey(
+        TenantUser, on_delete=models.CASCADE, related_name="licenses", verbose_name=_("tenant user")
+    )
+    assigned_at = models.DateTimeField(_("assigned"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("license")
+        verbose_name_plural = _("licenses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "tenant_user"], name="license_once_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} → {self.tenant_user}"
+
+
+class SubscriptionKey(models.Model):
+    """Which product key went into which subscription, when and by whom."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created the subscription")
+        ADDED = "added", _("Added licenses")
+        RENEWED = "renewed", _("Renewed")
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="keys", verbose_name=_("subscription")
+    )
+    # One subscription per key, ever: the database refuses a second redemption of a key.
+    product_key = models.OneToOneField(
+        "keys.ProductKey",
+        on_delete=models.PROTECT,
+        related_name="subscription_use",
+        verbose_name=_("product key"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    seats = models.PositiveIntegerField(_("seats"))
+    redeemed_at = models.DateTimeField(_("redeemed"), default=timezone.now)
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("redeemed by"),
+    )
+
+    class Meta:
+        verbose_name = _("redeemed key")
+        verbose_name_plural = _("redeemed keys")
+        ordering = ["-redeemed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.product_key} → {self.subscription}"

@@ -1,0 +1,310 @@
+"""Customers' tenants: the rules for creating one from a redemption, and the customer admin's
+activation. Every write goes through here."""
+
+import re
+import string
+from dataclasses import dataclass
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from keys.models import ProductKey, Redemption, RedemptionLine
+from portal.models import PartnerMembership, User
+from portal.services import audit_log
+from tenants.models import (
+    DOMAIN_PREFIX_PATTERN,
+    License,
+    Subscription,
+    SubscriptionKey,
+    SupportedCountry,
+    Tenant,
+    TenantUser,
+)
+
+# Organization names that are only a legal form say nothing about the customer.
+LEGAL_SUFFIXES = {
+    "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "corp", "corporation", "co",
+    "company", "plc", "gmbh", "ag", "kg", "sa", "sas", "sasu", "sarl", "eurl", "sca", "snc",
+    "srl", "spa", "bv", "nv", "ab", "as", "oy", "pty", "pty ltd", "kk", "sl", "sci",
+}  # fmt: skip
+# Prefixes kept for the service's own addresses.
+RESERVED_PREFIXES = {"www", "admin", "mail", "portal", "api", "support", "help", "login", "ops"}
+
+
+def organization_name_problem(name: str) -> str | None:
+    name = name.strip()
+    if not name:
+        return _("Enter the organization's name.")
+    if not any(ch.isalnum() for ch in name):
+        return _("The organization's name needs letters or digits, not only punctuation.")
+    bare = " ".join(name.lower().translate(str.maketrans("", "", string.punctuation)).split())
+    if bare in LEGAL_SUFFIXES:
+        return _(
+            "“%(name)s” is only a legal form. Enter the organization's full name, for example "
+            "“Contoso %(name)s”."
+        ) % {"name": name}
+    return None
+
+
+def domain_prefix_problem(prefix: str) -> str | None:
+    """Why this prefix cannot be used (format, reserved, taken), or None when it can."""
+    suffix = settings.TENANT_DOMAIN_SUFFIX
+    if not prefix:
+        return _("Enter a domain prefix.")
+    if "." in prefix:
+        first = prefix.split(".")[0] or "contoso"
+        return _(
+            "Type only the first part of the domain: for “%(typed)s”, type “%(first)s”. "
+            "The customer's domain will be %(first)s.%(suffix)s."
+        ) % {"typed": prefix, "first": first, "suffix": suffix}
+    if len(prefix) < 3:
+        return _("A domain prefix has at least 3 characters.")
+    if len(prefix) > 40:
+        return _("A domain prefix has at most 40 characters.")
+    if not re.fullmatch(r"[a-z0-9-]+", prefix):
+        return _("Use only lower-case letters, digits and hyphens.")
+    if not re.fullmatch(DOMAIN_PREFIX_PATTERN, prefix):
+        return _("A domain prefix cannot start or end with a hyphen.")
+    if prefix in RESERVED_PREFIXES:
+        return _("%(domain)s is reserved. Choose another prefix.") % {
+            "domain": f"{prefix}.{suffix}"
+        }
+    if Tenant.objects.filter(domain_prefix=prefix).exists():
+        return _("%(domain)s is already taken. Choose another prefix.") % {
+            "domain": f"{prefix}.{suffix}"
+        }
+    return None
+
+
+def partner_email_domains(partner) -> set[str]:
+    """The partner's own e-mail domains: a customer admin's address must not be at one of them."""
+    emails = [
+        partner.contact_email,
+        *PartnerMembership.objects.filter(partner=partner).values_list("user__email", flat=True),
+    ]
+    return {email.rsplit("@", 1)[-1].lower() for email in emails if "@" in email}
+
+
+def supported_country_codes() -> list[str]:
+    return [str(code) for code in SupportedCountry.objects.values_list("country", flat=True)]
+
+
+def subscription_end(start: date, term_months: int) -> date:
+    """The last day of service: the day before the same date `term_months` later."""
+    return start + relativedelta(months=term_months) - relativedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TenantDetails:
+    country: str
+    name: str
+    admin_first_name: str
+    admin_last_name: str
+    admin_email: str
+    admin_phone: str
+    language: str
+    domain_prefix: str
+
+
+class TenantCreateError(Exception):
+    """Something the form could not know in advance; `field` names the form field, if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
+
+
+def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails) -> Tenant:
+    """ "Create my account": the tenant, its subscriptions, the customer admin, the keys redeemed.
+
+    One transaction: any failure leaves no tenant, the keys still reserved and the redemption
+    resumable. A second call for the same redemption (a double submit) returns the tenant the
+    first one created. The e-mails are queued after commit.
+    """
+    with transaction.atomic():
+        # Lock the redemption: two submits of the same form run one after the other.
+        redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        if redemption.state == Redemption.State.COMPLETED:
+            return Tenant.objects.get(redemption=redemption)
+        if redemption.state != Redemption.State.DRAFT:
+            raise TenantCreateError(_("This redemption was cancelled."))
+        if redemption.created_by_id != user.pk:
+            raise TenantCreateError(_("This redemption belongs to another user."))
+        lines = list(
+            RedemptionLine.objects.filter(redemption=redemption, released_at__isnull=True)
+            .select_related("product_key__batch__product")
+            .order_by("added_at", "id")
+        )
+        keys = list(
+            ProductKey.objects.select_for_update()
+            .filter(pk__in=[line.product_key_id for line in lines])
+            .order_by("pk")
+        )
+        if not lines or any(
+            key.state != ProductKey.State.RESERVED or key.redemption_id != redemption.pk
+            for key in keys
+        ):
+            raise TenantCreateError(
+                _("The keys of this redemption are no longer reserved. Go back to the keys.")
+            )
+        problem = domain_prefix_problem(details.domain_prefix)
+        if problem:
+            raise TenantCreateError(problem, field="domain_prefix")
+        if User.objects.filter(email__iexact=details.admin_email).exists():
+            raise TenantCreateError(
+                _("An account already uses this e-mail address. Enter another address."),
+                field="admin_email",
+            )
+        try:
+            with transaction.atomic():
+                tenant, admin = _create(redemption, user, details, lines, keys)
+        except IntegrityError:
+            # Someone took the prefix or the address between our check and our insert.
+            problem = domain_prefix_problem(details.domain_prefix)
+            if problem:
+                raise TenantCreateError(problem, field="domain_prefix") from None
+            raise TenantCreateError(
+                _("An account already uses this e-mail address. Enter another address."),
+                field="admin_email",
+            ) from None
+
+    from tenants import tasks  # tasks import services; the cycle is broken here
+
+    transaction.on_commit(lambda: tasks.send_activation_email.delay(tenant_user_id=admin.pk))
+    transaction.on_commit(
+        lambda: tasks.send_tenant_created_email.delay(tenant_id=tenant.pk, user_id=user.pk)
+    )
+    return tenant
+
+
+def _create(redemption, user, details: TenantDetails, lines, keys) -> tuple[Tenant, TenantUser]:
+    now = timezone.now()
+    today = now.date()
+    partner = redemption.partner
+    tenant = Tenant.objects.create(
+        name=details.name.strip(),
+        domain_prefix=details.domain_prefix,
+        country=details.country,
+        preferred_language=details.language,
+        created_by_partner=partner,
+        created_by=user,
+        redemption=redemption,
+        created_at=now,
+    )
+    audit_log(action="tenant.created", actor=user, target=tenant, partner=partner, tenant=tenant)
+
+    by_product: dict[int, list] = {}
+    for line in lines:
+        by_product.setdefault(line.product_key.batch.product_id, []).append(line.product_key)
+    subscriptions = {}
+    for product_id, product_keys in by_product.items():
+        product = product_keys[0].batch.product
+        seats = sum(key.batch.seats_per_key for key in product_keys)
+        subscription = Subscription.objects.create(
+            tenant=tenant,
+            product=product,
+            seats=seats,
+            start_date=today,
+            end_date=subscription_end(today, product.term_months),
+            created_by_partner=partner,
+            created_at=now,
+        )
+        subscriptions[product_id] = subscription
+        audit_log(
+            action="subscription.created",
+            actor=user,
+            target=subscription,
+            partner=partner,
+            tenant=tenant,
+            details={
+                "product": product.sku,
+                "seats": seats,
+                "end_date": subscription.end_date.isoformat(),
+            },
+        )
+
+    account = User.objects.create_user(
+        details.admin_email,
+        password=None,  # the admin sets it through the activation link; the partner never does
+        first_name=details.admin_first_name.strip(),
+        last_name=details.admin_last_name.strip(),
+        language=details.language,
+    )
+    admin = TenantUser.objects.create(
+        tenant=tenant,
+        user=account,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        email=account.email,
+        phone=details.admin_phone.strip(),
+        is_admin=True,
+        created_at=now,
+    )
+    audit_log(
+        action="tenant_user.created",
+        actor=user,
+        target=admin,
+        partner=partner,
+        tenant=tenant,
+        details={"admin": True},
+    )
+    # The seed: the admin "automatically gets admin rights and a license is assigned".
+    first = subscriptions[lines[0].product_key.batch.product_id]
+    License.objects.create(subscription=first, tenant_user=admin, assigned_at=now)
+    audit_log(
+        action="license.assigned",
+        actor=user,
+        target=first,
+        partner=partner,
+        tenant=tenant,
+        details={"tenant_user": admin.pk},
+    )
+
+    key_ids = [key.pk for key in keys]
+    ProductKey.objects.filter(pk__in=key_ids).update(
+        state=ProductKey.State.REDEEMED,
+        redeemed_at=now,
+        redeemed_by=user,
+        reserved_until=None,
+    )
+    for line in lines:
+        key = line.product_key
+        subscription = subscriptions[key.batch.product_id]
+        SubscriptionKey.objects.create(
+            subscription=subscription,
+            product_key=key,
+            kind=SubscriptionKey.Kind.CREATED,
+            seats=key.batch.seats_per_key,
+            redeemed_at=now,
+            redeemed_by=user,
+        )
+        audit_log(
+            action="key.redeemed",
+            actor=user,
+            target=key,
+            partner=partner,
+            tenant=tenant,
+            details={"subscription": subscription.pk, "redemption": redemption.pk},
+        )
+    redemption.state = Redemption.State.COMPLETED
+    redemption.completed_at = now
+    redemption.updated_at = now
+    redemption.save(update_fields=["state", "completed_at", "updated_at"])
+    audit_log(
+        action="redemption.completed", actor=user, target=redemption, partner=partner, tenant=tenant
+    )
+    return tenant, admin
+
+
+@transaction.atomic
+def tenant_admin_activate(*, user: User, password: str) -> None:
+    """The customer admin sets a password through the activation link."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    account = TenantUser.objects.select_related("tenant").get(user=user)
+    audit_log(action="tenant_user.activated", actor=user, target=account, tenant=account.tenant)
