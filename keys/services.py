@@ -730,7 +730,7 @@ def reservations_release_stale(*, now: datetime | None = None, limit: int = 1000
             # to that transaction.
             stale = list(
                 ProductKey.objects.stale_reservations(now)
-                .select_for_update(skip_locked=True)
+                .select_for_update(skip_locked=True, of=("self",))
                 .select_related("redemption")[:limit]
             )
             for key in stale:

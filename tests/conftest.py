@@ -148,3 +148,41 @@ def make_keys(products):
         return keys
 
     return make
+
+
+@pytest.fixture
+def redeem(make_keys):
+    """redeem(user, partner, *keys) -> a redemption holding the keys, confirmed."""
+    from keys.services import redemption_keys_add, redemption_keys_confirm, redemption_start
+
+    def start(user, partner, *keys, confirm=True):
+        redemption = redemption_start(user=user, partner=partner)
+        errors = redemption_keys_add(
+            redemption=redemption, user=user, raw_keys=list(keys), client_address=None
+        )
+        assert errors == {}
+        if confirm:
+            redemption_keys_confirm(redemption=redemption, user=user)
+        return redemption
+
+    return start
+
+
+@pytest.fixture
+def tenant_details():
+    from tenants.services import TenantDetails
+
+    def details(**overrides):
+        values = {
+            "country": "FR",
+            "name": "Contoso",
+            "admin_first_name": "Megan",
+            "admin_last_name": "Bowen",
+            "admin_email": "megan@contoso.example",
+            "admin_phone": "+33 1 23 45 67 89",
+            "language": "fr",
+            "domain_prefix": "contoso",
+        }
+        return TenantDetails(**{**values, **overrides})
+
+    return details
