@@ -16,6 +16,7 @@ from keys.codec import ALPHABET, KeyFormatError, format_key, validate_key
 from keys.forms import KeyGenerateForm, KeyImportForm
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from keys.services import KeyImportError, batch_generate, batch_import, key_digest, keys_revoke
+from portal.forms import posted_data
 from portal.models import Partner
 
 
@@ -82,7 +83,7 @@ class KeyBatchAdmin(admin.ModelAdmin):
     def import_view(self, request):
         if not request.user.has_perm("keys.add_keybatch"):
             raise PermissionDenied
-        form = KeyImportForm(request.POST or None, request.FILES or None)
+        form = KeyImportForm(posted_data(request), request.FILES or None)
         bad_lines, problem = [], ""
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -118,7 +119,7 @@ class KeyBatchAdmin(admin.ModelAdmin):
     def generate_view(self, request):
         if not request.user.has_perm("keys.add_keybatch"):
             raise PermissionDenied
-        form = KeyGenerateForm(request.POST or None)
+        form = KeyGenerateForm(posted_data(request))
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             batch, keys = batch_generate(

@@ -24,6 +24,7 @@ from keys.services import (
     redemption_start,
 )
 from portal.access import partner_required
+from portal.forms import posted_data
 
 FORMSET_PREFIX = "keys"
 
@@ -35,7 +36,7 @@ def too_many_guesses(request, error: KeyGuessLimitReached):
 @partner_required
 def check_key(request):
     """Look a key card up before redeeming it: product, seats and term, or why not."""
-    form = KeyCheckForm(request.POST or None)
+    form = KeyCheckForm(posted_data(request))
     lookup = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -80,7 +81,7 @@ def _closed(request, redemption: Redemption):
 @partner_required
 def redeem_start(request):
     """The instructions and the acknowledgement, then Start."""
-    form = AcknowledgeForm(request.POST or None)
+    form = AcknowledgeForm(posted_data(request))
     if request.method == "POST" and form.is_valid():
         redemption = redemption_start(user=request.user, partner=request.partner)
         return redirect("keys:redeem_keys", redemption.pk)

@@ -8,3 +8,9 @@ class SignInForm(AuthenticationForm):
         label=_("E-mail address"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
+
+
+def posted_data(request):
+    """The POST data of a POST, else None: an empty POST still binds the form (and shows its
+    errors), which `request.POST or None` would not."""
+    return request.POST if request.method == "POST" else None

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from keys.models import Redemption, RedemptionLine
 from portal.access import customer_admin_required, partner_required
+from portal.forms import posted_data
 from portal.models import User
 from tenants.forms import TenantForm
 from tenants.models import Subscription, Tenant, TenantUser
@@ -104,7 +105,7 @@ def create_tenant(request, pk: int):
         return redirect("tenants:partner_dashboard")
     if redemption.keys_confirmed_at is None:
         return redirect("keys:redeem_review", redemption.pk)
-    form = TenantForm(request.POST or None, partner=request.partner)
+    form = TenantForm(posted_data(request), partner=request.partner)
     if request.method == "POST" and form.is_valid():
         try:
             tenant = tenant_create(redemption=redemption, user=request.user, details=form.details())

@@ -1,0 +1,105 @@
+import datetime
+import re
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from portal.models import AuditEvent, User
+from tenants.services import tenant_create
+
+
+@pytest.fixture
+def created(
+    partner_admin, northwind, make_keys, redeem, tenant_details, django_capture_on_commit_callbacks
+):
+    redemption = redeem(partner_admin, northwind, *make_keys(1, seats=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant = tenant_create(
+            redemption=redemption, user=partner_admin, details=tenant_details(language="en")
+        )
+    link = re.search(r"http://\S+/customer/activate/\S+/", mail.outbox[0].body).group(0)
+    return tenant, link.split("127.0.0.1:8000", 1)[1]
+
+
+def test_the_link_moves_the_token_out_of_the_url(client, created):
+    _tenant, path = created
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].endswith("/set-password/")
+    assert path.rstrip("/").rsplit("/", 1)[1] not in response["Location"]
+
+
+def test_the_admin_sets_a_password_and_lands_on_the_customer_home(client, created):
+    _tenant, path = created
+    page = client.get(path, follow=True)
+    assert b"Activate your account" in page.content
+    response = client.post(
+        page.redirect_chain[-1][0],
+        {"new_password1": "a-long-Passphrase-2026", "new_password2": "a-long-Passphrase-2026"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/customer/"
+    assert b"Business Standard" in response.content
+    assert b"1 of 2 used" in response.content
+    assert b"contoso.cloudsuite.example" in response.content
+    user = User.objects.get(email="megan@contoso.example")
+    assert user.check_password("a-long-Passphrase-2026")
+    assert AuditEvent.objects.filter(action="tenant_user.activated", actor=user).exists()
+    # Signing in later works with that password.
+    client.logout()
+    assert client.login(username="megan@contoso.example", password="a-long-Passphrase-2026")
+    assert client.get("/")["Location"] == "/customer/"
+
+
+def test_the_link_works_once(client, created):
+    _tenant, path = created
+    page = client.get(path, follow=True)
+    client.post(
+        page.redirect_chain[-1][0],
+        {"new_password1": "a-long-Passphrase-2026", "new_password2": "a-long-Passphrase-2026"},
+    )
+    client.logout()
+    again = client.get(path, follow=True)
+    assert b"This activation link no longer works" in again.content
+
+
+def test_the_link_expires(client, created, settings):
+    _tenant, path = created
+    later = timezone.now() + datetime.timedelta(days=settings.ACTIVATION_LINK_DAYS, minutes=1)
+    with time_machine.travel(later):
+        response = client.get(path, follow=True)
+    assert b"This activation link no longer works" in response.content
+
+
+def test_the_link_still_works_just_before_it_expires(client, created, settings):
+    _tenant, path = created
+    later = timezone.now() + datetime.timedelta(days=settings.ACTIVATION_LINK_DAYS, minutes=-1)
+    with time_machine.travel(later):
+        response = client.get(path, follow=True)
+    assert b"Activate my account" in response.content
+
+
+def test_a_weak_password_is_refused_and_nothing_changes(client, created):
+    _tenant, path = created
+    page = client.get(path, follow=True)
+    response = client.post(
+        page.redirect_chain[-1][0], {"new_password1": "123", "new_password2": "123"}
+    )
+    assert response.status_code == 200
+    assert not User.objects.get(email="megan@contoso.example").has_usable_password()
+
+
+def test_a_tampered_link_does_not_work(client, created):
+    _tenant, path = created
+    response = client.get(path[:-3] + "xx/", follow=True)
+    assert b"This activation link no longer works" in response.content
+
+
+def test_partner_users_and_strangers_cannot_open_the_customer_home(
+    client, partner_admin, nobody, created
+):
+    for user in (partner_admin, nobody):
+        client.force_login(user)
+        assert client.get("/customer/").status_code == 403

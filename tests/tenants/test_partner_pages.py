@@ -1,0 +1,84 @@
+import pytest
+
+from tests.factories import SubscriptionFactory, TenantFactory
+
+
+def make_customers(partner, count):
+    for _ in range(count):
+        tenant = TenantFactory(created_by_partner=partner)
+        SubscriptionFactory(tenant=tenant)
+        SubscriptionFactory(
+            tenant=tenant, product__sku="BUS-PREM", product__name="Business Premium"
+        )
+
+
+def count_queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("url", ["/partner/", "/partner/customers/"])
+def test_the_page_runs_the_same_queries_for_1_and_200_customers(
+    client, partner_admin, northwind, url
+):
+    client.force_login(partner_admin)
+    make_customers(northwind, 1)
+    with_one = count_queries(client, url)
+    make_customers(northwind, 199)
+    with_many = count_queries(client, url)
+    assert with_one == with_many
+    assert with_many <= 12
+
+
+def test_the_customer_list_paginates_and_searches(client, partner_admin, northwind):
+    make_customers(northwind, 30)
+    TenantFactory(name="Tailspin Toys", domain_prefix="tailspin", created_by_partner=northwind)
+    client.force_login(partner_admin)
+    first = client.get("/partner/customers/")
+    assert len(first.context["page"].object_list) == 25
+    assert b"Page 1 of 2" in first.content
+    second = client.get("/partner/customers/", {"page": 2})
+    assert len(second.context["page"].object_list) == 6
+    found = client.get("/partner/customers/", {"q": "tailspin"})
+    assert [t.name for t in found.context["page"].object_list] == ["Tailspin Toys"]
+    nothing = client.get("/partner/customers/", {"q": "zzz"})
+    assert b"No customer matches" in nothing.content
+    assert client.get("/partner/customers/", {"page": "abc"}).status_code == 200
+
+
+def test_partners_see_only_their_own_customers(client, partner_admin, northwind, fabrikam):
+    TenantFactory(name="Ours", domain_prefix="ours", created_by_partner=northwind)
+    theirs = TenantFactory(name="Theirs", domain_prefix="theirs", created_by_partner=fabrikam)
+    client.force_login(partner_admin)
+    listing = client.get("/partner/customers/").content
+    assert b"Ours" in listing and b"Theirs" not in listing
+    assert client.get(f"/partner/customers/{theirs.pk}/").status_code == 404
+    assert client.get(f"/partner/customers/{theirs.pk}/created/").status_code == 404
+
+
+def test_a_partner_of_record_sees_the_customer_too(client, partner_admin, northwind, fabrikam):
+    tenant = TenantFactory(name="Shared", domain_prefix="shared", created_by_partner=fabrikam)
+    SubscriptionFactory(tenant=tenant, partner_of_record=northwind)
+    client.force_login(partner_admin)
+    assert b"Shared" in client.get("/partner/customers/").content
+
+
+def test_the_dashboard_lists_redemptions_in_progress(
+    client, partner_admin, northwind, make_keys, redeem
+):
+    redeem(partner_admin, northwind, *make_keys(2), confirm=False)
+    client.force_login(partner_admin)
+    response = client.get("/partner/")
+    assert b"Redemptions in progress" in response.content
+    assert b"2 keys reserved" in response.content
+    assert b"Resume" in response.content
+
+
+def test_the_dashboard_says_when_there_are_no_customers(client, partner_admin):
+    client.force_login(partner_admin)
+    assert b"You have no customers yet." in client.get("/partner/").content
