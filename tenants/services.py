@@ -151,6 +151,10 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
             raise TenantCreateError(
                 _("The keys of this redemption are no longer reserved. Go back to the keys.")
             )
+        if details.country not in supported_country_codes():
+            raise TenantCreateError(
+                _("The service is not offered in this country or region."), field="country"
+            )
         problem = domain_prefix_problem(details.domain_prefix)
         if problem:
             raise TenantCreateError(problem, field="domain_prefix")

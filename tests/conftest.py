@@ -186,3 +186,13 @@ def tenant_details():
         return TenantDetails(**{**values, **overrides})
 
     return details
+
+
+@pytest.fixture
+def countries(db):
+    """Supported countries. The data migration adds them, but transactional tests flush tables,
+    so tests that need them ask for them."""
+    from tenants.models import SupportedCountry
+
+    for code in ("BE", "DE", "FR", "GB", "US"):
+        SupportedCountry.objects.get_or_create(country=code)

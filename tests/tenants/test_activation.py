@@ -12,7 +12,13 @@ from tenants.services import tenant_create
 
 @pytest.fixture
 def created(
-    partner_admin, northwind, make_keys, redeem, tenant_details, django_capture_on_commit_callbacks
+    partner_admin,
+    northwind,
+    make_keys,
+    redeem,
+    tenant_details,
+    django_capture_on_commit_callbacks,
+    countries,
 ):
     redemption = redeem(partner_admin, northwind, *make_keys(1, seats=2))
     with django_capture_on_commit_callbacks(execute=True):

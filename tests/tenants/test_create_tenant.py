@@ -24,7 +24,7 @@ FORM = {
 
 
 @pytest.fixture
-def ready(partner_admin, northwind, make_keys, redeem):
+def ready(partner_admin, northwind, make_keys, redeem, countries):
     """A confirmed redemption of 2 BUS-STD keys (3 seats each) and 1 BUS-PREM key (5 seats)."""
     std = make_keys(2, sku="BUS-STD", seats=3)
     prem = make_keys(1, sku="BUS-PREM", seats=5)

@@ -1,0 +1,190 @@
+"""The seed's two-step flow in Chromium, as a partner and then as the customer admin."""
+
+import re
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from keys.codec import format_key
+from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+WORDS = {
+    "en": {
+        "locale": "en-US",
+        "redeem": "Redeem product keys",
+        "understand": "I understand. I'm the most appropriate person to do this for my "
+        "organization.",
+        "start": "Start",
+        "add": "Add another product key",
+        "next": "Next",
+        "review": "Does everything look right?",
+        "done": "Done adding product keys",
+        "getting_started": "Getting started",
+        "step2": "Start step 2",
+        "create": "Create my account",
+        "resume": "Resume",
+        "ready": "The account of Contoso is ready",
+        "activate": "Activate my account",
+        "country": "Country or region",
+        "org": "Organization name",
+        "first": "Administrator's first name",
+        "last": "Administrator's last name",
+        "email": "Administrator's e-mail address",
+        "phone": "Administrator's phone number",
+        "language": "Preferred language",
+        "prefix": "Domain prefix",
+        "available": "contoso.cloudsuite.example is available.",
+        "used": "1 of 6 used",
+    },
+    "fr": {
+        "locale": "fr-FR",
+        "redeem": "Récupérer les clés de produit",
+        "understand": "Je comprends. Je suis la personne la plus apte à effectuer cette action "
+        "pour mon organisation",
+        "start": "Démarrer",
+        "add": "Ajouter une autre clé de produit",
+        "next": "Suivant",
+        "review": "Tout vous semble-t-il correct ?",
+        "done": "Ajout des clés de produit terminé",
+        "getting_started": "Mise en route",
+        "step2": "Démarrer l’étape 2",
+        "create": "Créer mon compte",
+        "resume": "Reprendre",
+        "ready": "Le compte de Contoso est prêt",
+        "activate": "Activer mon compte",
+        "country": "Pays ou région",
+        "org": "Nom de l’organisation",
+        "first": "Prénom de l’administrateur",
+        "last": "Nom de l’administrateur",
+        "email": "Adresse e-mail de l’administrateur",
+        "phone": "Téléphone de l’administrateur",
+        "language": "Langue préférée",
+        "prefix": "Préfixe de domaine",
+        "available": "contoso.cloudsuite.example est disponible.",
+        "used": "1 sur 6 utilisées",
+    },
+}
+
+
+def field(page, label):
+    """A form field by its exact label (crispy-forms adds an asterisk to required ones)."""
+    return page.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_partner_goes_from_key_cards_to_a_working_customer(
+    browser, live_server, partner_admin, make_keys, countries, language
+):
+    words = WORDS[language]
+    standard = make_keys(2, sku="BUS-STD", seats=3)
+    premium = make_keys(1, sku="BUS-PREM", seats=5)
+
+    # Step 1: read the instructions, acknowledge, Start, type the keys, review, done.
+    context = browser.new_context(locale=words["locale"])
+    page = context.new_page()
+    sign_in(page, live_server, "partner@northwind.example")
+    page.get_by_role("main").get_by_role("link", name=words["redeem"]).click()
+    page.get_by_label(words["understand"]).check()
+    page.get_by_role("button", name=words["start"]).click()
+    keys = page.locator("input[data-key-input]")
+    keys.nth(0).press_sequentially(standard[0].lower())
+    expect(keys.nth(0)).to_have_value(format_key(standard[0]))
+    page.get_by_role("button", name=words["add"]).click()
+    keys.nth(1).fill(format_key(standard[1]))
+    page.get_by_role("button", name=words["add"]).click()
+    keys.nth(2).fill(" ".join(format_key(premium[0]).split("-")))
+    page.get_by_role("button", name=words["next"]).click()
+    expect(page.get_by_role("heading", name=words["review"])).to_be_visible()
+    review = page.get_by_test_id("review-table")
+    expect(review.locator("tbody tr")).to_have_count(3)
+    expect(review).to_contain_text("Business Premium")
+    page.get_by_role("button", name=words["done"]).click()
+    expect(page.get_by_role("heading", name=words["getting_started"])).to_be_visible()
+
+    # The browser closes. Nothing is lost: sign in again and resume from the dashboard.
+    context.close()
+    context = browser.new_context(locale=words["locale"])
+    page = context.new_page()
+    sign_in(page, live_server, "partner@northwind.example")
+    page.get_by_test_id("drafts").get_by_role("link", name=words["resume"]).click()
+    expect(page.get_by_test_id("redemption-lines").locator("li")).to_have_count(3)
+    page.get_by_role("button", name=words["next"]).click()
+    page.get_by_role("button", name=words["done"]).click()
+    page.get_by_role("link", name=words["step2"]).click()
+
+    # Step 2: the customer's account.
+    field(page, words["country"]).select_option("FR")
+    field(page, words["org"]).fill("Contoso")
+    field(page, words["first"]).fill("Megan")
+    field(page, words["last"]).fill("Bowen")
+    field(page, words["email"]).fill("megan@contoso.example")
+    field(page, words["phone"]).fill("+33 1 23 45 67 89")
+    field(page, words["language"]).select_option(language)
+    field(page, words["prefix"]).fill("contoso")
+    expect(page.get_by_test_id("domain-check")).to_have_text(words["available"])
+    page.get_by_role("button", name=words["create"]).click()
+    expect(page.get_by_test_id("created-heading")).to_have_text(words["ready"])
+    expect(page.get_by_test_id("created-domain")).to_contain_text("contoso.cloudsuite.example")
+    context.close()
+
+    # The customer admin opens the activation link from the e-mail and sees the subscription.
+    activation = next(m for m in mail.outbox if m.to == ["megan@contoso.example"])
+    link = re.search(r"http://\S+/customer/activate/\S+/", activation.body).group(0)
+    path = link.split("127.0.0.1:8000", 1)[1]
+    context = browser.new_context(locale=words["locale"])
+    page = context.new_page()
+    page.goto(f"{live_server.url}{path}")
+    page.locator("input[name=new_password1]").fill("a-long-Passphrase-2026")
+    page.locator("input[name=new_password2]").fill("a-long-Passphrase-2026")
+    page.get_by_role("button", name=words["activate"]).click()
+    expect(page).to_have_url(f"{live_server.url}/customer/")
+    subscriptions = page.get_by_test_id("subscriptions")
+    expect(subscriptions).to_contain_text("Business Standard")
+    expect(subscriptions).to_contain_text("Business Premium")
+    expect(subscriptions).to_contain_text(words["used"])
+    expect(page.get_by_test_id("tenant-domain")).to_contain_text("contoso.cloudsuite.example")
+    context.close()
+
+
+def test_a_pasted_list_is_split_into_separate_inputs(page, live_server, partner_admin, make_keys):
+    keys = make_keys(3)
+    sign_in(page, live_server, "partner@northwind.example")
+    page.goto(f"{live_server.url}/partner/redeem/")
+    page.get_by_label(WORDS["en"]["understand"]).check()
+    page.get_by_role("button", name="Start").click()
+    pasted = f"{keys[0]}\n{format_key(keys[1]).lower()}, {format_key(keys[2])}"
+    page.locator("input[data-key-input]").first.evaluate(
+        """(input, text) => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            input.focus();
+            const event = {clipboardData: data, bubbles: true, cancelable: true};
+            input.dispatchEvent(new ClipboardEvent("paste", event));
+        }""",
+        pasted,
+    )
+    inputs = page.locator("input[data-key-input]")
+    expect(inputs).to_have_count(3)
+    for index, key in enumerate(keys):
+        expect(inputs.nth(index)).to_have_value(format_key(key))
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_test_id("review-table").locator("tbody tr")).to_have_count(3)
+
+
+def test_a_bad_key_is_reported_on_its_line(page, live_server, partner_admin, make_keys):
+    good = make_keys(1)[0]
+    sign_in(page, live_server, "partner@northwind.example")
+    page.goto(f"{live_server.url}/partner/redeem/")
+    page.get_by_label(WORDS["en"]["understand"]).check()
+    page.get_by_role("button", name="Start").click()
+    page.locator("input[data-key-input]").first.fill(good)
+    page.get_by_role("button", name="Add another product key").click()
+    page.locator("input[data-key-input]").nth(1).fill(format_key(good))
+    page.get_by_role("button", name="Next").click()
+    errors = page.get_by_test_id("key-error")
+    expect(errors).to_have_count(1)
+    expect(errors).to_have_text("You have already entered this product key.")
+    expect(page.locator("input[data-key-input]").nth(0)).to_have_value(format_key(good))

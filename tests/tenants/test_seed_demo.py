@@ -1,0 +1,52 @@
+from io import StringIO
+
+from django.core.management import call_command
+
+from keys.models import ProductKey
+from portal.models import Partner, User
+from tenants.models import Tenant
+
+
+def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countries):
+    from tenants.management.commands import seed_demo
+
+    monkeypatch.setattr(seed_demo, "DEMO_KEYS_FILE", tmp_path / "demo_keys.txt")
+    call_command("seed_demo", stdout=StringIO())
+    first = (
+        set(Partner.objects.values_list("partner_id", "cloud_program_enrolled")),
+        ProductKey.objects.count(),
+        Tenant.objects.count(),
+        User.objects.count(),
+        (tmp_path / "demo_keys.txt").read_text(),
+    )
+    call_command("seed_demo", stdout=StringIO())
+    again = (
+        set(Partner.objects.values_list("partner_id", "cloud_program_enrolled")),
+        ProductKey.objects.count(),
+        Tenant.objects.count(),
+        User.objects.count(),
+        (tmp_path / "demo_keys.txt").read_text(),
+    )
+    assert first == again
+    assert first[0] == {("1000001", True), ("1000002", False)}
+    assert ProductKey.objects.count() == 15  # 5 per product
+    lines = first[4].splitlines()
+    assert len(lines) == 15
+    contoso = Tenant.objects.get(domain_prefix="contoso")
+    assert contoso.created_by_partner.partner_id == "1000001"
+    assert contoso.subscriptions.get().product.sku == "BUS-STD"
+    for email in (
+        "partner@example.com",
+        "agent@fabrikam.example",
+        "ops@example.com",
+        "admin@contoso.example",
+    ):
+        assert User.objects.get(email=email).check_password("portal-demo"), email
+    assert User.objects.get(email="ops@example.com").is_staff
+    # The plain keys are in the file only: the database has digests.
+    out = StringIO()
+    monkeypatch.setattr(
+        "tenants.management.commands.demo_keys.DEMO_KEYS_FILE", tmp_path / "demo_keys.txt"
+    )
+    call_command("demo_keys", "--available", stdout=out)
+    assert len(out.getvalue().splitlines()) == 14  # one went into Contoso
