@@ -312,3 +312,21 @@ def tenant_admin_activate(*, user: User, password: str) -> None:
     user.save(update_fields=["password"])
     account = TenantUser.objects.select_related("tenant").get(user=user)
     audit_log(action="tenant_user.activated", actor=user, target=account, tenant=account.tenant)
+
+
+def activation_resend(*, account: TenantUser, user: User) -> bool:
+    """Send the activation e-mail again (a new link). False when the account is already active."""
+    if account.user is None or account.user.has_usable_password():
+        return False
+    with transaction.atomic():
+        audit_log(
+            action="tenant_user.activation_resent",
+            actor=user,
+            target=account,
+            partner=account.tenant.created_by_partner,
+            tenant=account.tenant,
+        )
+        from tenants import tasks
+
+        transaction.on_commit(lambda: tasks.send_activation_email.delay(tenant_user_id=account.pk))
+    return True

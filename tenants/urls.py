@@ -9,6 +9,11 @@ urlpatterns = [
     path("partner/customers/", views.partner_customers, name="partner_customers"),
     path("partner/customers/<int:pk>/", views.partner_customer, name="partner_customer"),
     path("partner/customers/<int:pk>/created/", views.tenant_created, name="tenant_created"),
+    path(
+        "partner/customers/<int:pk>/admins/<int:account_pk>/resend-activation/",
+        views.resend_activation,
+        name="resend_activation",
+    ),
     path("partner/redeem/<int:pk>/customer/", views.create_tenant, name="create_tenant"),
     path("partner/domain-check/", views.domain_check, name="domain_check"),
     path("customer/", views.customer_home, name="customer_home"),

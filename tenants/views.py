@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from keys.models import Redemption, RedemptionLine
 from portal.access import customer_admin_required, partner_required
@@ -18,6 +18,7 @@ from tenants.forms import TenantForm
 from tenants.models import Subscription, Tenant, TenantUser
 from tenants.services import (
     TenantCreateError,
+    activation_resend,
     domain_prefix_problem,
     tenant_admin_activate,
     tenant_create,
@@ -86,6 +87,26 @@ def partner_customer(request, pk: int):
     tenant = get_object_or_404(_customers(request.partner), pk=pk)
     admins = TenantUser.objects.filter(tenant=tenant, is_admin=True).select_related("user")
     return render(request, "tenants/partner_customer.html", {"tenant": tenant, "admins": admins})
+
+
+@require_POST
+@partner_required
+def resend_activation(request, pk: int, account_pk: int):
+    tenant = get_object_or_404(_customers(request.partner), pk=pk)
+    account = get_object_or_404(
+        TenantUser.objects.select_related("user", "tenant__created_by_partner"),
+        pk=account_pk,
+        tenant=tenant,
+        is_admin=True,
+    )
+    if activation_resend(account=account, user=request.user):
+        messages.success(
+            request,
+            _("A new activation e-mail is on its way to %(email)s.") % {"email": account.email},
+        )
+    else:
+        messages.info(request, _("This administrator has already activated their account."))
+    return redirect("tenants:partner_customer", tenant.pk)
 
 
 @partner_required

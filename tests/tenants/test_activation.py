@@ -109,3 +109,30 @@ def test_partner_users_and_strangers_cannot_open_the_customer_home(
     for user in (partner_admin, nobody):
         client.force_login(user)
         assert client.get("/customer/").status_code == 403
+
+
+def test_the_partner_sends_the_activation_email_again(
+    client, partner_admin, created, django_capture_on_commit_callbacks
+):
+    tenant, _old_path = created
+    account = tenant.users.get()
+    mail.outbox.clear()
+    client.force_login(partner_admin)
+    page = client.get(f"/partner/customers/{tenant.pk}/")
+    assert b"Send the activation e-mail again" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/partner/customers/{tenant.pk}/admins/{account.pk}/resend-activation/", follow=True
+        )
+    assert b"A new activation e-mail is on its way to megan@contoso.example." in response.content
+    assert [m.to for m in mail.outbox] == [["megan@contoso.example"]]
+    assert AuditEvent.objects.filter(action="tenant_user.activation_resent").count() == 1
+
+
+def test_other_partners_cannot_resend(client, other_partner_admin, created):
+    tenant, _path = created
+    client.force_login(other_partner_admin)
+    response = client.post(
+        f"/partner/customers/{tenant.pk}/admins/{tenant.users.get().pk}/resend-activation/"
+    )
+    assert response.status_code == 404
