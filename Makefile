@@ -41,8 +41,7 @@ format: venv
 
 # Needs GNU gettext (developers only): extracts strings and compiles the catalogues.
 messages: venv
-	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=var
-	DEBUG=1 $(BIN)/python manage.py makemessages -d djangojs -l fr --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles
+	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=bench
 	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
 
 bench: venv
