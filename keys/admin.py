@@ -289,3 +289,20 @@ class RedemptionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RedemptionLine)
+class RedemptionLineAdmin(admin.ModelAdmin):
+    list_display = ["redemption", "product_key", "added_at", "released_at"]
+    list_select_related = ["redemption", "product_key"]
+    search_fields = ["product_key__last5", "redemption__created_by__email"]
+    readonly_fields = ["redemption", "product_key", "added_at", "released_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -12,10 +12,9 @@ import hmac
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from keys.codec import KeyFormatError, generate_key, validate_key
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from portal.models import Partner, User
 from portal.services import audit_log
+from portal.throttle import Counter, blocked_until, failure_record
 
 INSERT_BATCH = 5000
 LOOKUP_CHUNK = 5000
@@ -126,57 +126,29 @@ class KeyGuessLimitReached(Exception):
         super().__init__(f"Too many failed product key look-ups until {until.isoformat()}.")
 
 
-def _guess_counters(user: User, client_address: str | None) -> list[tuple[str, int]]:
-    counters = [(f"keyguess:user:{user.pk}", settings.KEY_GUESS_LIMIT_PER_USER)]
+def _guess_counters(user: User, client_address: str | None) -> list[Counter]:
+    counters = [Counter(f"keyguess:user:{user.pk}", settings.KEY_GUESS_LIMIT_PER_USER)]
     if client_address:
-        counters.append((f"keyguess:addr:{client_address}", settings.KEY_GUESS_LIMIT_PER_ADDRESS))
+        counters.append(
+            Counter(f"keyguess:addr:{client_address}", settings.KEY_GUESS_LIMIT_PER_ADDRESS)
+        )
     return counters
 
 
 def key_guess_blocked_until(*, user: User, client_address: str | None) -> datetime | None:
-    """When this user or address may look keys up again; None when they may now.
-
-    The counters live in the shared cache (Redis in production) so that every web process agrees.
-    The window is read from the clock (`timezone.now`), the cache's expiry only cleans up.
-    """
-    now = timezone.now().timestamp()
-    counters = _guess_counters(user, client_address)
-    values = cache.get_many(
-        [f"{name}:{part}" for name, _limit in counters for part in ("n", "until")]
-    )
-    blocked = [
-        values[f"{name}:until"]
-        for name, limit in counters
-        if (values.get(f"{name}:n") or 0) >= limit and (values.get(f"{name}:until") or 0) > now
-    ]
-    if not blocked:
-        return None
-    return datetime.fromtimestamp(max(blocked), tz=UTC)
+    """When this user or address may look keys up again; None when they may now."""
+    return blocked_until(_guess_counters(user, client_address))
 
 
 def _key_guess_failure_record(*, user: User, client_address: str | None) -> None:
     window = timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES)
-    now = timezone.now()
-    ttl = window.total_seconds()
-    for name, limit in _guess_counters(user, client_address):
-        until = cache.get(f"{name}:until")
-        if until is not None and until <= now.timestamp():
-            cache.delete_many([f"{name}:until", f"{name}:n"])  # the last window is over
-        # The window opens with the first failure; both entries expire with it.
-        cache.add(f"{name}:until", (now + window).timestamp(), timeout=ttl)
-        cache.add(f"{name}:n", 0, timeout=ttl)
-        try:
-            count = cache.incr(f"{name}:n")
-        except ValueError:  # expired between add and incr
-            cache.set(f"{name}:n", 1, timeout=ttl)
-            count = 1
-        if count == limit:
-            audit_log(
-                action="key.guess_limit_reached",
-                actor=user,
-                client_address=client_address,
-                details={"counter": name.split(":")[1], "limit": limit},
-            )
+    for counter in failure_record(_guess_counters(user, client_address), window):
+        audit_log(
+            action="key.guess_limit_reached",
+            actor=user,
+            client_address=client_address,
+            details={"counter": counter.name.split(":")[1], "limit": counter.limit},
+        )
 
 
 def key_check(*, user: User, partner: Partner, raw: str, client_address: str | None) -> KeyLookup:

@@ -1,11 +1,14 @@
 """Writers shared by every app: the audit log."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from portal.middleware import current_client_address
 from portal.models import AuditEvent, Partner, User
+from portal.throttle import Counter, blocked_until, failure_record
 
 SYSTEM_ACTOR = "system"
 
@@ -58,3 +61,27 @@ def partner_enrolment_set(*, partner: Partner, enrolled: bool, actor: User) -> b
             partner=partner,
         )
     return bool(changed)
+
+
+def _signin_counters(email: str, client_address: str | None) -> list[Counter]:
+    counters = [
+        Counter(f"signin:account:{email.strip().lower()}", settings.SIGNIN_LIMIT_PER_ACCOUNT)
+    ]
+    if client_address:
+        counters.append(Counter(f"signin:addr:{client_address}", settings.SIGNIN_LIMIT_PER_ADDRESS))
+    return counters
+
+
+def signin_blocked_until(*, email: str, client_address: str | None) -> datetime | None:
+    """When sign-in for this account or from this address is allowed again; None when it is."""
+    return blocked_until(_signin_counters(email, client_address))
+
+
+def signin_failure_record(*, email: str, client_address: str | None) -> None:
+    window = timedelta(minutes=settings.SIGNIN_WINDOW_MINUTES)
+    for counter in failure_record(_signin_counters(email, client_address), window):
+        audit_log(
+            action="signin.limit_reached",
+            client_address=client_address,
+            details={"counter": counter.name.split(":")[1], "limit": counter.limit},
+        )

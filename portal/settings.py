@@ -169,6 +169,12 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimu
 # The customer admin's activation link (signed, single use) stays valid this long.
 ACTIVATION_LINK_DAYS = env_int("ACTIVATION_LINK_DAYS", 7, minimum=1, maximum=60)
 
+# Failed sign-ins allowed per account and per client address in the window, before the sign-in
+# form refuses further tries until the window ends.
+SIGNIN_LIMIT_PER_ACCOUNT = env_int("SIGNIN_LIMIT_PER_ACCOUNT", 10, minimum=1)
+SIGNIN_LIMIT_PER_ADDRESS = env_int("SIGNIN_LIMIT_PER_ADDRESS", 50, minimum=1)
+SIGNIN_WINDOW_MINUTES = env_int("SIGNIN_WINDOW_MINUTES", 15, minimum=1)
+
 # Product keys
 KEY_RESERVATION_HOURS = env_int("KEY_RESERVATION_HOURS", 24, minimum=1, maximum=24 * 30)
 KEY_GUESS_LIMIT_PER_USER = env_int("KEY_GUESS_LIMIT_PER_USER", 10, minimum=1)

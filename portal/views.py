@@ -1,5 +1,6 @@
 import logging
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
@@ -9,8 +10,20 @@ from django.views.decorators.http import require_GET
 
 from portal.access import home_url_for
 from portal.celery import app as celery_app
+from portal.forms import SignInForm
 
 logger = logging.getLogger(__name__)
+
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.blocked:
+            response.status_code = 429
+        return response
 
 
 @login_required
