@@ -16,18 +16,19 @@ from keys.codec import ALPHABET, KeyFormatError, format_key, validate_key
 from keys.forms import KeyGenerateForm, KeyImportForm
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from keys.services import KeyImportError, batch_generate, batch_import, key_digest, keys_revoke
+from portal.admin import AuditedAdmin
 from portal.forms import posted_data
 from portal.models import Partner
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(AuditedAdmin):
     list_display = ["sku", "name", "term_months"]
     search_fields = ["sku", "name"]
 
 
 @admin.register(KeyBatch)
-class KeyBatchAdmin(admin.ModelAdmin):
+class KeyBatchAdmin(AuditedAdmin):
     list_display = [
         "id",
         "product",
@@ -168,7 +169,7 @@ class KeyPartnerFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProductKey)
-class ProductKeyAdmin(admin.ModelAdmin):
+class ProductKeyAdmin(AuditedAdmin):
     list_display = ["masked_key", "product", "batch_link", "partner", "state", "created_at"]
     list_filter = ["state", "batch__product", KeyPartnerFilter, "batch"]
     list_select_related = ["batch", "batch__product", "batch__partner"]
@@ -260,7 +261,7 @@ class RedemptionLineInline(admin.TabularInline):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(AuditedAdmin):
     list_display = [
         "id",
         "partner",
@@ -292,7 +293,7 @@ class RedemptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(RedemptionLine)
-class RedemptionLineAdmin(admin.ModelAdmin):
+class RedemptionLineAdmin(AuditedAdmin):
     list_display = ["redemption", "product_key", "added_at", "released_at"]
     list_select_related = ["redemption", "product_key"]
     search_fields = ["product_key__last5", "redemption__created_by__email"]

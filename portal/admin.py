@@ -1,9 +1,46 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from portal.models import AuditEvent, Partner, PartnerMembership, User
 from portal.services import audit_log, partner_enrolment_set
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change and deletion made in the admin is also an audit event.
+
+    Django's admin already calls these three hooks for each of them (its own LogEntry); the
+    portal's audit log is the one place that answers "who changed what", so it hears them too.
+    """
+
+    def _audit(self, request, obj, verb: str, message="") -> None:
+        audit_log(
+            action=f"admin.{obj._meta.label_lower}.{verb}",
+            actor=request.user,
+            target=obj,
+            details={"change": message} if message else {},
+        )
+
+    def log_addition(self, request, obj, message):
+        self._audit(request, obj, "added", message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        self._audit(request, obj, "changed", message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "deleted")
+        return super().log_deletions(request, queryset)
 
 
 class PartnerMembershipInline(admin.TabularInline):
@@ -13,7 +50,7 @@ class PartnerMembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "language", "is_staff", "is_active"]
     list_filter = ["is_staff", "is_superuser", "is_active", "language"]
@@ -33,7 +70,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(AuditedAdmin):
     list_display = ["name", "partner_id", "cloud_program_enrolled", "contact_email", "created_at"]
     list_filter = ["cloud_program_enrolled"]
     search_fields = ["name", "partner_id", "contact_email"]
@@ -49,13 +86,6 @@ class PartnerAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if enrolment_changed:
             partner_enrolment_set(partner=obj, enrolled=enrolled, actor=request.user)
-        audit_log(
-            action="partner.changed" if change else "partner.created",
-            actor=request.user,
-            target=obj,
-            partner=obj,
-            details={"fields": [f for f in form.changed_data if f != "cloud_program_enrolled"]},
-        )
 
     def _set_enrolment(self, request, queryset, enrolled: bool):
         changed = sum(
@@ -74,7 +104,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
 
 @admin.register(PartnerMembership)
-class PartnerMembershipAdmin(admin.ModelAdmin):
+class PartnerMembershipAdmin(AuditedAdmin):
     list_display = ["user", "partner", "role", "created_at"]
     list_filter = ["role", "partner"]
     search_fields = ["user__email", "partner__name", "partner__partner_id"]
@@ -99,3 +129,17 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The periodic task schedules ops edit (django-celery-beat) are audited like everything else.
+for _model, _base in [
+    (PeriodicTask, beat_admin.PeriodicTaskAdmin),
+    (CrontabSchedule, beat_admin.CrontabScheduleAdmin),
+    (IntervalSchedule, beat_admin.IntervalScheduleAdmin),
+    (ClockedSchedule, beat_admin.ClockedScheduleAdmin),
+    (SolarSchedule, beat_admin.SolarScheduleAdmin),
+]:
+    admin.site.unregister(_model)
+    admin.site.register(
+        _model, type(f"Audited{_base.__name__}", (AuditedAdmin, _base), {"__module__": __name__})
+    )

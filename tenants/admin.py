@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from portal.admin import AuditedAdmin
 from tenants.models import (
     License,
     Subscription,
@@ -11,7 +12,7 @@ from tenants.models import (
 
 
 @admin.register(SupportedCountry)
-class SupportedCountryAdmin(admin.ModelAdmin):
+class SupportedCountryAdmin(AuditedAdmin):
     list_display = ["country", "added_at"]
     search_fields = ["country"]
 
@@ -41,7 +42,7 @@ class TenantUserInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuditedAdmin):
     """Tenants are created by partners through redemptions; ops look, they do not edit."""
 
     list_display = ["name", "domain", "country", "created_by_partner", "created_at"]
@@ -68,7 +69,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(AuditedAdmin):
     list_display = [
         "tenant",
         "product",
@@ -102,7 +103,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TenantUser)
-class TenantUserAdmin(admin.ModelAdmin):
+class TenantUserAdmin(AuditedAdmin):
     list_display = ["email", "first_name", "last_name", "tenant", "is_admin"]
     list_filter = ["is_admin"]
     search_fields = ["email", "first_name", "last_name", "tenant__name"]
@@ -126,7 +127,7 @@ class TenantUserAdmin(admin.ModelAdmin):
 
 
 @admin.register(License)
-class LicenseAdmin(admin.ModelAdmin):
+class LicenseAdmin(AuditedAdmin):
     list_display = ["subscription", "tenant_user", "assigned_at"]
     list_select_related = ["subscription__tenant", "subscription__product", "tenant_user"]
     search_fields = ["tenant_user__email", "subscription__tenant__name"]
@@ -140,7 +141,7 @@ class LicenseAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubscriptionKey)
-class SubscriptionKeyAdmin(admin.ModelAdmin):
+class SubscriptionKeyAdmin(AuditedAdmin):
     list_display = ["product_key", "subscription", "kind", "seats", "redeemed_at", "redeemed_by"]
     list_filter = ["kind"]
     search_fields = ["subscription__tenant__name", "product_key__last5"]
