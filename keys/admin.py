@@ -16,7 +16,7 @@ from keys.codec import ALPHABET, KeyFormatError, format_key, validate_key
 from keys.forms import KeyGenerateForm, KeyImportForm
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from keys.services import KeyImportError, batch_generate, batch_import, key_digest, keys_revoke
-from portal.admin import AuditedAdmin
+from portal.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, RecordAdmin
 from portal.forms import posted_data
 from portal.models import Partner
 
@@ -28,7 +28,7 @@ class ProductAdmin(AuditedAdmin):
 
 
 @admin.register(KeyBatch)
-class KeyBatchAdmin(AuditedAdmin):
+class KeyBatchAdmin(RecordAdmin):
     list_display = [
         "id",
         "product",
@@ -53,15 +53,9 @@ class KeyBatchAdmin(AuditedAdmin):
         "created_at",
     ]
     fields = [*readonly_fields, "note"]
-    change_list_template = "admin/keys/keybatch/change_list.html"
-
     # Batches come only from the import and generate forms below (the same services as the
     # management commands); their keys are never edited or deleted.
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    change_list_template = "admin/keys/keybatch/change_list.html"
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -169,7 +163,7 @@ class KeyPartnerFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProductKey)
-class ProductKeyAdmin(AuditedAdmin):
+class ProductKeyAdmin(ReadOnlyAdmin):
     list_display = ["masked_key", "product", "batch_link", "partner", "state", "created_at"]
     list_filter = ["state", "batch__product", KeyPartnerFilter, "batch"]
     list_select_related = ["batch", "batch__product", "batch__partner"]
@@ -224,15 +218,6 @@ class ProductKeyAdmin(AuditedAdmin):
             return queryset.none(), False
         return queryset.filter(digest=key_digest(canonical)), False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.action(description=_("Revoke the selected keys"), permissions=["view"])
     def revoke(self, request, queryset):
         if not request.user.has_perm("keys.change_productkey"):
@@ -249,19 +234,14 @@ class ProductKeyAdmin(AuditedAdmin):
         )
 
 
-class RedemptionLineInline(admin.TabularInline):
+class RedemptionLineInline(ReadOnlyInline):
     model = RedemptionLine
-    extra = 0
     fields = ["product_key", "added_at", "released_at"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(AuditedAdmin):
+class RedemptionAdmin(RecordAdmin):
     list_display = [
         "id",
         "partner",
@@ -285,25 +265,10 @@ class RedemptionAdmin(AuditedAdmin):
     ]
     inlines = [RedemptionLineInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(RedemptionLine)
-class RedemptionLineAdmin(AuditedAdmin):
+class RedemptionLineAdmin(ReadOnlyAdmin):
     list_display = ["redemption", "product_key", "added_at", "released_at"]
     list_select_related = ["redemption", "product_key"]
     search_fields = ["product_key__last5", "redemption__created_by__email"]
     readonly_fields = ["redemption", "product_key", "added_at", "released_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

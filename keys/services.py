@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from keys.codec import KeyFormatError, generate_key, validate_key
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from portal.models import Partner, User
-from portal.services import audit_log
+from portal.services import audit_limits_reached, audit_log
 from portal.throttle import Counter, blocked_until, failure_record
 
 INSERT_BATCH = 5000
@@ -141,14 +141,16 @@ def key_guess_blocked_until(*, user: User, client_address: str | None) -> dateti
 
 
 def _key_guess_failure_record(*, user: User, client_address: str | None) -> None:
-    window = timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES)
-    for counter in failure_record(_guess_counters(user, client_address), window):
-        audit_log(
-            action="key.guess_limit_reached",
-            actor=user,
-            client_address=client_address,
-            details={"counter": counter.name.split(":")[1], "limit": counter.limit},
-        )
+    reached = failure_record(
+        _guess_counters(user, client_address),
+        timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES),
+    )
+    audit_limits_reached(
+        action="key.guess_limit_reached",
+        counters=reached,
+        actor=user,
+        client_address=client_address,
+    )
 
 
 def key_check(*, user: User, partner: Partner, raw: str, client_address: str | None) -> KeyLookup:
@@ -522,21 +524,29 @@ def redemption_keys_add(
         return {}
 
 
+def _claim(key_id: int, redemption: Redemption, user: User, now: datetime) -> datetime | None:
+    """Reserve an available key for the redemption; the deadline, or None when it is not free.
+
+    A conditional UPDATE: of any number of racing redemptions exactly one changes the row; the
+    others see 0 rows.
+    """
+    until = now + timedelta(hours=settings.KEY_RESERVATION_HOURS)
+    claimed = ProductKey.objects.filter(pk=key_id, state=ProductKey.State.AVAILABLE).update(
+        state=ProductKey.State.RESERVED,
+        redemption=redemption,
+        reserved_by=user,
+        reserved_at=now,
+        reserved_until=until,
+    )
+    return until if claimed else None
+
+
 def _reserve(redemption: Redemption, user: User, usable: list[tuple[int, ProductKey]]) -> None:
     now = timezone.now()
-    until = now + timedelta(hours=settings.KEY_RESERVATION_HOURS)
     lost = {}
     for index, key in usable:
-        # Claim the key with a conditional UPDATE: of any number of racing redemptions exactly
-        # one changes the row; the others see 0 rows and report the key as used.
-        claimed = ProductKey.objects.filter(pk=key.pk, state=ProductKey.State.AVAILABLE).update(
-            state=ProductKey.State.RESERVED,
-            redemption=redemption,
-            reserved_by=user,
-            reserved_at=now,
-            reserved_until=until,
-        )
-        if not claimed:
+        until = _claim(key.pk, redemption, user, now)
+        if until is None:
             lost[index] = _("This product key has already been used.")
             continue
         line, created = RedemptionLine.objects.get_or_create(
@@ -577,19 +587,9 @@ def redemption_refresh(*, redemption: Redemption, user: User) -> list[str]:
     if not released:
         return []
     now = timezone.now()
-    until = now + timedelta(hours=settings.KEY_RESERVATION_HOURS)
     again, gone = [], []
     for line in released:
-        claimed = ProductKey.objects.filter(
-            pk=line.product_key_id, state=ProductKey.State.AVAILABLE
-        ).update(
-            state=ProductKey.State.RESERVED,
-            redemption=redemption,
-            reserved_by=user,
-            reserved_at=now,
-            reserved_until=until,
-        )
-        if claimed:
+        if _claim(line.product_key_id, redemption, user, now):
             line.released_at = None
             line.save(update_fields=["released_at"])
             again.append(line.product_key.masked)

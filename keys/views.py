@@ -154,8 +154,7 @@ def redeem_keys(request, pk: int):
             else:
                 formset = _rows_formset([""], {0: _("Enter at least one product key.")})
     else:
-        for notice in redemption_refresh(redemption=redemption, user=request.user):
-            messages.warning(request, notice)
+        _refresh(request, redemption)
     if formset is None:
         formset = KeyEntryFormSet(prefix=FORMSET_PREFIX)
     return render(
@@ -168,6 +167,12 @@ def redeem_keys(request, pk: int):
             "submission": uuid.uuid4(),
         },
     )
+
+
+def _refresh(request, redemption: Redemption) -> None:
+    """On resuming: take back keys whose reservation ran out, and say what happened."""
+    for notice in redemption_refresh(redemption=redemption, user=request.user):
+        messages.warning(request, notice)
 
 
 def _submission(request):
@@ -192,8 +197,7 @@ def redeem_review(request, pk: int):
         except RedemptionClosed:
             return _closed(request, redemption)
         return redirect("keys:redeem_getting_started", redemption.pk)
-    for notice in redemption_refresh(redemption=redemption, user=request.user):
-        messages.warning(request, notice)
+    _refresh(request, redemption)
     lines = list(redemption_lines(redemption))
     if not lines:
         return redirect("keys:redeem_keys", redemption.pk)

@@ -43,6 +43,30 @@ class AuditedAdmin(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
 
+class RecordAdmin(AuditedAdmin):
+    """Rows that only the portal's services create (from the partners' and customers' pages, the
+    import and generate tools): ops look and correct, they neither add nor delete here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(RecordAdmin):
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class PartnerMembershipInline(admin.TabularInline):
     model = PartnerMembership
     extra = 0
@@ -113,22 +137,13 @@ class PartnerMembershipAdmin(AuditedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor_label", "action", "target_label", "tenant_label", "client_address"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_label", "action", "target_label", "tenant_label", "target_id"]
     date_hierarchy = "at"
     list_select_related = ["partner"]
-
-    # The audit log is read-only for everyone, ops included.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # The audit log is read-only for everyone, ops included (ReadOnlyAdmin).
 
 
 # The periodic task schedules ops edit (django-celery-beat) are audited like everything else.

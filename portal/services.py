@@ -78,10 +78,22 @@ def signin_blocked_until(*, email: str, client_address: str | None) -> datetime 
 
 
 def signin_failure_record(*, email: str, client_address: str | None) -> None:
-    window = timedelta(minutes=settings.SIGNIN_WINDOW_MINUTES)
-    for counter in failure_record(_signin_counters(email, client_address), window):
+    reached = failure_record(
+        _signin_counters(email, client_address), timedelta(minutes=settings.SIGNIN_WINDOW_MINUTES)
+    )
+    audit_limits_reached(
+        action="signin.limit_reached", counters=reached, client_address=client_address
+    )
+
+
+def audit_limits_reached(
+    *, action: str, counters: list[Counter], client_address: str | None, actor: User | None = None
+) -> None:
+    """One audit event for each guessing counter that has just reached its limit."""
+    for counter in counters:
         audit_log(
-            action="signin.limit_reached",
+            action=action,
+            actor=actor,
             client_address=client_address,
             details={"counter": counter.name.split(":")[1], "limit": counter.limit},
         )

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.admin import AuditedAdmin
+from portal.admin import AuditedAdmin, ReadOnlyInline, RecordAdmin
 from tenants.models import (
     License,
     Subscription,
@@ -17,32 +17,22 @@ class SupportedCountryAdmin(AuditedAdmin):
     search_fields = ["country"]
 
 
-class SubscriptionInline(admin.TabularInline):
+class SubscriptionInline(ReadOnlyInline):
     model = Subscription
     fk_name = "tenant"
-    extra = 0
     fields = ["product", "seats", "start_date", "end_date", "state", "partner_of_record"]
     readonly_fields = fields
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class TenantUserInline(admin.TabularInline):
+class TenantUserInline(ReadOnlyInline):
     model = TenantUser
-    extra = 0
     fields = ["first_name", "last_name", "email", "phone", "is_admin", "user"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tenant)
-class TenantAdmin(AuditedAdmin):
+class TenantAdmin(RecordAdmin):
     """Tenants are created by partners through redemptions; ops look, they do not edit."""
 
     list_display = ["name", "domain", "country", "created_by_partner", "created_at"]
@@ -61,15 +51,9 @@ class TenantAdmin(AuditedAdmin):
         "created_at",
     ]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Subscription)
-class SubscriptionAdmin(AuditedAdmin):
+class SubscriptionAdmin(RecordAdmin):
     list_display = [
         "tenant",
         "product",
@@ -95,15 +79,9 @@ class SubscriptionAdmin(AuditedAdmin):
         "created_at",
     ]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(TenantUser)
-class TenantUserAdmin(AuditedAdmin):
+class TenantUserAdmin(RecordAdmin):
     list_display = ["email", "first_name", "last_name", "tenant", "is_admin"]
     list_filter = ["is_admin"]
     search_fields = ["email", "first_name", "last_name", "tenant__name"]
@@ -119,29 +97,17 @@ class TenantUserAdmin(AuditedAdmin):
         "created_at",
     ]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(License)
-class LicenseAdmin(AuditedAdmin):
+class LicenseAdmin(RecordAdmin):
     list_display = ["subscription", "tenant_user", "assigned_at"]
     list_select_related = ["subscription__tenant", "subscription__product", "tenant_user"]
     search_fields = ["tenant_user__email", "subscription__tenant__name"]
     readonly_fields = ["subscription", "tenant_user", "assigned_at"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SubscriptionKey)
-class SubscriptionKeyAdmin(AuditedAdmin):
+class SubscriptionKeyAdmin(RecordAdmin):
     list_display = ["product_key", "subscription", "kind", "seats", "redeemed_at", "redeemed_by"]
     list_filter = ["kind"]
     search_fields = ["subscription__tenant__name", "product_key__last5"]
@@ -152,9 +118,3 @@ class SubscriptionKeyAdmin(AuditedAdmin):
         "redeemed_by",
     ]
     readonly_fields = ["product_key", "subscription", "kind", "seats", "redeemed_at", "redeemed_by"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
