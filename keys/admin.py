@@ -36,8 +36,6 @@ class KeyBatchAdmin(RecordAdmin):
         "partner",
         "source",
         "key_count",
-        "note",
-        "created_by",
         "created_at",
     ]
     list_filter = ["source", "product", "partner"]
@@ -190,7 +188,7 @@ class ProductKeyAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("product key"))
     def masked_key(self, obj):
-        return obj.masked
+        return format_html('<span style="white-space: nowrap">{}</span>', obj.masked)
 
     @admin.display(description=_("product"), ordering="batch__product__sku")
     def product(self, obj):

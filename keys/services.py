@@ -505,8 +505,14 @@ def redemption_keys_add(
                 user=user, partner=redemption.partner, raw=canonical, client_address=client_address
             )
             key = lookup.key
-            if key is not None and key.redemption_id == redemption.pk and key.state == "reserved":
+            held = key is not None and key.state == ProductKey.State.RESERVED
+            if held and key.redemption_id == redemption.pk:
                 errors[index] = _already_entered()
+            elif held and key.redemption.created_by_id == user.pk:
+                errors[index] = _(
+                    "This product key is in another of your redemptions in progress. Resume that "
+                    "one from the partner overview, or remove the key there first."
+                )
             elif lookup.status is not LookupStatus.USABLE:
                 errors[index] = lookup.message
             else:

@@ -167,7 +167,7 @@ class AuditEvent(models.Model):
         verbose_name=_("actor"),
     )
     # Kept so the trail still says who acted after the account is gone; "system" for tasks.
-    actor_label = models.CharField(_("actor"), max_length=254)
+    actor_label = models.CharField(_("recorded as"), max_length=254)
     action = models.CharField(_("action"), max_length=64, db_index=True)
     target_type = models.CharField(_("target type"), max_length=64, blank=True)
     target_id = models.CharField(_("target ID"), max_length=64, blank=True)

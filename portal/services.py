@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import translation
 
 from portal.middleware import current_client_address
 from portal.models import AuditEvent, Partner, User
@@ -30,16 +31,20 @@ def audit_log(
     """
     if actor is not None and not actor.is_authenticated:
         actor = None
+    # Labels are stored in the default language, whatever language the actor is using.
+    with translation.override(settings.LANGUAGE_CODE):
+        target_label = str(target)[:300] if target is not None else ""
+        tenant_label = str(tenant)[:300] if tenant is not None else ""
     return AuditEvent.objects.create(
         actor=actor,
         actor_label=actor.email if actor is not None else SYSTEM_ACTOR,
         action=action,
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_label=str(target)[:300] if target is not None else "",
+        target_label=target_label,
         partner=partner,
         tenant_id=tenant.pk if tenant is not None else None,
-        tenant_label=str(tenant)[:300] if tenant is not None else "",
+        tenant_label=tenant_label,
         details=details or {},
         client_address=client_address or current_client_address.get(),
     )
@@ -61,6 +66,17 @@ def partner_enrolment_set(*, partner: Partner, enrolled: bool, actor: User) -> b
             partner=partner,
         )
     return bool(changed)
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """The language a person picked in the header: their e-mails use it from now on."""
+    if language not in dict(settings.LANGUAGES) or user.language == language:
+        return
+    User.objects.filter(pk=user.pk).update(language=language)
+    user.language = language
+    audit_log(
+        action="user.language_changed", actor=user, target=user, details={"language": language}
+    )
 
 
 def _signin_counters(email: str, client_address: str | None) -> list[Counter]:

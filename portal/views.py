@@ -6,11 +6,13 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language as django_set_language
 
 from portal.access import home_url_for
 from portal.celery import app as celery_app
 from portal.forms import SignInForm
+from portal.services import user_language_set
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,15 @@ class SignInView(auth_views.LoginView):
         if form.blocked:
             response.status_code = 429
         return response
+
+
+@require_POST
+def set_language(request):
+    """Django's language switch, which also remembers the choice for a signed-in person."""
+    response = django_set_language(request)
+    if request.user.is_authenticated:
+        user_language_set(user=request.user, language=request.POST.get("language", ""))
+    return response
 
 
 @login_required

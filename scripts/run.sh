@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 PORT="${PORT:-8000}"
 export DEBUG="${DEBUG:-1}"
+# Links in e-mails must point at this server, whatever port it runs on.
+export PORTAL_BASE_URL="${PORTAL_BASE_URL:-http://127.0.0.1:${PORT}}"
 mkdir -p var
 
 pids=()
@@ -29,8 +31,8 @@ sleep 2
 cat <<INFO
 
   Partner Key Portal is running at http://127.0.0.1:${PORT}/
-  (health: http://127.0.0.1:${PORT}/healthz, worker log: var/worker.log, beat log: var/beat.log,
-   e-mails: printed below and kept in var/mail/)
+  (health: http://127.0.0.1:${PORT}/healthz, worker log: var/worker.log, beat log: var/beat.log;
+   e-mails are written to var/mail/ and printed in var/worker.log)
 
   Demo sign-ins (password: portal-demo)
     partner admin   partner@example.com      (Northwind Partners, 1000001, enrolled)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from portal.admin import AuditedAdmin, ReadOnlyInline, RecordAdmin
 from tenants.models import (
@@ -36,7 +37,8 @@ class TenantAdmin(RecordAdmin):
     """Tenants are created by partners through redemptions; ops look, they do not edit."""
 
     list_display = ["name", "domain", "country", "created_by_partner", "created_at"]
-    list_filter = ["country", "created_by_partner"]
+    # No country filter: it would list every country in the world.
+    list_filter = ["created_by_partner"]
     search_fields = ["name", "domain_prefix", "users__email"]
     list_select_related = ["created_by_partner"]
     inlines = [SubscriptionInline, TenantUserInline]
@@ -50,6 +52,10 @@ class TenantAdmin(RecordAdmin):
         "redemption",
         "created_at",
     ]
+
+    @admin.display(description=_("domain"), ordering="domain_prefix")
+    def domain(self, obj):
+        return obj.domain
 
 
 @admin.register(Subscription)

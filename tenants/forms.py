@@ -1,7 +1,9 @@
 import re
+import unicodedata
 
 from django import forms
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -13,6 +15,12 @@ from tenants.services import (
     partner_email_domains,
     supported_country_codes,
 )
+
+
+def _collation_key(choice) -> str:
+    """Sort names as a reader expects: accents do not move "Émirats" after "Zambie"."""
+    name = unicodedata.normalize("NFKD", str(choice[1]))
+    return "".join(ch for ch in name if not unicodedata.combining(ch)).casefold()
 
 
 class TenantForm(forms.Form):
@@ -42,8 +50,10 @@ class TenantForm(forms.Form):
     def __init__(self, *args, partner, **kwargs):
         super().__init__(*args, **kwargs)
         self.partner = partner
+        # The customer admin's e-mails are in this language; start from the partner's own.
+        self.fields["language"].initial = translation.get_language()
         codes = supported_country_codes()
-        named = sorted(((code, countries.name(code)) for code in codes), key=lambda c: str(c[1]))
+        named = sorted(((code, countries.name(code)) for code in codes), key=_collation_key)
         self.fields["country"].choices = [("", "—"), *named]
         self.fields["domain_prefix"].help_text = _(
             "Lower-case letters, digits and hyphens, 3 to 40 characters: “contoso” gives "

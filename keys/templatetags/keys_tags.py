@@ -12,7 +12,7 @@ register = template.Library()
 def key_input_assets():
     """The key-input script and its messages, translated on the server (one source of text)."""
     messages = {name: _(text) for name, text in MESSAGES.items()}
-    messages["looks_right"] = _("This looks like a product key. We check it when you continue.")
+    messages["looks_right"] = _("The characters look right.")
     messages["progress"] = _("%(length)d of 25 characters")
     return format_html(
         '{}<script src="{}"></script>',

@@ -129,7 +129,7 @@
     node.classList.remove("text-danger", "text-success");
     if (result.code === "empty") return;
     if (result.ok) {
-      node.textContent = messages.looks_right || "";
+      node.textContent = messages.looks_right || "";  // the format only: the server decides
       node.classList.add("text-success");
       input.classList.add("is-valid");
       return;
@@ -226,12 +226,24 @@
     });
   }
 
+  function serverErrors(input) {
+    // The field's own block: crispy-forms' div_id_<name>, or a key row of the redeem page.
+    var block = input.closest("[id^='div_id_'], [data-key-row]") || input.parentElement;
+    return Array.from(block.querySelectorAll(".invalid-feedback"));
+  }
+
   function enhance(input) {
     if (input.dataset.keyEnhanced) return;
     input.dataset.keyEnhanced = "1";
-    input.addEventListener("input", function () { regroup(input); show(input); });
+    input.addEventListener("input", function () {
+      // The server's verdict was about what was typed before: it goes once the key changes.
+      serverErrors(input).forEach(function (node) { node.remove(); });
+      regroup(input);
+      show(input);
+    });
     input.addEventListener("paste", onPaste);
-    if (input.value) show(input);
+    // A key the server refused keeps the server's message (it knows more: used, unknown...).
+    if (input.value && !serverErrors(input).length) show(input);
   }
 
   function init() {

@@ -66,7 +66,7 @@ def test_it_says_when_the_check_character_does_not_match(check_page):
     field.press("Backspace")
     field.press_sequentially("J")
     expect(field).to_have_value("BCDFG-HJKMP-QRTVW-XY234-6789J")
-    expect(check_page.get_by_test_id("key-feedback")).to_contain_text("looks like a product key")
+    expect(check_page.get_by_test_id("key-feedback")).to_have_text("The characters look right.")
 
 
 def test_the_feedback_is_in_french_on_french_pages(check_page):
@@ -88,3 +88,21 @@ def test_the_form_works_without_javascript(browser, live_server, partner_admin, 
     page.get_by_role("button", name="Check").click()
     expect(page.get_by_test_id("key-check-result")).to_contain_text("Business Basic")
     context.close()
+
+
+def test_the_servers_verdict_stays_until_the_key_changes(check_page, make_keys, staff):
+    from keys.models import ProductKey
+    from keys.services import key_digest, keys_revoke
+
+    key = make_keys(1)[0]
+    keys_revoke(key_ids=[ProductKey.objects.get(digest=key_digest(key)).pk], actor=staff)
+    field = check_page.get_by_label("Product key")
+    field.fill(key)
+    check_page.get_by_role("button", name="Check").click()
+    error = check_page.locator(".invalid-feedback")
+    expect(error).to_contain_text("This product key has been revoked.")
+    expect(check_page.get_by_test_id("key-feedback")).to_have_count(0)
+    field.press("End")
+    field.press("Backspace")
+    expect(error).to_have_count(0)
+    expect(check_page.get_by_test_id("key-feedback")).to_have_text("24 of 25 characters")

@@ -222,3 +222,10 @@ def test_fifty_threads_redeeming_one_key_give_one_success(transactional_db, nort
     )
     assert ProductKey.objects.get(digest=key_digest(key)).state == "reserved"
     assert RedemptionLine.objects.filter(product_key__digest=key_digest(key)).count() == 1
+
+
+def test_a_key_in_another_of_my_redemptions_says_where_it_is(partner_admin, northwind, make_keys):
+    key = make_keys(1)[0]
+    add(redemption_start(user=partner_admin, partner=northwind), partner_admin, key)
+    second = redemption_start(user=partner_admin, partner=northwind)
+    assert "another of your redemptions in progress" in add(second, partner_admin, key)[0]

@@ -65,3 +65,32 @@ def test_it_serves_the_sign_in_page_in_french(client, db):
     response = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 200
     assert b"Se connecter" in response.content
+
+
+def test_the_language_switch_is_remembered_for_e_mails(client, partner_admin):
+    from portal.models import AuditEvent
+
+    client.force_login(partner_admin)
+    response = client.post("/i18n/setlang/", {"language": "fr", "next": "/partner/"})
+    assert response.status_code == 302
+    partner_admin.refresh_from_db()
+    assert partner_admin.language == "fr"
+    assert AuditEvent.objects.filter(action="user.language_changed").count() == 1
+    assert "Présentation du partenaire" in client.get("/partner/").content.decode()
+    client.post("/i18n/setlang/", {"language": "xx", "next": "/partner/"})
+    partner_admin.refresh_from_db()
+    assert partner_admin.language == "fr"
+
+
+def test_the_audit_log_stores_labels_in_one_language(client, partner_admin, make_keys):
+    from django.utils import translation
+
+    from keys.models import KeyBatch
+    from portal.models import AuditEvent
+    from portal.services import audit_log
+
+    make_keys(1)
+    batch = KeyBatch.objects.get()
+    with translation.override("fr"):
+        audit_log(action="test", target=batch)
+    assert AuditEvent.objects.get(action="test").target_label.startswith("Batch ")

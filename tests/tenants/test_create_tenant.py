@@ -251,3 +251,20 @@ def test_the_domain_check_answers_as_you_type(client, partner_admin, northwind):
 def test_the_domain_check_is_for_partners_only(client, nobody):
     client.force_login(nobody)
     assert client.get("/partner/domain-check/", {"prefix": "x"}).status_code == 403
+
+
+def test_countries_are_sorted_as_a_reader_expects_and_language_follows_the_page(
+    client, partner_admin, ready
+):
+    from tenants.models import SupportedCountry
+
+    for code in ("AE", "SN", "SE", "CI", "CZ"):
+        SupportedCountry.objects.get_or_create(country=code)
+    redemption, _keys = ready
+    client.force_login(partner_admin)
+    response = client.get(url(redemption), HTTP_ACCEPT_LANGUAGE="fr")
+    form = response.context["form"]
+    names = [str(name) for code, name in form.fields["country"].choices if code]
+    assert names.index("Émirats arabes unis") < names.index("France")
+    assert names.index("Sénégal") < names.index("Suède")
+    assert form["language"].value() == "fr"
