@@ -526,7 +526,8 @@ def redemption_keys_add(
             return lost.errors
         redemption.last_submission = submission
         redemption.updated_at = timezone.now()
-        redemption.save(update_fields=["last_submission", "updated_at"])
+        redemption.keys_confirmed_at = None  # new keys: "Does everything look right?" again
+        redemption.save(update_fields=["last_submission", "updated_at", "keys_confirmed_at"])
         return {}
 
 
@@ -609,6 +610,9 @@ def redemption_refresh(*, redemption: Redemption, user: User) -> list[str]:
         else:
             gone.append(line.product_key.masked)
             line.delete()
+    # The keys changed since they were reviewed: the partner reviews them again.
+    redemption.keys_confirmed_at = None
+    redemption.save(update_fields=["keys_confirmed_at"])
     hours = settings.KEY_RESERVATION_HOURS
     notices = []
     if again:
@@ -643,7 +647,8 @@ def redemption_key_remove(*, redemption: Redemption, user: User, line_id: int) -
     _release(line.product_key, redemption)
     line.delete()
     redemption.updated_at = timezone.now()
-    redemption.save(update_fields=["updated_at"])
+    redemption.keys_confirmed_at = None
+    redemption.save(update_fields=["updated_at", "keys_confirmed_at"])
     audit_log(
         action="key.released",
         actor=user,

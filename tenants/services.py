@@ -113,8 +113,9 @@ class TenantDetails:
 class TenantCreateError(Exception):
     """Something the form could not know in advance; `field` names the form field, if any."""
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, back_to_keys: bool = False):
         self.field = field
+        self.back_to_keys = back_to_keys  # the keys changed: the partner must look at them again
         super().__init__(message)
 
 
@@ -135,7 +136,7 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
         if redemption.created_by_id != user.pk:
             raise TenantCreateError(_("This redemption belongs to another user."))
         lines = list(
-            RedemptionLine.objects.filter(redemption=redemption, released_at__isnull=True)
+            RedemptionLine.objects.filter(redemption=redemption)
             .select_related("product_key__batch__product")
             .order_by("added_at", "id")
         )
@@ -144,12 +145,20 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
             .filter(pk__in=[line.product_key_id for line in lines])
             .order_by("pk")
         )
-        if not lines or any(
-            key.state != ProductKey.State.RESERVED or key.redemption_id != redemption.pk
-            for key in keys
+        # Never create a customer with fewer keys than the partner reviewed: a reservation that
+        # ran out, or a key revoked meanwhile, sends the partner back to the keys.
+        if (
+            redemption.keys_confirmed_at is None
+            or not lines
+            or any(line.released_at is not None for line in lines)
+            or any(
+                key.state != ProductKey.State.RESERVED or key.redemption_id != redemption.pk
+                for key in keys
+            )
         ):
             raise TenantCreateError(
-                _("The keys of this redemption are no longer reserved. Go back to the keys.")
+                _("The keys of this redemption changed. Check them again before step 2."),
+                back_to_keys=True,
             )
         if details.country not in supported_country_codes():
             raise TenantCreateError(

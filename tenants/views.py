@@ -131,6 +131,9 @@ def create_tenant(request, pk: int):
         try:
             tenant = tenant_create(redemption=redemption, user=request.user, details=form.details())
         except TenantCreateError as error:
+            if error.back_to_keys:
+                messages.error(request, str(error))
+                return redirect("keys:redeem_keys", redemption.pk)
             form.add_error(error.field, str(error))
         else:
             return redirect("tenants:tenant_created", tenant.pk)

@@ -229,3 +229,19 @@ def test_a_key_in_another_of_my_redemptions_says_where_it_is(partner_admin, nort
     add(redemption_start(user=partner_admin, partner=northwind), partner_admin, key)
     second = redemption_start(user=partner_admin, partner=northwind)
     assert "another of your redemptions in progress" in add(second, partner_admin, key)[0]
+
+
+def test_changing_the_keys_after_review_asks_for_a_new_review(partner_admin, northwind, make_keys):
+    first, second = make_keys(2)
+    redemption = redemption_start(user=partner_admin, partner=northwind)
+    add(redemption, partner_admin, first)
+    redemption_keys_confirm(redemption=redemption, user=partner_admin)
+    add(redemption, partner_admin, second)
+    redemption.refresh_from_db()
+    assert redemption.keys_confirmed_at is None
+    redemption_keys_confirm(redemption=redemption, user=partner_admin)
+    redemption_key_remove(
+        redemption=redemption, user=partner_admin, line_id=redemption.lines.first().pk
+    )
+    redemption.refresh_from_db()
+    assert redemption.keys_confirmed_at is None

@@ -3,6 +3,7 @@ import datetime
 import pytest
 import time_machine
 from django.core import mail
+from django.utils import timezone
 
 from keys.models import ProductKey, Redemption
 from keys.services import key_digest
@@ -210,14 +211,40 @@ def test_the_form_lists_only_supported_countries_and_says_why(client, partner_ad
     assert b"the service is not offered there" in response.content
 
 
-def test_the_service_refuses_keys_no_longer_reserved(partner_admin, ready, tenant_details, staff):
+def test_a_key_revoked_meanwhile_sends_the_partner_back_to_the_keys(
+    client, partner_admin, ready, tenant_details, staff
+):
     from keys.services import keys_revoke
 
     redemption, keys = ready
     keys_revoke(key_ids=[ProductKey.objects.get(digest=key_digest(keys[0])).pk], actor=staff)
-    # The revoked key left the redemption; the others still make a tenant.
-    tenant = tenant_create(redemption=redemption, user=partner_admin, details=tenant_details())
-    assert {s.seats for s in tenant.subscriptions.filter(product__sku="BUS-STD")} == {3}
+    with pytest.raises(TenantCreateError) as caught:
+        tenant_create(redemption=redemption, user=partner_admin, details=tenant_details())
+    assert caught.value.back_to_keys
+    client.force_login(partner_admin)
+    response = client.post(url(redemption), FORM, follow=True)
+    assert response.redirect_chain[-1][0] == f"/partner/redeem/{redemption.pk}/keys/"
+    page = response.content.decode()
+    assert "The keys of this redemption changed." in page
+    assert "used or revoked since" in page  # what happened, on the keys page
+    assert Tenant.objects.count() == 0
+    # Reviewed again, the remaining keys make the customer.
+    client.post(f"/partner/redeem/{redemption.pk}/review/")
+    assert client.post(url(redemption), FORM).status_code == 302
+    assert Tenant.objects.get().subscriptions.get(product__sku="BUS-STD").seats == 3
+
+
+def test_a_reservation_that_ran_out_is_never_redeemed_silently(
+    partner_admin, ready, tenant_details
+):
+    from keys.services import reservations_release_stale
+
+    redemption, _keys = ready
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=25)):
+        reservations_release_stale()
+        with pytest.raises(TenantCreateError):
+            tenant_create(redemption=redemption, user=partner_admin, details=tenant_details())
+    assert Tenant.objects.count() == 0
 
 
 def test_other_users_cannot_use_a_redemption(client, partner_agent, other_partner_admin, ready):
