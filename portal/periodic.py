@@ -19,7 +19,14 @@ class PeriodicTaskSpec:
     hour: str = "*"
 
 
-PERIODIC_TASKS: list[PeriodicTaskSpec] = []
+PERIODIC_TASKS: list[PeriodicTaskSpec] = [
+    PeriodicTaskSpec(
+        name="Release stale key reservations",
+        task="keys.tasks.release_stale_reservations",
+        description="Gives back keys held by redemptions that were not finished in time.",
+        minute="*/10",
+    ),
+]
 
 
 def periodic_tasks_sync() -> list[str]:

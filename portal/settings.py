@@ -8,6 +8,7 @@ and KEY_PEPPER required. Every variable is listed in README.md.
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from portal.env import env_bool, env_int, env_list, env_str, env_url
@@ -133,8 +134,14 @@ if REDIS_URL:
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "portal"),
         }
     }
-else:
+elif DEBUG:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    # A per-process cache would give every web worker its own guessing counters.
+    raise ImproperlyConfigured(
+        "The environment variable REDIS_URL is required when DEBUG is off: the guessing limits "
+        "need a cache that every web process shares."
+    )
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -32,6 +32,9 @@ if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
     else:
         MISSING_SERVICES.append("Redis (no REDIS_URL and nothing on 127.0.0.1:6379)")
+        # Production settings refuse to start without a shared cache; the development mode
+        # allows local memory (and the test runner turns DEBUG off again anyway).
+        os.environ["DEBUG"] = "1"
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghij")
 os.environ.setdefault("KEY_PEPPER", "test-pepper")

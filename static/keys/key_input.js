@@ -242,8 +242,12 @@
       show(input);
     });
     input.addEventListener("paste", onPaste);
-    // A key the server refused keeps the server's message (it knows more: used, unknown...).
-    if (input.value && !serverErrors(input).length) show(input);
+    // Typed before the script ran (or sent back by the server): group it now. A key the server
+    // refused keeps the server's message (it knows more: used, unknown...).
+    if (input.value) {
+      regroup(input);
+      if (!serverErrors(input).length) show(input);
+    }
   }
 
   function init() {

@@ -20,7 +20,13 @@ VECTORS = json.loads(
 def check_page(page, live_server, partner_admin):
     sign_in(page, live_server, "partner@northwind.example")
     page.goto(f"{live_server.url}/partner/keys/check/")
+    script_ready(page)
     return page
+
+
+def script_ready(page):
+    """Wait until key_input.js has enhanced the field: typing earlier would race it."""
+    expect(page.locator("input[data-key-input]").first).to_have_attribute("data-key-enhanced", "1")
 
 
 def test_the_script_agrees_with_python_on_every_vector(check_page):
@@ -71,6 +77,8 @@ def test_it_says_when_the_check_character_does_not_match(check_page):
 
 def test_the_feedback_is_in_french_on_french_pages(check_page):
     check_page.locator("#language-select").select_option("fr")
+    expect(check_page.locator("html")).to_have_attribute("lang", "fr")
+    script_ready(check_page)
     field = check_page.get_by_label("Clé de produit")
     field.press_sequentially("BCDFGHO")
     expect(check_page.get_by_test_id("key-feedback")).to_contain_text(

@@ -90,6 +90,7 @@ def test_a_partner_goes_from_key_cards_to_a_working_customer(
     page.get_by_label(words["understand"]).check()
     page.get_by_role("button", name=words["start"]).click()
     keys = page.locator("input[data-key-input]")
+    expect(keys.nth(0)).to_have_attribute("data-key-enhanced", "1")  # the script is ready
     keys.nth(0).press_sequentially(standard[0].lower())
     expect(keys.nth(0)).to_have_value(format_key(standard[0]))
     page.get_by_role("button", name=words["add"]).click()

@@ -33,3 +33,24 @@ def test_every_declared_task_is_registered_with_celery(db):
     app.loader.import_default_modules()
     for spec in periodic.PERIODIC_TASKS:
         assert spec.task in app.tasks, spec.task
+
+
+def test_every_task_of_the_apps_is_declared_and_scheduled_by_migrate(db):
+    """A task module's task that is not in PERIODIC_TASKS would never run on its own."""
+    import importlib
+    import inspect
+
+    from celery import Task
+
+    declared = {spec.task for spec in periodic.PERIODIC_TASKS}
+    periodic_names = set()
+    for app in ("keys",):  # apps whose tasks.py holds periodic jobs
+        module = importlib.import_module(f"{app}.tasks")
+        periodic_names |= {
+            obj.name for _name, obj in inspect.getmembers(module) if isinstance(obj, Task)
+        }
+    assert periodic_names == {"keys.tasks.release_stale_reservations"}
+    assert periodic_names <= declared
+    # migrate's post_migrate hook put them in the beat schedule of the test database.
+    periodic_tasks_sync()
+    assert set(PeriodicTask.objects.values_list("task", flat=True)) >= declared

@@ -9,7 +9,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_settings(**env) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "KEY_PEPPER", "DEBUG"}}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "KEY_PEPPER", "DEBUG", "REDIS_URL"}
+    }
     base.update(env)
     base["DJANGO_SETTINGS_MODULE"] = "portal.settings"
     return subprocess.run(
@@ -27,13 +31,13 @@ def test_it_starts_in_debug_without_secrets():
 
 
 def test_it_requires_a_secret_key_when_debug_is_off():
-    result = _load_settings(DEBUG="0", KEY_PEPPER="p")
+    result = _load_settings(DEBUG="0", KEY_PEPPER="p", REDIS_URL="redis://127.0.0.1:6379/0")
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
 
 
 def test_it_requires_a_key_pepper_when_debug_is_off():
-    result = _load_settings(DEBUG="0", SECRET_KEY="s" * 50)
+    result = _load_settings(DEBUG="0", SECRET_KEY="s" * 50, REDIS_URL="redis://127.0.0.1:6379/0")
     assert result.returncode != 0
     assert "KEY_PEPPER is required" in result.stderr
 
@@ -50,6 +54,14 @@ def test_it_stops_on_a_database_url_it_cannot_use():
     assert "DATABASE_URL" in result.stderr
 
 
-def test_it_starts_in_production_mode_with_the_required_variables():
+def test_it_requires_a_shared_cache_when_debug_is_off():
     result = _load_settings(DEBUG="0", SECRET_KEY="s" * 50, KEY_PEPPER="pepper")
+    assert result.returncode != 0
+    assert "REDIS_URL is required" in result.stderr
+
+
+def test_it_starts_in_production_mode_with_the_required_variables():
+    result = _load_settings(
+        DEBUG="0", SECRET_KEY="s" * 50, KEY_PEPPER="pepper", REDIS_URL="redis://127.0.0.1:6379/0"
+    )
     assert result.returncode == 0, result.stderr
