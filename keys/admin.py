@@ -8,12 +8,14 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 
-from keys.codec import ALPHABET, KeyFormatError, format_key, validate_key
-from keys.forms import KeyGenerateForm, KeyImportForm
+from keys.codec import ALPHABET, format_key
+from keys.forms import KeyCheckForm, KeyGenerateForm, KeyImportForm
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from keys.services import KeyImportError, batch_generate, batch_import, key_digest, keys_revoke
 from portal.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, RecordAdmin
@@ -165,10 +167,12 @@ class ProductKeyAdmin(ReadOnlyAdmin):
     list_display = ["masked_key", "product", "batch_link", "partner", "state", "created_at"]
     list_filter = ["state", "batch__product", KeyPartnerFilter, "batch"]
     list_select_related = ["batch", "batch__product", "batch__partner"]
-    search_fields = ["last5"]  # see get_search_results: a whole key is looked up by its digest
+    search_fields = ["last5"]
     search_help_text = _(
-        "Type a whole product key (hyphens and spaces are fine), or its last five characters."
+        "The last five characters of a key. To find a whole key, use “Look up a key”: a whole "
+        "key never goes into an address, where logs and browser history would keep it."
     )
+    change_list_template = "admin/keys/productkey/change_list.html"
     actions = ["revoke"]
     readonly_fields = [
         "masked_key",
@@ -204,17 +208,40 @@ class ProductKeyAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">{}</a>', url, obj.batch_id)
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
+        term = search_term.replace("-", "").replace(" ", "").upper()
         if not term:
             return queryset, False
-        try:
-            canonical = validate_key(term)
-        except KeyFormatError:
-            last5 = term.replace("-", "").upper()
-            if len(last5) == 5 and all(ch in ALPHABET for ch in last5):
-                return queryset.filter(last5=last5), False
-            return queryset.none(), False
-        return queryset.filter(digest=key_digest(canonical)), False
+        if len(term) == 5 and all(ch in ALPHABET for ch in term):
+            return queryset.filter(last5=term), False
+        return queryset.none(), False
+
+    def get_urls(self):
+        return [
+            path(
+                "lookup/",
+                self.admin_site.admin_view(self.lookup_view),
+                name="keys_productkey_lookup",
+            ),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(sensitive_post_parameters("key"))
+    def lookup_view(self, request):
+        """Find a key by typing it whole. POST only, so the key stays out of URLs and logs."""
+        form = KeyCheckForm(posted_data(request))
+        if request.method == "POST" and form.is_valid():
+            key = ProductKey.objects.filter(digest=key_digest(form.cleaned_data["key"])).first()
+            if key is not None:
+                return redirect("admin:keys_productkey_change", key.pk)
+            form.add_error("key", _("No key in the inventory matches this one."))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": _("Look up a product key"),
+            "submit_label": _("Look up"),
+        }
+        return TemplateResponse(request, "admin/keys/keybatch/batch_form.html", context)
 
     @admin.action(description=_("Revoke the selected keys"), permissions=["view"])
     def revoke(self, request, queryset):

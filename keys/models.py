@@ -94,6 +94,16 @@ class KeyBatch(models.Model):
         }
 
 
+class RedemptionQuerySet(models.QuerySet):
+    def drafts_of(self, membership):
+        """A partner user's redemptions in progress, in their current partner, latest first."""
+        return self.filter(
+            created_by_id=membership.user_id,
+            partner_id=membership.partner_id,
+            state=Redemption.State.DRAFT,
+        ).order_by("-updated_at")
+
+
 class Redemption(models.Model):
     """Step 1 of the seed's flow, kept on the server: a partner user's keys being redeemed.
 
@@ -126,6 +136,8 @@ class Redemption(models.Model):
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
     # The last key-entry form processed: a double-submitted form is answered, not replayed.
     last_submission = models.UUIDField(null=True, blank=True, editable=False)
+
+    objects = RedemptionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("redemption")

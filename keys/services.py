@@ -91,9 +91,7 @@ def key_lookup(*, partner: Partner, raw: str) -> KeyLookup:
     """
     canonical = validate_key(raw)
     key = (
-        ProductKey.objects.select_related(
-            "batch", "batch__product", "reserved_by__partner_membership"
-        )
+        ProductKey.objects.select_related("batch", "batch__product", "redemption")
         .filter(digest=key_digest(canonical))
         .first()
     )
@@ -415,6 +413,7 @@ def keys_revoke(*, key_ids: Iterable[int], actor: User | None, reason: str = "")
         .filter(
             pk__in=list(key_ids), state__in=[ProductKey.State.AVAILABLE, ProductKey.State.RESERVED]
         )
+        .order_by("pk")  # every service locks keys in the same order: no deadlock
     )
     for key in revocable:
         previous = key.state
@@ -551,7 +550,9 @@ def _claim(key_id: int, redemption: Redemption, user: User, now: datetime) -> da
 def _reserve(redemption: Redemption, user: User, usable: list[tuple[int, ProductKey]]) -> None:
     now = timezone.now()
     lost = {}
-    for index, key in usable:
+    # Claimed in primary-key order, like every other service that locks keys: two lists pasted
+    # in different orders cannot deadlock.
+    for index, key in sorted(usable, key=lambda pair: pair[1].pk):
         until = _claim(key.pk, redemption, user, now)
         if until is None:
             lost[index] = _("This product key has already been used.")

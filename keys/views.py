@@ -5,6 +5,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from keys.codec import split_keys
@@ -33,6 +35,7 @@ def too_many_guesses(request, error: KeyGuessLimitReached):
     return render(request, "keys/too_many_guesses.html", {"until": error.until}, status=429)
 
 
+@sensitive_post_parameters("key")  # error reports never carry a typed key
 @partner_required
 def check_key(request):
     """Look a key card up before redeeming it: product, seats and term, or why not."""
@@ -85,7 +88,7 @@ def redeem_start(request):
     if request.method == "POST" and form.is_valid():
         redemption = redemption_start(user=request.user, partner=request.partner)
         return redirect("keys:redeem_keys", redemption.pk)
-    drafts = Redemption.objects.filter(created_by=request.user, state=Redemption.State.DRAFT)[:5]
+    drafts = Redemption.objects.drafts_of(request.membership)[:5]
     return render(request, "keys/redeem_start.html", {"form": form, "drafts": drafts})
 
 
@@ -105,6 +108,8 @@ def _rows_formset(rows: list[str], errors: dict[int, str] | None = None):
     return formset
 
 
+@sensitive_post_parameters()
+@never_cache  # the Back button fetches a fresh form (and submission id) instead of a stale copy
 @partner_required
 def redeem_keys(request, pk: int):
     """Type a product key; "Add another product key" for more; Next."""
@@ -118,7 +123,13 @@ def redeem_keys(request, pk: int):
                 line_id = int(request.POST["remove"])
             except ValueError:
                 line_id = 0
-            if redemption_key_remove(redemption=redemption, user=request.user, line_id=line_id):
+            try:
+                removed = redemption_key_remove(
+                    redemption=redemption, user=request.user, line_id=line_id
+                )
+            except RedemptionClosed:
+                return _closed(request, redemption)
+            if removed:
                 messages.success(request, _("The key was removed from this redemption."))
             return redirect("keys:redeem_keys", redemption.pk)
         posted = KeyEntryFormSet(request.POST, prefix=FORMSET_PREFIX)
@@ -153,8 +164,8 @@ def redeem_keys(request, pk: int):
                 return redirect("keys:redeem_review", redemption.pk)
             else:
                 formset = _rows_formset([""], {0: _("Enter at least one product key.")})
-    else:
-        _refresh(request, redemption)
+    elif not _refresh(request, redemption):
+        return _closed(request, redemption)
     if formset is None:
         formset = KeyEntryFormSet(prefix=FORMSET_PREFIX)
     return render(
@@ -169,10 +180,17 @@ def redeem_keys(request, pk: int):
     )
 
 
-def _refresh(request, redemption: Redemption) -> None:
-    """On resuming: take back keys whose reservation ran out, and say what happened."""
-    for notice in redemption_refresh(redemption=redemption, user=request.user):
+def _refresh(request, redemption: Redemption) -> bool:
+    """On resuming: take back keys whose reservation ran out, and say what happened.
+
+    False when the redemption was closed meanwhile (completed or cancelled in another tab)."""
+    try:
+        notices = redemption_refresh(redemption=redemption, user=request.user)
+    except RedemptionClosed:
+        return False
+    for notice in notices:
         messages.warning(request, notice)
+    return True
 
 
 def _submission(request):
@@ -197,7 +215,8 @@ def redeem_review(request, pk: int):
         except RedemptionClosed:
             return _closed(request, redemption)
         return redirect("keys:redeem_getting_started", redemption.pk)
-    _refresh(request, redemption)
+    if not _refresh(request, redemption):
+        return _closed(request, redemption)
     lines = list(redemption_lines(redemption))
     if not lines:
         return redirect("keys:redeem_keys", redemption.pk)

@@ -7,12 +7,11 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from portal.models import User
 from tenants.services import (
     TenantDetails,
+    admin_email_problem,
     domain_prefix_problem,
     organization_name_problem,
-    partner_email_domains,
     supported_country_codes,
 )
 
@@ -35,6 +34,7 @@ class TenantForm(forms.Form):
     admin_last_name = forms.CharField(label=_("Administrator's last name"), max_length=150)
     admin_email = forms.EmailField(
         label=_("Administrator's e-mail address"),
+        max_length=254,  # what the user table holds
         help_text=_("The activation link goes here. Not an address of your own organization."),
     )
     admin_phone = forms.CharField(label=_("Administrator's phone number"), max_length=32)
@@ -81,17 +81,9 @@ class TenantForm(forms.Form):
 
     def clean_admin_email(self):
         email = self.cleaned_data["admin_email"].strip().lower()
-        if email.rsplit("@", 1)[-1] in partner_email_domains(self.partner):
-            raise forms.ValidationError(
-                _(
-                    "This address is at your own organization's domain. Enter the address of the "
-                    "person in the customer's organization who will be its administrator."
-                )
-            )
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                _("An account already uses this e-mail address. Enter another address.")
-            )
+        problem = admin_email_problem(email, self.partner)
+        if problem:
+            raise forms.ValidationError(problem)
         return email
 
     def clean_admin_phone(self):

@@ -89,6 +89,18 @@ def partner_email_domains(partner) -> set[str]:
     return {email.rsplit("@", 1)[-1].lower() for email in emails if "@" in email}
 
 
+def admin_email_problem(email: str, partner) -> str | None:
+    """Why this address cannot be the customer admin's, or None."""
+    if email.rsplit("@", 1)[-1].lower() in partner_email_domains(partner):
+        return _(
+            "This address is at your own organization's domain. Enter the address of the "
+            "person in the customer's organization who will be its administrator."
+        )
+    if User.objects.filter(email__iexact=email).exists():
+        return _("An account already uses this e-mail address. Enter another address.")
+    return None
+
+
 def supported_country_codes() -> list[str]:
     return [str(code) for code in SupportedCountry.objects.values_list("country", flat=True)]
 
@@ -167,23 +179,22 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
         problem = domain_prefix_problem(details.domain_prefix)
         if problem:
             raise TenantCreateError(problem, field="domain_prefix")
-        if User.objects.filter(email__iexact=details.admin_email).exists():
-            raise TenantCreateError(
-                _("An account already uses this e-mail address. Enter another address."),
-                field="admin_email",
-            )
+        problem = admin_email_problem(details.admin_email, redemption.partner)
+        if problem:
+            raise TenantCreateError(problem, field="admin_email")
         try:
             with transaction.atomic():
                 tenant, admin = _create(redemption, user, details, lines, keys)
         except IntegrityError:
-            # Someone took the prefix or the address between our check and our insert.
-            problem = domain_prefix_problem(details.domain_prefix)
-            if problem:
-                raise TenantCreateError(problem, field="domain_prefix") from None
-            raise TenantCreateError(
-                _("An account already uses this e-mail address. Enter another address."),
-                field="admin_email",
-            ) from None
+            # Someone took the prefix or the address between our check and our insert; any
+            # other broken constraint is a bug and propagates.
+            for field, problem in (
+                ("domain_prefix", domain_prefix_problem(details.domain_prefix)),
+                ("admin_email", admin_email_problem(details.admin_email, redemption.partner)),
+            ):
+                if problem:
+                    raise TenantCreateError(problem, field=field) from None
+            raise
 
     from tenants import tasks  # tasks import services; the cycle is broken here
 

@@ -47,14 +47,10 @@ def _customers(partner, search: str = ""):
     return tenants
 
 
-def _drafts(user):
-    return (
-        Redemption.objects.filter(created_by=user, state=Redemption.State.DRAFT)
-        .annotate(
-            key_count=Count("lines", filter=Q(lines__released_at__isnull=True)),
-            released_count=Count("lines", filter=Q(lines__released_at__isnull=False)),
-        )
-        .order_by("-updated_at")
+def _drafts(membership):
+    return Redemption.objects.drafts_of(membership).annotate(
+        key_count=Count("lines", filter=Q(lines__released_at__isnull=True)),
+        released_count=Count("lines", filter=Q(lines__released_at__isnull=False)),
     )
 
 
@@ -68,7 +64,7 @@ def partner_dashboard(request):
             "partner": request.partner,
             "membership": request.membership,
             "customers": customers,
-            "drafts": _drafts(request.user),
+            "drafts": _drafts(request.membership),
         },
     )
 
@@ -127,7 +123,14 @@ def create_tenant(request, pk: int):
     if redemption.keys_confirmed_at is None:
         return redirect("keys:redeem_review", redemption.pk)
     form = TenantForm(posted_data(request), partner=request.partner)
-    if request.method == "POST" and form.is_valid():
+    valid = request.method == "POST" and form.is_valid()
+    if request.method == "POST" and not valid:
+        # A second click may arrive while the first creates the tenant: its "already taken"
+        # errors would be about the tenant just created.
+        redemption.refresh_from_db()
+        if redemption.state == Redemption.State.COMPLETED:
+            return redirect("tenants:tenant_created", redemption.tenant.pk)
+    if valid:
         try:
             tenant = tenant_create(redemption=redemption, user=request.user, details=form.details())
         except TenantCreateError as error:

@@ -79,20 +79,30 @@ def test_ops_generate_keys_and_get_them_back_once_as_a_csv(client, staff, produc
     assert all(key not in page and format_key(key) not in page for key in keys)
 
 
-def test_the_key_list_masks_keys_and_finds_one_by_typing_it(client, staff, make_keys):
+def test_the_key_list_masks_keys_and_searches_by_the_last_five(client, staff, make_keys):
     keys = make_keys(3)
     client.force_login(staff)
     listing = client.get("/admin/keys/productkey/").content.decode()
     assert f"•••••-•••••-•••••-•••••-{keys[0][-5:]}" in listing
     assert all(key not in listing for key in keys)
-    found = client.get("/admin/keys/productkey/", {"q": format_key(keys[1]).lower()})
-    assert list(found.context["cl"].result_list) == [
-        ProductKey.objects.get(digest=key_digest(keys[1]))
-    ]
-    by_tail = client.get("/admin/keys/productkey/", {"q": keys[2][-5:]})
+    by_tail = client.get("/admin/keys/productkey/", {"q": keys[2][-5:].lower()})
     assert ProductKey.objects.get(digest=key_digest(keys[2])) in by_tail.context["cl"].result_list
-    nothing = client.get("/admin/keys/productkey/", {"q": generate_key()})
-    assert list(nothing.context["cl"].result_list) == []
+    # A whole key is not searched through the address bar (it would land in access logs).
+    whole = client.get("/admin/keys/productkey/", {"q": format_key(keys[1])})
+    assert list(whole.context["cl"].result_list) == []
+
+
+def test_ops_look_a_key_up_by_typing_it_whole(client, staff, make_keys):
+    key = make_keys(1)[0]
+    client.force_login(staff)
+    assert b"Look up a key" in client.get("/admin/keys/productkey/").content
+    response = client.post("/admin/keys/productkey/lookup/", {"key": format_key(key).lower()})
+    stored = ProductKey.objects.get(digest=key_digest(key))
+    assert response["Location"] == f"/admin/keys/productkey/{stored.pk}/change/"
+    missing = client.post("/admin/keys/productkey/lookup/", {"key": generate_key()})
+    assert b"No key in the inventory matches this one." in missing.content
+    typo = client.post("/admin/keys/productkey/lookup/", {"key": key[:24]})
+    assert b"This key has 24 characters" in typo.content
 
 
 def test_the_key_list_filters_by_state_product_and_partner(client, staff, make_keys, northwind):

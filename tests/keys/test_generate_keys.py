@@ -71,3 +71,31 @@ def test_it_refuses_a_count_out_of_range(products, tmp_path):
         call_command(
             "generate_keys", "--product", "BUS-STD", "--count", "0", "--output", str(tmp_path / "k")
         )
+
+
+def test_ops_revoke_keys_from_a_file_and_look_one_up(products, make_keys, tmp_path, monkeypatch):
+    import io
+
+    from keys.codec import format_key, generate_key
+    from keys.services import key_digest
+
+    keys = make_keys(3)
+    listing = tmp_path / "lost.txt"
+    listing.write_text(f"{format_key(keys[0])}\n{keys[1]}\n")
+    out = StringIO()
+    call_command("revoke_keys", str(listing), "--reason", "box lost", stdout=out)
+    assert "2 key(s) revoked" in out.getvalue()
+    states = {k: ProductKey.objects.get(digest=key_digest(k)).state for k in keys}
+    assert [states[k] for k in keys] == ["revoked", "revoked", "available"]
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{keys[2]}\n{generate_key()}\n")
+    with pytest.raises(CommandError):
+        call_command("revoke_keys", str(bad), stdout=StringIO(), stderr=StringIO())
+    assert ProductKey.objects.get(digest=key_digest(keys[2])).state == "available"
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(keys[2].lower() + "\n"))
+    found = StringIO()
+    call_command("lookup_key", stdout=found)
+    assert "state available" in found.getvalue()
+    assert keys[2] not in found.getvalue()

@@ -146,6 +146,7 @@ def test_an_error_in_the_middle_leaves_nothing_and_the_draft_resumable(
         ("admin_last_name", "---", "Enter a name with letters."),
         ("admin_email", "megan", "Enter a valid email address."),
         ("admin_email", "someone@northwind.example", "your own organization"),
+        ("admin_email", "a" * 250 + "@contoso.example", "at most 254 characters"),
         ("admin_phone", "call me", "Enter a phone number with 6 to 20 digits"),
         ("admin_phone", "123", "Enter a phone number with 6 to 20 digits"),
         ("country", "KP", "Select a valid choice."),
@@ -295,3 +296,16 @@ def test_countries_are_sorted_as_a_reader_expects_and_language_follows_the_page(
     assert names.index("Émirats arabes unis") < names.index("France")
     assert names.index("Sénégal") < names.index("Suède")
     assert form["language"].value() == "fr"
+
+
+def test_the_service_refuses_an_address_at_the_partners_domain(
+    partner_admin, ready, tenant_details
+):
+    redemption, _keys = ready
+    with pytest.raises(TenantCreateError) as caught:
+        tenant_create(
+            redemption=redemption,
+            user=partner_admin,
+            details=tenant_details(admin_email="it@northwind.example"),
+        )
+    assert caught.value.field == "admin_email"
