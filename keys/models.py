@@ -196,6 +196,19 @@ class RedemptionLine(models.Model):
         return f"{self.redemption} · {self.product_key}"
 
 
+def _key_actor(verbose_name):
+    """Who changed a key's state. Not indexed (see ProductKey.state); kept if the account goes."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        db_index=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=verbose_name,
+    )
+
+
 class ProductKeyQuerySet(models.QuerySet):
     def stale_reservations(self, now):
         return self.filter(state=ProductKey.State.RESERVED, reserved_until__lt=now)
@@ -224,26 +237,10 @@ class ProductKey(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     reserved_at = models.DateTimeField(_("reserved"), null=True, blank=True)
-    reserved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        db_index=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("reserved by"),
-    )
+    reserved_by = _key_actor(_("reserved by"))
     reserved_until = models.DateTimeField(_("reserved until"), null=True, blank=True)
     redeemed_at = models.DateTimeField(_("redeemed"), null=True, blank=True)
-    redeemed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        db_index=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("redeemed by"),
-    )
+    redeemed_by = _key_actor(_("redeemed by"))
     # The redemption holding the key while reserved, and the one that redeemed it.
     redemption = models.ForeignKey(
         Redemption,
@@ -255,15 +252,7 @@ class ProductKey(models.Model):
         verbose_name=_("redemption"),
     )
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        db_index=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("revoked by"),
-    )
+    revoked_by = _key_actor(_("revoked by"))
 
     objects = ProductKeyQuerySet.as_manager()
 
