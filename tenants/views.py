@@ -122,7 +122,9 @@ def create_tenant(request, pk: int):
         return redirect("tenants:partner_dashboard")
     if redemption.keys_confirmed_at is None:
         return redirect("keys:redeem_review", redemption.pk)
-    form = TenantForm(posted_data(request), partner=request.partner)
+    # What was typed before a detour back to the keys comes back (nothing typed is lost).
+    kept = request.session.get(_step2_session_key(redemption), {})
+    form = TenantForm(posted_data(request), partner=request.partner, initial=kept)
     valid = request.method == "POST" and form.is_valid()
     if request.method == "POST" and not valid:
         # A second click may arrive while the first creates the tenant: its "already taken"
@@ -135,10 +137,12 @@ def create_tenant(request, pk: int):
             tenant = tenant_create(redemption=redemption, user=request.user, details=form.details())
         except TenantCreateError as error:
             if error.back_to_keys:
+                request.session[_step2_session_key(redemption)] = form.cleaned_data
                 messages.error(request, str(error))
                 return redirect("keys:redeem_keys", redemption.pk)
             form.add_error(error.field, str(error))
         else:
+            request.session.pop(_step2_session_key(redemption), None)
             return redirect("tenants:tenant_created", tenant.pk)
     lines = RedemptionLine.objects.filter(
         redemption=redemption, released_at__isnull=True
@@ -148,6 +152,10 @@ def create_tenant(request, pk: int):
         "tenants/create_tenant.html",
         {"form": form, "redemption": redemption, "lines": lines},
     )
+
+
+def _step2_session_key(redemption) -> str:
+    return f"tenants.step2.{redemption.pk}"
 
 
 @partner_required

@@ -229,8 +229,11 @@ def test_a_key_revoked_meanwhile_sends_the_partner_back_to_the_keys(
     assert "The keys of this redemption changed." in page
     assert "used or revoked since" in page  # what happened, on the keys page
     assert Tenant.objects.count() == 0
-    # Reviewed again, the remaining keys make the customer.
+    # Reviewed again, step 2 still holds what was typed, and the remaining keys make the customer.
     client.post(f"/partner/redeem/{redemption.pk}/review/")
+    again = client.get(url(redemption))
+    assert again.context["form"]["name"].value() == "Contoso"
+    assert again.context["form"]["domain_prefix"].value() == "contoso"
     assert client.post(url(redemption), FORM).status_code == 302
     assert Tenant.objects.get().subscriptions.get(product__sku="BUS-STD").seats == 3
 
