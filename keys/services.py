@@ -23,7 +23,7 @@ from keys.codec import KeyFormatError, generate_key, validate_key
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
 from portal.models import Partner, User
 from portal.services import audit_limits_reached, audit_log
-from portal.throttle import Counter, blocked_until, failure_record
+from portal.throttle import Counter, attempt_start, blocked_until
 
 INSERT_BATCH = 5000
 LOOKUP_CHUNK = 5000
@@ -138,31 +138,33 @@ def key_guess_blocked_until(*, user: User, client_address: str | None) -> dateti
     return blocked_until(_guess_counters(user, client_address))
 
 
-def _key_guess_failure_record(*, user: User, client_address: str | None) -> None:
-    reached = failure_record(
-        _guess_counters(user, client_address),
-        timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES),
-    )
-    audit_limits_reached(
-        action="key.guess_limit_reached",
-        counters=reached,
-        actor=user,
-        client_address=client_address,
-    )
-
-
 def key_check(*, user: User, partner: Partner, raw: str, client_address: str | None) -> KeyLookup:
     """Look a typed key up for a partner user, under the guessing limits.
 
     Raises KeyGuessLimitReached while the user or the address is blocked, and KeyFormatError for a
     malformed key (typos caught by the check character do not count as guesses).
+
+    The try is counted before the look-up and given back when it was not a guess, so parallel
+    requests cannot run more look-ups than the limit. The "limit reached" audit event is written
+    here, outside any caller's write transaction (see redemption_keys_add), so it survives.
     """
-    until = key_guess_blocked_until(user=user, client_address=client_address)
-    if until is not None:
-        raise KeyGuessLimitReached(until)
-    lookup = key_lookup(partner=partner, raw=raw)
+    canonical = validate_key(raw)
+    attempt = attempt_start(
+        _guess_counters(user, client_address),
+        timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES),
+    )
+    if attempt.blocked:
+        raise KeyGuessLimitReached(attempt.until)
+    lookup = key_lookup(partner=partner, raw=canonical)
     if lookup.status.counts_as_guess:
-        _key_guess_failure_record(user=user, client_address=client_address)
+        audit_limits_reached(
+            action="key.guess_limit_reached",
+            counters=attempt.reached(),
+            actor=user,
+            client_address=client_address,
+        )
+    else:
+        attempt.refund()
     return lookup
 
 

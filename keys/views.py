@@ -27,12 +27,15 @@ from keys.services import (
 )
 from portal.access import partner_required
 from portal.forms import posted_data
+from portal.throttle import retry_after_seconds
 
 FORMSET_PREFIX = "keys"
 
 
 def too_many_guesses(request, error: KeyGuessLimitReached):
-    return render(request, "keys/too_many_guesses.html", {"until": error.until}, status=429)
+    response = render(request, "keys/too_many_guesses.html", {"until": error.until}, status=429)
+    response["Retry-After"] = str(retry_after_seconds(error.until))
+    return response
 
 
 @sensitive_post_parameters("key")  # error reports never carry a typed key

@@ -3,7 +3,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.services import signin_blocked_until, signin_failure_record
+from portal.services import signin_attempt_failed, signin_attempt_start
 
 
 class SignInForm(AuthenticationForm):
@@ -13,25 +13,29 @@ class SignInForm(AuthenticationForm):
         label=_("E-mail address"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
-    blocked = False
+    blocked_until = None
 
     def clean(self):
         email = self.cleaned_data.get("username") or ""
         address = getattr(self.request, "client_address", None)
-        until = signin_blocked_until(email=email, client_address=address)
-        if until is not None:
-            self.blocked = True
-            local = timezone.localtime(until)
+        if not email:
+            return super().clean()
+        attempt = signin_attempt_start(email=email, client_address=address)
+        if attempt.blocked:
+            self.blocked_until = attempt.until
+            local = timezone.localtime(attempt.until)
             raise forms.ValidationError(
                 _("Too many failed sign-ins. Try again at %(time)s UTC.")
                 % {"time": local.strftime("%H:%M")},
                 code="throttled",
             )
         try:
-            return super().clean()
+            cleaned = super().clean()
         except forms.ValidationError:
-            signin_failure_record(email=email, client_address=address)
+            signin_attempt_failed(attempt=attempt, email=email, client_address=address)
             raise
+        attempt.refund()  # the right password: this try does not count
+        return cleaned
 
 
 def posted_data(request):

@@ -1,6 +1,6 @@
 """Writers shared by every app: the audit log."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -9,7 +9,7 @@ from django.utils import translation
 
 from portal.middleware import current_client_address
 from portal.models import AuditEvent, Partner, User
-from portal.throttle import Counter, blocked_until, failure_record
+from portal.throttle import Attempt, Counter, attempt_start
 
 SYSTEM_ACTOR = "system"
 
@@ -88,22 +88,29 @@ def _signin_counters(email: str, client_address: str | None) -> list[Counter]:
     return counters
 
 
-def signin_blocked_until(*, email: str, client_address: str | None) -> datetime | None:
-    """When sign-in for this account or from this address is allowed again; None when it is."""
-    return blocked_until(_signin_counters(email, client_address))
-
-
-def signin_failure_record(*, email: str, client_address: str | None) -> None:
-    reached = failure_record(
+def signin_attempt_start(*, email: str, client_address: str | None) -> Attempt:
+    """Count a sign-in try before checking the password; `blocked` when past the limits."""
+    return attempt_start(
         _signin_counters(email, client_address), timedelta(minutes=settings.SIGNIN_WINDOW_MINUTES)
     )
+
+
+def signin_attempt_failed(*, attempt: Attempt, email: str, client_address: str | None) -> None:
     audit_limits_reached(
-        action="signin.limit_reached", counters=reached, client_address=client_address
+        action="signin.limit_reached",
+        counters=attempt.reached(),
+        client_address=client_address,
+        details={"account": email.strip().lower()},
     )
 
 
 def audit_limits_reached(
-    *, action: str, counters: list[Counter], client_address: str | None, actor: User | None = None
+    *,
+    action: str,
+    counters: list[Counter],
+    client_address: str | None,
+    actor: User | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """One audit event for each guessing counter that has just reached its limit."""
     for counter in counters:
@@ -111,5 +118,9 @@ def audit_limits_reached(
             action=action,
             actor=actor,
             client_address=client_address,
-            details={"counter": counter.name.split(":")[1], "limit": counter.limit},
+            details={
+                **(details or {}),
+                "counter": counter.name.split(":")[1],
+                "limit": counter.limit,
+            },
         )

@@ -13,6 +13,7 @@ from portal.access import home_url_for
 from portal.celery import app as celery_app
 from portal.forms import SignInForm
 from portal.services import user_language_set
+from portal.throttle import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +24,9 @@ class SignInView(auth_views.LoginView):
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
-        if form.blocked:
+        if form.blocked_until is not None:
             response.status_code = 429
+            response["Retry-After"] = str(retry_after_seconds(form.blocked_until))
         return response
 
 

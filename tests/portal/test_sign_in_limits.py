@@ -80,3 +80,32 @@ def test_password_change_needs_the_old_password(client, partner_admin):
     )
     assert response.status_code == 200
     assert response.context["form"].errors["old_password"]
+
+
+def test_the_limit_event_names_the_account_and_the_429_says_when(client, partner_admin):
+    with time_machine.travel("2026-11-25 09:00:00Z", tick=False):
+        for _ in range(10):
+            fail(client, email="Partner@Northwind.example")
+    with time_machine.travel("2026-11-25 09:10:00Z", tick=False):
+        blocked = fail(client)
+    assert blocked.status_code == 429
+    assert blocked["Retry-After"] == "300"
+    event = AuditEvent.objects.get(action="signin.limit_reached", details__counter="account")
+    assert event.details["account"] == "partner@northwind.example"
+
+
+def test_a_right_password_does_not_count_as_a_failure(client, partner_admin):
+    for _ in range(9):
+        fail(client)
+    for _ in range(3):
+        assert (
+            client.post(
+                "/accounts/login/",
+                {"username": "partner@northwind.example", "password": "portal-demo"},
+                REMOTE_ADDR="198.51.100.3",
+            ).status_code
+            == 302
+        )
+        client.logout()
+    assert fail(client).status_code == 200
+    assert fail(client).status_code == 429
