@@ -17,10 +17,18 @@ from django.views.decorators.debug import sensitive_post_parameters
 from keys.codec import ALPHABET, format_key
 from keys.forms import KeyCheckForm, KeyGenerateForm, KeyImportForm
 from keys.models import KeyBatch, Product, ProductKey, Redemption, RedemptionLine
-from keys.services import KeyImportError, batch_generate, batch_import, key_digest, keys_revoke
+from keys.services import (
+    KeyGuessLimitReached,
+    KeyImportError,
+    batch_generate,
+    batch_import,
+    key_find_for_staff,
+    keys_revoke,
+)
 from portal.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, RecordAdmin
 from portal.forms import posted_data
 from portal.models import Partner
+from portal.throttle import retry_after_seconds
 
 
 @admin.register(Product)
@@ -226,14 +234,32 @@ class ProductKeyAdmin(ReadOnlyAdmin):
         ]
 
     @method_decorator(sensitive_post_parameters("key"))
+    @method_decorator(never_cache)  # the page echoes a typed key
     def lookup_view(self, request):
         """Find a key by typing it whole. POST only, so the key stays out of URLs and logs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         form = KeyCheckForm(posted_data(request))
+        status = 200
+        retry_after = None
         if request.method == "POST" and form.is_valid():
-            key = ProductKey.objects.filter(digest=key_digest(form.cleaned_data["key"])).first()
-            if key is not None:
-                return redirect("admin:keys_productkey_change", key.pk)
-            form.add_error("key", _("No key in the inventory matches this one."))
+            try:
+                key = key_find_for_staff(
+                    user=request.user,
+                    raw=form.cleaned_data["key"],
+                    client_address=request.client_address,
+                )
+            except KeyGuessLimitReached as error:
+                status, retry_after = 429, retry_after_seconds(error.until)
+                form.add_error(
+                    "key",
+                    _("Too many keys that match nothing. You can try again at %(time)s UTC.")
+                    % {"time": timezone.localtime(error.until).strftime("%H:%M")},
+                )
+            else:
+                if key is not None:
+                    return redirect("admin:keys_productkey_change", key.pk)
+                form.add_error("key", _("No key in the inventory matches this one."))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -241,7 +267,12 @@ class ProductKeyAdmin(ReadOnlyAdmin):
             "title": _("Look up a product key"),
             "submit_label": _("Look up"),
         }
-        return TemplateResponse(request, "admin/keys/keybatch/batch_form.html", context)
+        response = TemplateResponse(
+            request, "admin/keys/keybatch/batch_form.html", context, status=status
+        )
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     @admin.action(description=_("Revoke the selected keys"), permissions=["view"])
     def revoke(self, request, queryset):

@@ -1,3 +1,7 @@
+import hashlib
+import hmac
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -14,6 +18,13 @@ sku_validator = RegexValidator(
 
 
 models.BinaryField.register_lookup(Length)
+
+
+def key_digest(canonical: str) -> bytes:
+    """HMAC-SHA256(KEY_PEPPER, canonical key): what the database keeps instead of the key."""
+    return hmac.new(
+        settings.KEY_PEPPER.encode(), canonical.encode("ascii"), hashlib.sha256
+    ).digest()
 
 
 class Product(models.Model):
@@ -95,6 +106,11 @@ class KeyBatch(models.Model):
 
 
 class RedemptionQuerySet(models.QuerySet):
+    def owned_by(self, user, partner):
+        """A redemption belongs to the user who started it, in the partner they started it for:
+        anyone else's, a colleague's included, is not found."""
+        return self.filter(created_by=user, partner=partner)
+
     def drafts_of(self, membership):
         """A partner user's redemptions in progress, in their current partner, latest first."""
         return self.filter(
@@ -170,6 +186,12 @@ class Redemption(models.Model):
         return self.state == self.State.DRAFT
 
 
+class RedemptionLineQuerySet(models.QuerySet):
+    def active(self):
+        """Lines whose key the redemption still holds (not released when a reservation ran out)."""
+        return self.filter(released_at__isnull=True)
+
+
 class RedemptionLine(models.Model):
     """A key entered into a redemption. `released_at` is set when its reservation ran out."""
 
@@ -181,6 +203,8 @@ class RedemptionLine(models.Model):
     )
     added_at = models.DateTimeField(_("added"), default=timezone.now)
     released_at = models.DateTimeField(_("reservation released"), null=True, blank=True)
+
+    objects = RedemptionLineQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("redemption line")
@@ -210,6 +234,13 @@ def _key_actor(verbose_name):
 
 
 class ProductKeyQuerySet(models.QuerySet):
+    def matching(self, canonical: str):
+        """The key typed as `canonical` (validated): found by its digest, the only way."""
+        return self.filter(digest=key_digest(canonical))
+
+    def matching_any(self, canonicals: Iterable[str]):
+        return self.filter(digest__in=[key_digest(canonical) for canonical in canonicals])
+
     def stale_reservations(self, now):
         return self.filter(state=ProductKey.State.RESERVED, reserved_until__lt=now)
 

@@ -63,8 +63,9 @@ def check_key(request):
 def _own_redemption(request, pk: int) -> Redemption:
     """The user's own redemption; anyone else's is not found (a draft belongs to its user)."""
     redemption = (
-        Redemption.objects.select_related("partner")
-        .filter(pk=pk, created_by=request.user, partner=request.partner)
+        Redemption.objects.owned_by(request.user, request.partner)
+        .select_related("partner")
+        .filter(pk=pk)
         .first()
     )
     if redemption is None:

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from keys.models import ProductKey, Redemption, RedemptionLine
+from keys.models import Redemption
+from keys.services import RedemptionKeysChanged, redemption_keys_consume, redemption_lock
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from tenants.models import (
@@ -140,38 +141,13 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
     """
     with transaction.atomic():
         # Lock the redemption: two submits of the same form run one after the other.
-        redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        redemption = redemption_lock(redemption)
         if redemption.state == Redemption.State.COMPLETED:
             return Tenant.objects.get(redemption=redemption)
         if redemption.state != Redemption.State.DRAFT:
             raise TenantCreateError(_("This redemption was cancelled."))
         if redemption.created_by_id != user.pk:
             raise TenantCreateError(_("This redemption belongs to another user."))
-        lines = list(
-            RedemptionLine.objects.filter(redemption=redemption)
-            .select_related("product_key__batch__product")
-            .order_by("added_at", "id")
-        )
-        keys = list(
-            ProductKey.objects.select_for_update()
-            .filter(pk__in=[line.product_key_id for line in lines])
-            .order_by("pk")
-        )
-        # Never create a customer with fewer keys than the partner reviewed: a reservation that
-        # ran out, or a key revoked meanwhile, sends the partner back to the keys.
-        if (
-            redemption.keys_confirmed_at is None
-            or not lines
-            or any(line.released_at is not None for line in lines)
-            or any(
-                key.state != ProductKey.State.RESERVED or key.redemption_id != redemption.pk
-                for key in keys
-            )
-        ):
-            raise TenantCreateError(
-                _("The keys of this redemption changed. Check them again before step 2."),
-                back_to_keys=True,
-            )
         if details.country not in supported_country_codes():
             raise TenantCreateError(
                 _("The service is not offered in this country or region."), field="country"
@@ -184,7 +160,12 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
             raise TenantCreateError(problem, field="admin_email")
         try:
             with transaction.atomic():
-                tenant, admin = _create(redemption, user, details, lines, keys)
+                tenant, admin = _create(redemption, user, details)
+        except RedemptionKeysChanged:
+            raise TenantCreateError(
+                _("The keys of this redemption changed. Check them again before step 2."),
+                back_to_keys=True,
+            ) from None
         except IntegrityError:
             # Someone took the prefix or the address between our check and our insert; any
             # other broken constraint is a bug and propagates.
@@ -205,7 +186,7 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
     return tenant
 
 
-def _create(redemption, user, details: TenantDetails, lines, keys) -> tuple[Tenant, TenantUser]:
+def _create(redemption, user, details: TenantDetails) -> tuple[Tenant, TenantUser]:
     now = timezone.now()
     today = now.date()
     partner = redemption.partner
@@ -220,6 +201,8 @@ def _create(redemption, user, details: TenantDetails, lines, keys) -> tuple[Tena
         created_at=now,
     )
     audit_log(action="tenant.created", actor=user, target=tenant, partner=partner, tenant=tenant)
+    # The keys service redeems the keys and completes the redemption; this writes tenants' rows.
+    lines = redemption_keys_consume(redemption=redemption, user=user, tenant=tenant)
 
     by_product: dict[int, list] = {}
     for line in lines:
@@ -288,13 +271,6 @@ def _create(redemption, user, details: TenantDetails, lines, keys) -> tuple[Tena
         details={"tenant_user": admin.pk},
     )
 
-    key_ids = [key.pk for key in keys]
-    ProductKey.objects.filter(pk__in=key_ids).update(
-        state=ProductKey.State.REDEEMED,
-        redeemed_at=now,
-        redeemed_by=user,
-        reserved_until=None,
-    )
     for line in lines:
         key = line.product_key
         subscription = subscriptions[key.batch.product_id]
@@ -307,20 +283,13 @@ def _create(redemption, user, details: TenantDetails, lines, keys) -> tuple[Tena
             redeemed_by=user,
         )
         audit_log(
-            action="key.redeemed",
+            action="subscription.key_added",
             actor=user,
-            target=key,
+            target=subscription,
             partner=partner,
             tenant=tenant,
-            details={"subscription": subscription.pk, "redemption": redemption.pk},
+            details={"key": key.pk, "seats": key.batch.seats_per_key, "kind": "created"},
         )
-    redemption.state = Redemption.State.COMPLETED
-    redemption.completed_at = now
-    redemption.updated_at = now
-    redemption.save(update_fields=["state", "completed_at", "updated_at"])
-    audit_log(
-        action="redemption.completed", actor=user, target=redemption, partner=partner, tenant=tenant
-    )
     return tenant, admin
 
 

@@ -108,10 +108,12 @@ def test_the_limit_is_shared_across_processes(transactional_db, partner_admin, p
 import django
 django.setup()
 from portal.models import User
-from keys.services import _key_guess_failure_record
+from keys.codec import generate_key
+from keys.services import key_check
 user = User.objects.get(pk={partner_admin.pk})
 for _ in range(10):
-    _key_guess_failure_record(user=user, client_address="192.0.2.1")
+    key_check(user=user, partner=user.partner_membership.partner, raw=generate_key(),
+              client_address="192.0.2.1")
 """
     db = settings.DATABASES["default"]
     env = {
@@ -132,3 +134,95 @@ for _ in range(10):
     client.force_login(partner_admin)
     assert try_key(client, generate_key(), address="192.0.2.200").status_code == 429
     assert AuditEvent.objects.filter(action="key.guess_limit_reached").count() == 1
+
+
+def test_a_429_says_when_to_retry(client, partner_admin, products):
+    client.force_login(partner_admin)
+    with time_machine.travel("2026-11-25 10:00:00Z", tick=False):
+        for _ in range(10):
+            try_key(client, generate_key())
+    with time_machine.travel("2026-11-25 10:05:00Z", tick=False):
+        response = try_key(client, generate_key())
+    assert response.status_code == 429
+    assert response["Retry-After"] == "600"
+
+
+def test_usable_keys_do_not_count_against_the_limit(client, partner_admin, make_keys):
+    key = make_keys(1)[0]
+    client.force_login(partner_admin)
+    for _ in range(12):
+        assert b"can be redeemed" in try_key(client, key).content
+    for _ in range(10):
+        assert try_key(client, generate_key()).status_code == 200
+    assert try_key(client, generate_key()).status_code == 429
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_parallel_tries_cannot_run_more_look_ups_than_the_limit(
+    transactional_db, partner_admin, northwind, products, monkeypatch
+):
+    """The try is counted before the look-up: 20 requests at once run at most 10 look-ups."""
+    import threading
+
+    from django.db import connection
+
+    from keys.services import lookup as lookup_module
+
+    looked_up = []
+    real_lookup = lookup_module.key_lookup
+    barrier = threading.Barrier(20)
+
+    def counting_lookup(**kwargs):
+        looked_up.append(1)
+        return real_lookup(**kwargs)
+
+    monkeypatch.setattr(lookup_module, "key_lookup", counting_lookup)
+    results = []
+
+    def one():
+        try:
+            barrier.wait()
+            results.append(
+                lookup_module.key_check(
+                    user=partner_admin, partner=northwind, raw=generate_key(), client_address=None
+                )
+            )
+        except lookup_module.KeyGuessLimitReached:
+            results.append("blocked")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(looked_up) == 10
+    assert results.count("blocked") == 10
+
+
+def test_the_limit_event_survives_when_it_trips_inside_a_pasted_list(
+    client, partner_admin, products
+):
+    """The eleventh unknown key of a pasted list trips the limit: the page answers 429 and the
+    audit event stays, although the reservation of the list is abandoned."""
+    client.force_login(partner_admin)
+    redemption = client.post("/partner/redeem/", {"understood": "on"})
+    keys_url = redemption["Location"]
+    pasted = "\n".join(format_key(generate_key()) for _ in range(12))
+    response = client.post(
+        keys_url,
+        {
+            "keys-TOTAL_FORMS": "1",
+            "keys-INITIAL_FORMS": "0",
+            "keys-MIN_NUM_FORMS": "1",
+            "keys-MAX_NUM_FORMS": "50",
+            "keys-0-key": pasted,
+        },
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert response.status_code == 429
+    assert "Retry-After" in response
+    event = AuditEvent.objects.get(action="key.guess_limit_reached")
+    assert event.actor == partner_admin

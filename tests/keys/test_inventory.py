@@ -12,6 +12,8 @@ from keys.services import (
     key_lookup,
     keys_revoke,
     redemption_keys_add,
+    redemption_keys_confirm,
+    redemption_keys_consume,
     redemption_start,
 )
 from portal.models import AuditEvent
@@ -109,10 +111,9 @@ def reserve(user, partner, *keys):
 
 
 def redeem(user, partner, *keys):
-    reserve(user, partner, *keys)
-    ProductKey.objects.filter(digest__in=[key_digest(k) for k in keys]).update(
-        state="redeemed", redeemed_at=timezone.now(), redeemed_by=user
-    )
+    redemption = reserve(user, partner, *keys)
+    redemption_keys_confirm(redemption=redemption, user=user)
+    redemption_keys_consume(redemption=redemption, user=user)
 
 
 def test_it_says_revoked_and_already_used(make_keys, northwind, staff, partner_agent):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from keys.codec import KeyFormatError, validate_key
 from keys.models import ProductKey
-from keys.services import key_digest, key_error_message
+from keys.services import key_error_message
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(key_error_message(error), returncode=1) from None
         key = (
             ProductKey.objects.select_related("batch__product", "batch__partner")
-            .filter(digest=key_digest(canonical))
+            .matching(canonical)
             .first()
         )
         if key is None:

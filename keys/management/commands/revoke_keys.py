@@ -3,8 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from keys.models import ProductKey
-from keys.services import key_digest, keys_parse_file, keys_revoke
+from keys.services import keys_find, keys_parse_file, keys_revoke
 
 
 class Command(BaseCommand):
@@ -25,17 +24,13 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}", returncode=1) from None
         good, bad = keys_parse_file(data)
+        found = keys_find([canonical for _number, canonical in good])  # one query per 5,000
         ids = {}
         for number, canonical in good:
-            key_id = (
-                ProductKey.objects.filter(digest=key_digest(canonical))
-                .values_list("pk", flat=True)
-                .first()
-            )
-            if key_id is None:
-                self.stderr.write(f"line {number}: no key in the inventory matches this one.")
+            if canonical in found:
+                ids[number] = found[canonical]
             else:
-                ids[number] = key_id
+                self.stderr.write(f"line {number}: no key in the inventory matches this one.")
         for line in bad:
             self.stderr.write(str(line))
         if bad or len(ids) != len(good) or not good:
