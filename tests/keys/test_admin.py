@@ -137,3 +137,29 @@ def test_partner_users_cannot_reach_the_key_admin(client, partner_admin):
         response = client.get(url)
         assert response.status_code == 302
         assert "/admin/login/" in response["Location"]
+
+
+def test_looking_a_key_up_needs_the_view_permission(client, make_keys, db):
+    from django.contrib.auth.models import Permission
+
+    from portal.models import User
+
+    clerk = User.objects.create_user("clerk@example.com", "portal-demo", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_keybatch"))
+    client.force_login(clerk)
+    key = make_keys(1)[0]
+    assert client.post("/admin/keys/productkey/lookup/", {"key": key}).status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="view_productkey"))
+    assert client.post("/admin/keys/productkey/lookup/", {"key": key}).status_code == 302
+
+
+def test_looking_keys_up_in_the_admin_counts_against_the_guessing_limit(client, staff, products):
+    client.force_login(staff)
+    for _ in range(10):
+        response = client.post("/admin/keys/productkey/lookup/", {"key": generate_key()})
+        assert response.status_code == 200
+    blocked = client.post("/admin/keys/productkey/lookup/", {"key": generate_key()})
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) > 0
+    assert "no-store" in blocked["Cache-Control"]
+    assert AuditEvent.objects.filter(action="key.guess_limit_reached", actor=staff).count() == 1
