@@ -1,7 +1,8 @@
 """Who may see what: the one place that answers it for partner users, customer admins and staff.
 
 Views use the decorators; they attach what they checked to the request (`request.membership`,
-`request.partner`, `request.tenant_user`, `request.tenant`) so the view never looks it up again.
+`request.partner`) so the view never looks it up again. What a person may do *in a tenant* is
+decided by the one rule in `tenants/access.py`.
 """
 
 from functools import wraps
@@ -72,22 +73,6 @@ def partner_admin_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.membership.is_admin:
             raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def customer_admin_required(view):
-    """Signed in as the admin of a customer tenant."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        account = customer_admin_account(request.user)
-        if account is None:
-            raise PermissionDenied
-        request.tenant_user = account
-        request.tenant = account.tenant
         return view(request, *args, **kwargs)
 
     return wrapper

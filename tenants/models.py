@@ -22,15 +22,6 @@ class SupportedCountry(models.Model):
         return str(self.country.name)
 
 
-class TenantQuerySet(models.QuerySet):
-    def for_partner(self, partner):
-        """Customers a partner may see: those it created, and those naming it partner of record."""
-        return self.filter(
-            models.Q(created_by_partner=partner)
-            | models.Q(subscriptions__partner_of_record=partner)
-        ).distinct()
-
-
 class Tenant(models.Model):
     """A customer's organization, created by a partner from redeemed product keys."""
 
@@ -63,8 +54,6 @@ class Tenant(models.Model):
         verbose_name=_("redemption"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-
-    objects = TenantQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("tenant")

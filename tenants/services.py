@@ -16,6 +16,7 @@ from keys.models import Redemption
 from keys.services import RedemptionKeysChanged, redemption_keys_consume, redemption_lock
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
+from tenants.access import TenantAccess
 from tenants.models import (
     DOMAIN_PREFIX_PATTERN,
     License,
@@ -303,17 +304,24 @@ def tenant_admin_activate(*, user: User, password: str) -> None:
     audit_log(action="tenant_user.activated", actor=user, target=account, tenant=account.tenant)
 
 
-def activation_resend(*, account: TenantUser, user: User) -> bool:
-    """Send the activation e-mail again (a new link). False when the account is already active."""
+def activation_resend(*, account: TenantUser, access: TenantAccess) -> bool:
+    """Send the activation e-mail again (a new link). False when the account is already active.
+
+    `access` is the acting party's standing in the account's tenant (the caller checked it allows
+    resending); the audit event records who acted and as what.
+    """
+    if account.tenant_id != access.tenant.pk:
+        raise ValueError("The account is not in the tenant the access was checked for.")
     if account.user is None or account.user.has_usable_password():
         return False
     with transaction.atomic():
         audit_log(
             action="tenant_user.activation_resent",
-            actor=user,
+            actor=access.user,
             target=account,
-            partner=account.tenant.created_by_partner,
+            partner=access.partner,
             tenant=account.tenant,
+            details=access.audit_details,
         )
         from tenants import tasks
 

@@ -10,12 +10,14 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from keys.models import Redemption, RedemptionLine
-from portal.access import customer_admin_required, partner_required
+from keys.models import Redemption
+from keys.services import redemption_lines
+from portal.access import partner_required
 from portal.forms import posted_data
 from portal.models import User
+from tenants.access import Permission, customer_required, partner_tenants, tenant_access
 from tenants.forms import TenantForm
-from tenants.models import Subscription, Tenant, TenantUser
+from tenants.models import Subscription, TenantUser
 from tenants.services import (
     TenantCreateError,
     activation_resend,
@@ -32,7 +34,7 @@ DASHBOARD_CUSTOMERS = 10
 def _customers(partner, search: str = ""):
     """The partner's customers with their subscriptions: a fixed number of queries per page."""
     tenants = (
-        Tenant.objects.for_partner(partner)
+        partner_tenants(partner)
         .annotate(next_end_date=Min("subscriptions__end_date"))
         .prefetch_related(
             Prefetch(
@@ -78,9 +80,15 @@ def partner_customers(request):
     return render(request, "tenants/partner_customers.html", {"page": page, "search": search})
 
 
+def _customer_of_partner(request, pk: int):
+    """The customer as the partner may see it (next end date, subscriptions), through the rule."""
+    access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.READ)
+    return access, get_object_or_404(_customers(request.partner), pk=access.tenant.pk)
+
+
 @partner_required
 def partner_customer(request, pk: int):
-    tenant = get_object_or_404(_customers(request.partner), pk=pk)
+    _access, tenant = _customer_of_partner(request, pk)
     admins = TenantUser.objects.filter(tenant=tenant, is_admin=True).select_related("user")
     return render(request, "tenants/partner_customer.html", {"tenant": tenant, "admins": admins})
 
@@ -88,14 +96,15 @@ def partner_customer(request, pk: int):
 @require_POST
 @partner_required
 def resend_activation(request, pk: int, account_pk: int):
-    tenant = get_object_or_404(_customers(request.partner), pk=pk)
+    access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.RESEND_ACTIVATION)
     account = get_object_or_404(
-        TenantUser.objects.select_related("user", "tenant__created_by_partner"),
+        TenantUser.objects.select_related("user", "tenant"),
         pk=account_pk,
-        tenant=tenant,
+        tenant=access.tenant,
         is_admin=True,
     )
-    if activation_resend(account=account, user=request.user):
+    tenant = access.tenant
+    if activation_resend(account=account, access=access):
         messages.success(
             request,
             _("A new activation e-mail is on its way to %(email)s.") % {"email": account.email},
@@ -109,7 +118,8 @@ def resend_activation(request, pk: int, account_pk: int):
 def create_tenant(request, pk: int):
     """Step 2: the customer's details, then "Create my account"."""
     redemption = (
-        Redemption.objects.filter(pk=pk, created_by=request.user, partner=request.partner)
+        Redemption.objects.owned_by(request.user, request.partner)
+        .filter(pk=pk)
         .select_related("partner")
         .first()
     )
@@ -144,9 +154,7 @@ def create_tenant(request, pk: int):
         else:
             request.session.pop(_step2_session_key(redemption), None)
             return redirect("tenants:tenant_created", tenant.pk)
-    lines = RedemptionLine.objects.filter(
-        redemption=redemption, released_at__isnull=True
-    ).select_related("product_key__batch__product")
+    lines = redemption_lines(redemption)
     return render(
         request,
         "tenants/create_tenant.html",
@@ -160,12 +168,7 @@ def _step2_session_key(redemption) -> str:
 
 @partner_required
 def tenant_created(request, pk: int):
-    tenant = get_object_or_404(
-        Tenant.objects.filter(created_by_partner=request.partner).prefetch_related(
-            Prefetch("subscriptions", queryset=Subscription.objects.select_related("product"))
-        ),
-        pk=pk,
-    )
+    _access, tenant = _customer_of_partner(request, pk)
     admin = tenant.users.filter(is_admin=True).first()
     return render(request, "tenants/tenant_created.html", {"tenant": tenant, "admin": admin})
 
@@ -189,7 +192,7 @@ def domain_check(request):
 # --- Customer admins ---------------------------------------------------------------------------
 
 
-@customer_admin_required
+@customer_required(Permission.MANAGE)
 def customer_home(request):
     tenant = request.tenant
     subscriptions = (

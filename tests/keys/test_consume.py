@@ -64,9 +64,7 @@ def test_only_the_user_who_started_it_consumes_it(
     assert ProductKey.objects.get().state == "reserved"
 
 
-def test_a_completed_redemption_is_not_consumed_twice(
-    partner_agent, northwind, make_keys, redeem
-):
+def test_a_completed_redemption_is_not_consumed_twice(partner_agent, northwind, make_keys, redeem):
     redemption = redeem(partner_agent, northwind, *make_keys(1))
     redemption_keys_consume(redemption=redemption, user=partner_agent)
     with pytest.raises(RedemptionClosed):
