@@ -1,0 +1,283 @@
+"""Every URL of the portal, for every kind of actor: what they get.
+
+The test walks the whole URLconf. Each URL name must have an expectation declared below, for
+each actor; a URL added without one fails `test_every_url_declares_its_expectations`. The
+objects in the URLs belong to Northwind ("own"): its tenant Contoso, and a redemption started by
+Northwind's partner admin. Fabrikam is the other partner, Tailspin its tenant.
+
+Statuses: an int, LOGIN (redirect to the sign-in page), ADMIN_LOGIN (redirect to the admin's
+sign-in page).
+"""
+
+import datetime
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal.models import User
+from tenants.models import TenantUser
+from tests.factories import SubscriptionFactory, TenantFactory
+
+LOGIN = "login"
+ADMIN_LOGIN = "admin-login"
+
+ACTORS = [
+    "anonymous",
+    "partner_admin",
+    "partner_agent",
+    "other_partner_admin",
+    "other_partner_agent",
+    "customer_admin",
+    "other_customer_admin",
+    "staff",
+]
+
+
+def everyone(status):
+    return dict.fromkeys(ACTORS, status)
+
+
+def signed_in(status, anonymous=LOGIN):
+    return {**everyone(status), "anonymous": anonymous}
+
+
+def partners_only(status=200):
+    """Pages for any partner user: others signed in are refused (403), not found."""
+    return {
+        **signed_in(403),
+        "partner_admin": status,
+        "partner_agent": status,
+        "other_partner_admin": status,
+        "other_partner_agent": status,
+    }
+
+
+def own_tenant(status=200):
+    """A Northwind customer's page: Northwind's users only; the other partner gets 404."""
+    return {
+        **partners_only(404),
+        "partner_admin": status,
+        "partner_agent": status,
+        "customer_admin": 403,
+        "other_customer_admin": 403,
+        "staff": 403,
+    }
+
+
+def own_redemption(status=200):
+    """A redemption belongs to the user who started it: a colleague gets 404 too."""
+    return {**own_tenant(404), "partner_admin": status}
+
+
+# url name -> (method, {actor: expected})
+EXPECTED = {
+    "home": ("GET", signed_in(302)),
+    "healthz": ("GET", everyone(200)),
+    "login": ("GET", {**everyone(302), "anonymous": 200}),
+    "logout": ("POST", everyone(302)),
+    "password_change": ("GET", signed_in(200)),
+    "password_change_done": ("GET", signed_in(200)),
+    "password_reset": ("GET", everyone(200)),
+    "password_reset_done": ("GET", everyone(200)),
+    "password_reset_confirm": ("GET", everyone(200)),  # a bad link says so
+    "password_reset_complete": ("GET", everyone(200)),
+    "set_language": ("POST", everyone(302)),
+    "keys:check_key": ("GET", partners_only()),
+    "keys:redeem_start": ("GET", partners_only()),
+    "keys:redeem_keys": ("GET", own_redemption()),
+    "keys:redeem_review": ("GET", own_redemption()),
+    "keys:redeem_getting_started": ("GET", own_redemption()),
+    "keys:redeem_cancel": ("POST", own_redemption(302)),
+    "tenants:partner_dashboard": ("GET", partners_only()),
+    "tenants:partner_customers": ("GET", partners_only()),
+    "tenants:partner_customer": ("GET", own_tenant()),
+    "tenants:tenant_created": ("GET", own_tenant()),
+    "tenants:resend_activation": ("POST", own_tenant(302)),
+    "tenants:create_tenant": ("GET", own_redemption()),
+    "tenants:domain_check": ("GET", partners_only()),
+    "tenants:customer_home": (
+        "GET",
+        {**signed_in(403), "customer_admin": 200, "other_customer_admin": 200},
+    ),
+    "tenants:activate": ("GET", everyone(200)),  # a bad link says so, to anyone
+}
+
+# The admin: ops staff only, behind the admin's own sign-in. Its pages are declared as a whole.
+ADMIN_ONLY = {**everyone(ADMIN_LOGIN), "staff": (200, 302)}
+# Records nobody adds or deletes by hand (audit events, keys, redemptions, subscriptions…):
+# their admins refuse it, staff included.
+ADMIN_READ_ONLY = {
+    f"admin:{model}_{action}"
+    for model in (
+        "keys_keybatch",
+        "keys_productkey",
+        "keys_redemption",
+        "keys_redemptionline",
+        "portal_auditevent",
+        "tenants_license",
+        "tenants_subscription",
+        "tenants_subscriptionkey",
+        "tenants_tenant",
+        "tenants_tenantuser",
+    )
+    for action in ("add", "delete")
+}
+ADMIN_SPECIAL = {
+    "admin:login": ("GET", {**everyone(200), "staff": 302}),
+    "admin:logout": ("POST", everyone(302)),
+    # Without a search term and a field, the autocomplete refuses.
+    "admin:autocomplete": ("GET", {**everyone(ADMIN_LOGIN), "staff": 403}),
+    # A user that does not exist.
+    "admin:auth_user_password_change": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
+    # The admin's catch-all for unknown admin URLs (no name): staff get a 404.
+    "admin/(?P<url>.*)$": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
+    # "View on site" for an object that does not exist.
+    "admin:view_on_site": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
+}
+
+
+def expectation(name: str):
+    if name in EXPECTED:
+        return EXPECTED[name]
+    if name in ADMIN_SPECIAL:
+        return ADMIN_SPECIAL[name]
+    if name in ADMIN_READ_ONLY:
+        return ("GET", {**everyone(ADMIN_LOGIN), "staff": 403})
+    if name.startswith("admin:"):
+        return ("GET", ADMIN_ONLY)
+    if name.startswith("admin/") and name.endswith("/<path:object_id>/"):
+        # The admin's short link to an object: redirects staff to its change page.
+        return ("GET", {**everyone(ADMIN_LOGIN), "staff": 302})
+    return None
+
+
+def _walk(patterns, prefix="", namespace=None):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = entry.namespace
+            if inner:
+                inner = f"{namespace}:{inner}" if namespace else inner
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner or namespace)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+            yield name, prefix + str(entry.pattern)
+
+
+def url_patterns():
+    """(name, pattern) for every URL, each name once (the first, which is the one that serves)."""
+    seen = {}
+    for name, pattern in _walk(get_resolver().url_patterns):
+        seen.setdefault(name or pattern, pattern)
+    return sorted(seen.items())
+
+
+def test_every_url_declares_its_expectations():
+    missing = [name for name, _pattern in url_patterns() if expectation(name) is None]
+    assert missing == []
+    for name, (_method, expected) in {**EXPECTED, **ADMIN_SPECIAL}.items():
+        assert set(expected) == set(ACTORS), name
+
+
+@pytest.fixture
+def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
+    contoso = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
+    SubscriptionFactory(tenant=contoso, end_date=datetime.date(2027, 3, 31))
+    tailspin = TenantFactory(name="Tailspin", domain_prefix="tailspin", created_by_partner=fabrikam)
+    admins = {}
+    for tenant, email in ((contoso, "megan@contoso.example"), (tailspin, "lee@tailspin.example")):
+        user = User.objects.create_user(email, "portal-demo")
+        admins[tenant.domain_prefix] = TenantUser.objects.create(
+            tenant=tenant, user=user, first_name="A", last_name="B", email=email, is_admin=True
+        )
+    redemption = redeem(partner_admin, northwind, *make_keys(1))
+    return {
+        "contoso": contoso,
+        "contoso_admin": admins["contoso"],
+        "tailspin_admin": admins["tailspin"],
+        "redemption": redemption,
+    }
+
+
+def _kwargs(name: str, pattern: str, world) -> dict:
+    """Values for the pattern's parameters: the world's own objects where they mean one."""
+    values = {}
+    for part in pattern.split("<")[1:]:
+        param = part.split(">")[0]
+        converter, _, key = param.rpartition(":")
+        if key == "pk":
+            tenant_scoped = name.startswith("tenants:") and name != "tenants:create_tenant"
+            values[key] = world["contoso"].pk if tenant_scoped else world["redemption"].pk
+        elif key == "account_pk":
+            values[key] = world["contoso_admin"].pk
+        elif converter == "int":
+            values[key] = 1
+        else:
+            values[key] = "MQ" if key == "uidb64" else "set-x"
+    return values
+
+
+def _path(name: str, pattern: str, world) -> str:
+    if name == "admin/(?P<url>.*)$":
+        return "/admin/no-such-page/"
+    if name.endswith("/<path:object_id>/"):  # unnamed: the admin's short link to an object
+        return "/" + name.replace("<path:object_id>", "1")
+    kwargs = _kwargs(name, pattern, world)
+    if "app_label" in kwargs:  # the admin's app index: a regex of the installed app labels
+        kwargs["app_label"] = "keys"
+    if name == "admin:view_on_site":
+        kwargs = {"content_type_id": 999999, "object_id": 1}
+    return reverse(name, kwargs=kwargs)
+
+
+def _client_for(actor: str, request, world) -> Client:
+    client = Client()
+    user = {
+        "anonymous": None,
+        "customer_admin": world["contoso_admin"].user if actor == "customer_admin" else None,
+        "other_customer_admin": world["tailspin_admin"].user
+        if actor == "other_customer_admin"
+        else None,
+    }.get(actor, "fixture")
+    if user == "fixture":
+        user = request.getfixturevalue(actor)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _matches(response, expected) -> bool:
+    if expected == LOGIN:
+        return response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    if expected == ADMIN_LOGIN:
+        return response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    if isinstance(expected, tuple):
+        return response.status_code in expected
+    return response.status_code == expected
+
+
+@pytest.mark.parametrize(("name", "pattern"), url_patterns(), ids=[n for n, _p in url_patterns()])
+def test_it_answers_each_actor_as_declared(
+    request,
+    name,
+    pattern,
+    world,
+    partner_agent,
+    other_partner_admin,
+    other_partner_agent,
+    staff,
+):
+    method, expected = expectation(name)
+    path = _path(name, pattern, world)
+    wrong = []
+    for actor in ACTORS:
+        client = _client_for(actor, request, world)
+        # Each actor's request is rolled back: a POST that changes something (cancelling the
+        # redemption, signing out) does not change what the next actor meets.
+        with transaction.atomic():
+            response = client.post(path) if method == "POST" else client.get(path)
+            transaction.set_rollback(True)
+        if not _matches(response, expected[actor]):
+            wrong.append(f"{actor}: {response.status_code} {response.get('Location', '')}")
+    assert wrong == [], f"{method} {path}"
