@@ -1,11 +1,17 @@
 """One identity per e-mail address: the long s, the Kelvin sign, full-width letters and capitals
 are the same person everywhere (design, "E-mail")."""
 
+from io import StringIO
+
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.identity import NormalizedEmailField, email_normalize, normalization_problems
+from portal.models import AuditEvent, Partner, User
 
 LONG_S = "\u017f"  # NFKC and casefold make it "s"; PostgreSQL's UPPER() makes it "S"
 KELVIN = "\u212a"  # NFKC makes it "K"
@@ -60,3 +66,107 @@ def test_it_names_the_tenant_where_two_users_would_share_an_address():
         "“megan@contoso.example”"
     ]
     assert normalization_problems(rows, unique=False) == []
+
+
+# Signing in.
+
+
+def sign_in(client, email, password="portal-demo", address="198.51.100.3"):
+    return client.post(
+        "/accounts/login/", {"username": email, "password": password}, REMOTE_ADDR=address
+    )
+
+
+@pytest.fixture
+def tess(db):
+    return User.objects.create_user("tess@example.com", "portal-demo")
+
+
+def test_it_counts_failures_for_a_look_alike_on_the_same_account(client, tess):
+    for _ in range(10):
+        assert sign_in(client, "tess@example.com", password="wrong").status_code == 200
+    # Another client address: only the account's counter can refuse this one.
+    blocked = sign_in(client, f"te{LONG_S}s@example.com", address="203.0.113.9")
+    assert blocked.status_code == 429
+    event = AuditEvent.objects.get(action="signin.limit_reached", details__counter="account")
+    assert event.details["account"] == "tess@example.com"
+
+
+def test_it_counts_failures_of_look_alikes_together(client, tess):
+    for n in range(10):
+        typed = "tess@example.com" if n % 2 else f"TE{LONG_S}S@example.com"
+        sign_in(client, typed, password="wrong", address=f"198.51.100.{n + 10}")
+    assert sign_in(client, "tess@example.com", address="203.0.113.9").status_code == 429
+
+
+def test_it_signs_in_with_any_case_when_not_locked(client, tess):
+    assert sign_in(client, "TESS@Example.COM")["Location"] == "/"
+    client.logout()
+    assert sign_in(client, f"  te{LONG_S}s@example.com ").status_code == 302
+
+
+def test_it_says_what_is_wrong_with_an_address_no_account_can_have(client, tess):
+    response = sign_in(client, f"t{DOTLESS_I}ss@example.com")
+    assert response.status_code == 200
+    assert "Before the @, use only unaccented Latin letters" in response.content.decode()
+
+
+def test_it_finds_the_account_by_its_normalized_address_only(tess):
+    assert User.objects.get_by_natural_key(f"TE{LONG_S}S@example.com") == tess
+    with pytest.raises(User.DoesNotExist):
+        User.objects.get_by_natural_key(f"t{DOTLESS_I}ss@example.com")
+
+
+# Storing addresses.
+
+
+def test_it_refuses_a_second_account_for_a_look_alike(db):
+    User.objects.create_user("sam0@example.com")
+    with pytest.raises(IntegrityError):
+        User.objects.create_user(f"{LONG_S}am0@example.com")
+
+
+def test_it_stores_the_normalized_form_whichever_way_a_row_is_written(tess, northwind):
+    user = User(email=f"{KELVIN}ate@Example.com")
+    user.save()
+    assert user.email == "kate@example.com"
+    User.objects.filter(pk=tess.pk).update(email="TESS@Example.com")
+    assert User.objects.filter(email="tess@example.com").exists()
+    assert User.objects.filter(email=f"TE{LONG_S}S@example.com").get() == tess
+    northwind.contact_email = "Contact@Northwind.example"
+    northwind.save()
+    assert Partner.objects.get(contact_email="contact@northwind.example") == northwind
+
+
+def test_model_validation_and_createsuperuser_see_the_stored_form(tess, monkeypatch):
+    with pytest.raises(ValidationError) as refused:
+        User(email=f"TE{LONG_S}S@example.com").full_clean(exclude=["password"])
+    assert refused.value.messages == ["User with this E-mail address already exists."]
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-new-Passphrase-77")
+    call_command("createsuperuser", "--noinput", email=f"Op{LONG_S}@Example.com", stdout=StringIO())
+    assert User.objects.get(is_superuser=True).email == "ops@example.com"
+
+
+def test_the_database_refuses_an_address_that_skipped_normalizing(tess):
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE portal_user SET email = %s", ["Tess@example.com"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        # A dotless i stays one when normalized: the database refuses it, even from update().
+        User.objects.filter(pk=tess.pk).update(email=f"t{DOTLESS_I}ss@example.com")
+
+
+def test_the_admin_stores_the_normalized_form_and_refuses_a_look_alike(client, staff, tess):
+    client.force_login(staff)
+    form = {
+        "email": f"{LONG_S}am@Example.com",
+        "language": "en",
+        "usable_password": "true",
+        "password1": "a-new-Passphrase-77",
+        "password2": "a-new-Passphrase-77",
+    }
+    assert client.post("/admin/portal/user/add/", form).status_code == 302
+    assert User.objects.filter(email="sam@example.com").exists()
+    again = client.post("/admin/portal/user/add/", {**form, "email": "SAM@example.com"})
+    assert again.context["adminform"].form.errors["email"] == [
+        "User with this E-mail address already exists."
+    ]
