@@ -1,12 +1,14 @@
 """One identity per e-mail address: the long s, the Kelvin sign, full-width letters and capitals
 are the same person everywhere (design, "E-mail")."""
 
+import threading
 from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -170,3 +172,132 @@ def test_the_admin_stores_the_normalized_form_and_refuses_a_look_alike(client, s
     assert again.context["adminform"].form.errors["email"] == [
         "User with this E-mail address already exists."
     ]
+
+
+# Step 2: the customer admin's address.
+
+
+def test_it_says_the_look_alike_is_taken_at_step_2(
+    client, partner_admin, northwind, redeem, make_keys, countries
+):
+    User.objects.create_user("sam0@contoso.example")
+    redemption = redeem(partner_admin, northwind, *make_keys(1))
+    client.force_login(partner_admin)
+    response = client.post(
+        f"/partner/redeem/{redemption.pk}/customer/",
+        {
+            "country": "FR",
+            "name": "Contoso",
+            "admin_first_name": "Sam",
+            "admin_last_name": "Zero",
+            "admin_email": f"{LONG_S}am0@contoso.example",
+            "admin_phone": "+33 1 23 45 67 89",
+            "language": "en",
+            "domain_prefix": "contoso",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["admin_email"] == [
+        "An account already uses this e-mail address. Enter another address."
+    ]
+
+
+@pytest.mark.postgres
+def test_it_creates_one_account_when_look_alikes_race_at_step_2(
+    transactional_db, client, partner_admin, northwind, redeem, make_keys, countries, tenant_details
+):
+    from tenants.models import Tenant
+    from tenants.services import TenantCreateError, tenant_admin_activate, tenant_create
+
+    runs = [
+        (redeem(partner_admin, northwind, *make_keys(1)), "sam0@contoso.example", "contoso"),
+        (redeem(partner_admin, northwind, *make_keys(1)), f"{LONG_S}am0@contoso.example", "sam0"),
+    ]
+    barrier = threading.Barrier(len(runs))
+    created, refused, failures = [], [], []
+
+    def race(redemption, email, prefix):
+        details = tenant_details(admin_email=email, domain_prefix=prefix)
+        try:
+            barrier.wait(timeout=30)
+            created.append(
+                tenant_create(redemption=redemption, user=partner_admin, details=details)
+            )
+        except TenantCreateError as error:
+            refused.append(error)
+        except Exception as error:  # anything else fails the test
+            failures.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=race, args=run) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert len(created) == 1 and Tenant.objects.count() == 1
+    assert [error.field for error in refused] == ["admin_email"]
+    admin = Tenant.objects.get().users.get()
+    assert admin.email == admin.user.email == "sam0@contoso.example"
+    tenant_admin_activate(user=admin.user, password="a-new-Passphrase-77")
+    for typed in ("sam0@contoso.example", f"{LONG_S}am0@contoso.example", "SAM0@contoso.example"):
+        assert sign_in(client, typed, password="a-new-Passphrase-77").status_code == 302
+        client.logout()
+
+
+# The data migrations for the rows stored before.
+
+BEFORE = [("portal", "0002_audit_actor_label"), ("tenants", "0002_default_supported_countries")]
+
+
+def _migrate(targets=None):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets or executor.loader.graph.leaf_nodes())
+    return executor.loader.project_state(targets).apps if targets else None
+
+
+def test_it_normalizes_the_addresses_stored_before(transactional_db):
+    old = _migrate(BEFORE)
+    try:
+        user = old.get_model("portal", "User").objects.create(email=f"Te{LONG_S}s@Example.COM")
+        partner = old.get_model("portal", "Partner").objects.create(
+            name="Northwind", partner_id="1000001", contact_email="Contact@Northwind.example"
+        )
+        tenant = old.get_model("tenants", "Tenant").objects.create(
+            name="Contoso", domain_prefix="contoso", country="FR", created_by_partner=partner
+        )
+        tenant_user = old.get_model("tenants", "TenantUser").objects.create(
+            tenant=tenant, user=user, first_name="T", last_name="S", email=user.email
+        )
+    finally:
+        _migrate()
+    assert User.objects.get(pk=user.pk).email == "tess@example.com"
+    assert Partner.objects.get(pk=partner.pk).contact_email == "contact@northwind.example"
+    from tenants.models import TenantUser
+
+    assert TenantUser.objects.get(pk=tenant_user.pk).email == "tess@example.com"
+
+
+def test_the_migration_stops_and_names_accounts_that_would_share_an_address(transactional_db):
+    old = _migrate(BEFORE)
+    users = old.get_model("portal", "User").objects
+    try:
+        users.create(email="sam0@example.com")
+        users.create(email=f"{LONG_S}am0@example.com")
+        users.create(email=f"t{DOTLESS_I}ss@example.com")
+        with pytest.raises(RuntimeError) as stopped:
+            _migrate()
+        assert str(stopped.value).splitlines()[1:] == [
+            f"  user “sam0@example.com” and “{LONG_S}am0@example.com” would both become "
+            "“sam0@example.com”",
+            f"  user “t{DOTLESS_I}ss@example.com” has no usable normalized form",
+        ]
+        assert set(users.values_list("email", flat=True)) == {
+            "sam0@example.com",
+            f"{LONG_S}am0@example.com",
+            f"t{DOTLESS_I}ss@example.com",
+        }
+    finally:
+        users.all().delete()
+        _migrate()
