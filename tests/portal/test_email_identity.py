@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +22,13 @@ DOTLESS_I = "\u0131"  # no ASCII form, whatever is done to it
 
 
 # The one form of an address.
+
+
+@pytest.fixture
+def english():
+    # A page requested in French by an earlier test leaves French active in this thread.
+    with translation.override("en"):
+        yield
 
 
 @pytest.mark.parametrize(
@@ -48,12 +56,12 @@ def test_it_normalizes_to_a_form_that_stays_the_same(value):
 @pytest.mark.parametrize(
     "typed", [f"t{DOTLESS_I}ss@example.com", "TESS\u0130@example.com", "ren\u00e9@example.com"]
 )
-def test_it_refuses_letters_with_no_ascii_form_before_the_at(typed):
+def test_it_refuses_letters_with_no_ascii_form_before_the_at(typed, english):
     with pytest.raises(Exception, match="Before the @, use only unaccented Latin letters"):
         NormalizedEmailField().clean(typed)
 
 
-def test_it_measures_the_length_of_the_normalized_address():
+def test_it_measures_the_length_of_the_normalized_address(english):
     field = NormalizedEmailField(max_length=20)
     assert field.clean("a@stra\u00dfe.example") == "a@strasse.example"  # 17 characters
     with pytest.raises(Exception, match="at most 20 characters"):
@@ -140,7 +148,7 @@ def test_it_stores_the_normalized_form_whichever_way_a_row_is_written(tess, nort
     assert Partner.objects.get(contact_email="contact@northwind.example") == northwind
 
 
-def test_model_validation_and_createsuperuser_see_the_stored_form(tess, monkeypatch):
+def test_model_validation_and_createsuperuser_see_the_stored_form(tess, monkeypatch, english):
     with pytest.raises(ValidationError) as refused:
         User(email=f"TE{LONG_S}S@example.com").full_clean(exclude=["password"])
     assert refused.value.messages == ["User with this E-mail address already exists."]
