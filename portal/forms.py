@@ -3,13 +3,15 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.identity import NormalizedEmailField
 from portal.services import signin_attempt_failed, signin_attempt_start
 
 
 class SignInForm(AuthenticationForm):
     """Signing in by e-mail, with a limit on failed tries per account and per client address."""
 
-    username = forms.EmailField(
+    # Normalized before anything else sees it: the counters, the look-up and the audit log.
+    username = NormalizedEmailField(
         label=_("E-mail address"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )

@@ -2,18 +2,24 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from portal.identity import NORMALIZED_EMAIL_PATTERN, NormalizedEmailModelField, email_normalize
 
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        # Django's own only lowers the domain; `AbstractUser.clean()` calls this one too.
+        return email_normalize(email or "")
+
     def _create_user(self, email: str, password: str | None, **extra):
         if not email:
             raise ValueError("An e-mail address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=self.normalize_email(email), **extra)
         if password:
             user.set_password(password)
         else:
@@ -32,15 +38,17 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
     def get_by_natural_key(self, username):
-        # Signing in is case-insensitive on the e-mail address.
-        return self.get(email__iexact=username)
+        # Signing in compares normalized forms exactly: `iexact` (the database's UPPER()) folds
+        # look-alikes differently from the forms and the sign-in counters.
+        return self.get(email=email_normalize(username))
 
 
 class User(AbstractUser):
     """A person who signs in: partner users, customer admins and ops staff. Signs in by e-mail."""
 
     username = None
-    email = models.EmailField(_("e-mail address"), unique=True)
+    # Unique as stored, and stored normalized (the field and the CHECK below): unique per person.
+    email = NormalizedEmailModelField(_("e-mail address"), unique=True)
     language = models.CharField(
         _("preferred language"),
         max_length=8,
@@ -59,7 +67,10 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
         ordering = ["email"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(email__regex=NORMALIZED_EMAIL_PATTERN),
+                name="user_email_normalized",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -87,7 +98,7 @@ class Partner(models.Model):
         default=False,
         help_text=_("Set by ops. Only enrolled partners can send delegated-admin offers."),
     )
-    contact_email = models.EmailField(_("contact e-mail"))
+    contact_email = NormalizedEmailModelField(_("contact e-mail"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -98,6 +109,10 @@ class Partner(models.Model):
             models.CheckConstraint(
                 condition=models.Q(partner_id__regex=r"^[1-9][0-9]{6}$"),
                 name="partner_id_seven_digits",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(contact_email__regex=NORMALIZED_EMAIL_PATTERN),
+                name="partner_contact_email_normalized",
             ),
         ]
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import translation
 
+from portal.identity import email_normalize
 from portal.middleware import current_client_address
 from portal.models import AuditEvent, Partner, User
 from portal.throttle import Attempt, Counter, attempt_start
@@ -81,7 +82,8 @@ def user_language_set(*, user: User, language: str) -> None:
 
 def _signin_counters(email: str, client_address: str | None) -> list[Counter]:
     counters = [
-        Counter(f"signin:account:{email.strip().lower()}", settings.SIGNIN_LIMIT_PER_ACCOUNT)
+        # Per person, not per spelling: "TESS@…" and its look-alikes count against "tess@…".
+        Counter(f"signin:account:{email_normalize(email)}", settings.SIGNIN_LIMIT_PER_ACCOUNT)
     ]
     if client_address:
         counters.append(Counter(f"signin:addr:{client_address}", settings.SIGNIN_LIMIT_PER_ADDRESS))
@@ -100,7 +102,7 @@ def signin_attempt_failed(*, attempt: Attempt, email: str, client_address: str |
         action="signin.limit_reached",
         counters=attempt.reached(),
         client_address=client_address,
-        details={"account": email.strip().lower()},
+        details={"account": email_normalize(email)},
     )
 
 

@@ -7,6 +7,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from portal.identity import NormalizedEmailField
 from tenants.services import (
     TenantDetails,
     admin_email_problem,
@@ -32,7 +33,7 @@ class TenantForm(forms.Form):
     name = forms.CharField(label=_("Organization name"), max_length=200)
     admin_first_name = forms.CharField(label=_("Administrator's first name"), max_length=150)
     admin_last_name = forms.CharField(label=_("Administrator's last name"), max_length=150)
-    admin_email = forms.EmailField(
+    admin_email = NormalizedEmailField(
         label=_("Administrator's e-mail address"),
         max_length=254,  # what the user table holds
         help_text=_("The activation link goes here. Not an address of your own organization."),
@@ -80,7 +81,7 @@ class TenantForm(forms.Form):
         return value
 
     def clean_admin_email(self):
-        email = self.cleaned_data["admin_email"].strip().lower()
+        email = self.cleaned_data["admin_email"]
         problem = admin_email_problem(email, self.partner)
         if problem:
             raise forms.ValidationError(problem)

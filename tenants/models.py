@@ -4,6 +4,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from portal.identity import NORMALIZED_EMAIL_PATTERN, NormalizedEmailModelField
+
 DOMAIN_PREFIX_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$"
 
 
@@ -91,7 +93,7 @@ class TenantUser(models.Model):
     )
     first_name = models.CharField(_("first name"), max_length=150)
     last_name = models.CharField(_("last name"), max_length=150)
-    email = models.EmailField(_("e-mail address"))
+    email = NormalizedEmailModelField(_("e-mail address"))
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     is_admin = models.BooleanField(_("admin"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -102,6 +104,10 @@ class TenantUser(models.Model):
         ordering = ["last_name", "first_name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "email"], name="tenant_user_email_once"),
+            models.CheckConstraint(
+                condition=models.Q(email__regex=NORMALIZED_EMAIL_PATTERN),
+                name="tenant_user_email_normalized",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from keys.models import Redemption
 from keys.services import RedemptionKeysChanged, redemption_keys_consume, redemption_lock
+from portal.identity import email_normalize
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from tenants.access import TenantAccess
@@ -93,12 +94,13 @@ def partner_email_domains(partner) -> set[str]:
 
 def admin_email_problem(email: str, partner) -> str | None:
     """Why this address cannot be the customer admin's, or None."""
-    if email.rsplit("@", 1)[-1].lower() in partner_email_domains(partner):
+    email = email_normalize(email)
+    if email.rsplit("@", 1)[-1] in partner_email_domains(partner):
         return _(
             "This address is at your own organization's domain. Enter the address of the "
             "person in the customer's organization who will be its administrator."
         )
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.filter(email=email).exists():
         return _("An account already uses this e-mail address. Enter another address.")
     return None
 
