@@ -111,6 +111,18 @@ class RedemptionQuerySet(models.QuerySet):
         anyone else's, a colleague's included, is not found."""
         return self.filter(created_by=user, partner=partner)
 
+    def with_active_lines(self):
+        """Each redemption's `active_lines`, with key, batch and product: one query for all."""
+        return self.prefetch_related(
+            models.Prefetch(
+                "lines",
+                queryset=RedemptionLine.objects.active()
+                .select_related("product_key__batch__product")
+                .order_by("added_at", "id"),
+                to_attr="active_lines",
+            )
+        )
+
     def drafts_of(self, membership):
         """A partner user's redemptions in progress, in their current partner, latest first."""
         return self.filter(
@@ -133,6 +145,14 @@ class Redemption(models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
 
+    class Step(models.IntegerChoices):
+        """The pages of the flow, in order: Resume opens the furthest one the draft allows."""
+
+        KEYS = 1, _("Entering product keys")
+        REVIEW = 2, _("Checking the keys")
+        GETTING_STARTED = 3, _("Keys confirmed")
+        CUSTOMER = 4, _("Customer's account (step 2)")
+
     partner = models.ForeignKey(
         "portal.Partner",
         on_delete=models.PROTECT,
@@ -152,6 +172,12 @@ class Redemption(models.Model):
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
     # The last key-entry form processed: a double-submitted form is answered, not replayed.
     last_submission = models.UUIDField(null=True, blank=True, editable=False)
+    furthest_step = models.PositiveSmallIntegerField(
+        _("furthest step reached"), choices=Step.choices, default=Step.KEYS
+    )
+    # What the partner typed in step 2 so far, kept with the draft so that nothing is typed
+    # twice after a closed browser. Emptied when the redemption completes or is cancelled.
+    customer_details = models.JSONField(_("step 2 as typed"), default=dict, blank=True)
 
     objects = RedemptionQuerySet.as_manager()
 
@@ -167,6 +193,10 @@ class Redemption(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(state="completed") | models.Q(completed_at__isnull=False),
                 name="redemption_completed_has_date",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(furthest_step__gte=1, furthest_step__lte=4),
+                name="redemption_furthest_step_valid",
             ),
         ]
         indexes = [
@@ -184,6 +214,29 @@ class Redemption(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.state == self.State.DRAFT
+
+    def resume_step(self, *, holds_keys: bool) -> "Redemption.Step":
+        """Where Resume takes the partner: the furthest step reached that still holds.
+
+        New or removed keys send the review back to "Does everything look right?"; without keys
+        there is only the key entry.
+        """
+        if not holds_keys:
+            return self.Step.KEYS
+        if self.keys_confirmed_at is None:
+            return min(self.Step(self.furthest_step), self.Step.REVIEW)
+        return max(self.Step(self.furthest_step), self.Step.GETTING_STARTED)
+
+    def resume_url(self, *, holds_keys: bool) -> str:
+        from django.urls import reverse
+
+        name = {
+            self.Step.KEYS: "keys:redeem_keys",
+            self.Step.REVIEW: "keys:redeem_review",
+            self.Step.GETTING_STARTED: "keys:redeem_getting_started",
+            self.Step.CUSTOMER: "tenants:create_tenant",  # by URL name: keys imports no app
+        }[self.resume_step(holds_keys=holds_keys)]
+        return reverse(name, args=[self.pk])
 
 
 class RedemptionLineQuerySet(models.QuerySet):

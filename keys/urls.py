@@ -7,6 +7,7 @@ app_name = "keys"
 urlpatterns = [
     path("partner/keys/check/", views.check_key, name="check_key"),
     path("partner/redeem/", views.redeem_start, name="redeem_start"),
+    path("partner/redeem/new/", views.redeem_new, name="redeem_new"),
     path("partner/redeem/<int:pk>/keys/", views.redeem_keys, name="redeem_keys"),
     path("partner/redeem/<int:pk>/review/", views.redeem_review, name="redeem_review"),
     path(

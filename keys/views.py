@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
 
 from keys.codec import split_keys
 from keys.forms import MAX_KEYS_PER_STEP, AcknowledgeForm, KeyCheckForm, KeyEntryFormSet
@@ -24,6 +23,7 @@ from keys.services import (
     redemption_lines,
     redemption_refresh,
     redemption_start,
+    redemption_step_reach,
 )
 from portal.access import partner_required
 from portal.forms import posted_data
@@ -85,15 +85,25 @@ def _closed(request, redemption: Redemption):
     return redirect("tenants:partner_dashboard")
 
 
+ACKNOWLEDGED = "keys.redeem.acknowledged"
+
+
 @partner_required
 def redeem_start(request):
-    """The instructions and the acknowledgement, then Start."""
+    """The instructions and the acknowledgement, then Start (which opens the key entry)."""
     form = AcknowledgeForm(posted_data(request))
     if request.method == "POST" and form.is_valid():
-        redemption = redemption_start(user=request.user, partner=request.partner)
-        return redirect("keys:redeem_keys", redemption.pk)
-    drafts = Redemption.objects.drafts_of(request.membership)[:5]
-    return render(request, "keys/redeem_start.html", {"form": form, "drafts": drafts})
+        # Nothing is created yet: the redemption starts with its first keys (no empty drafts).
+        request.session[ACKNOWLEDGED] = True
+        return redirect("keys:redeem_new")
+    return render(
+        request,
+        "keys/redeem_start.html",
+        {
+            "form": form,
+            "drafts": Redemption.objects.drafts_of(request.membership).with_active_lines()[:5],
+        },
+    )
 
 
 def _rows_formset(rows: list[str], errors: dict[int, str] | None = None):
@@ -115,27 +125,29 @@ def _rows_formset(rows: list[str], errors: dict[int, str] | None = None):
 @sensitive_post_parameters()
 @never_cache  # the Back button fetches a fresh form (and submission id) instead of a stale copy
 @partner_required
+def redeem_new(request):
+    """The key entry of a redemption that does not exist yet: its first keys create it."""
+    if not request.session.get(ACKNOWLEDGED):
+        return redirect("keys:redeem_start")
+    return _key_entry(request, None)
+
+
+@sensitive_post_parameters()
+@never_cache
+@partner_required
 def redeem_keys(request, pk: int):
     """Type a product key; "Add another product key" for more; Next."""
     redemption = _own_redemption(request, pk)
     if not redemption.is_draft:
         return _closed(request, redemption)
+    return _key_entry(request, redemption)
+
+
+def _key_entry(request, redemption: Redemption | None):
     formset = None
     if request.method == "POST":
-        if "remove" in request.POST:
-            try:
-                line_id = int(request.POST["remove"])
-            except ValueError:
-                line_id = 0
-            try:
-                removed = redemption_key_remove(
-                    redemption=redemption, user=request.user, line_id=line_id
-                )
-            except RedemptionClosed:
-                return _closed(request, redemption)
-            if removed:
-                messages.success(request, _("The key was removed from this redemption."))
-            return redirect("keys:redeem_keys", redemption.pk)
+        if "remove" in request.POST and redemption is not None:
+            return _remove(request, redemption)
         posted = KeyEntryFormSet(request.POST, prefix=FORMSET_PREFIX)
         if not posted.is_valid():
             formset = posted  # too many rows, or a row too long: say so, keep what was typed
@@ -149,13 +161,7 @@ def redeem_keys(request, pk: int):
                 formset = _rows_formset(rows)
             elif rows:
                 try:
-                    errors = redemption_keys_add(
-                        redemption=redemption,
-                        user=request.user,
-                        raw_keys=rows,
-                        client_address=request.client_address,
-                        submission=_submission(request),
-                    )
+                    redemption, errors = _keys_submit(request, redemption, rows)
                 except KeyGuessLimitReached as error:
                     return too_many_guesses(request, error)
                 except RedemptionClosed:
@@ -163,12 +169,13 @@ def redeem_keys(request, pk: int):
                 if errors:
                     formset = _rows_formset(rows, errors)
                 else:
+                    request.session.pop(ACKNOWLEDGED, None)
                     return redirect("keys:redeem_review", redemption.pk)
-            elif redemption_lines(redemption).exists():
+            elif redemption is not None and redemption_lines(redemption).exists():
                 return redirect("keys:redeem_review", redemption.pk)
             else:
                 formset = _rows_formset([""], {0: _("Enter at least one product key.")})
-    elif not _refresh(request, redemption):
+    elif redemption is not None and not _refresh(request, redemption):
         return _closed(request, redemption)
     if formset is None:
         formset = KeyEntryFormSet(prefix=FORMSET_PREFIX)
@@ -178,10 +185,44 @@ def redeem_keys(request, pk: int):
         {
             "redemption": redemption,
             "formset": formset,
-            "lines": redemption_lines(redemption),
+            "lines": redemption_lines(redemption) if redemption is not None else [],
             "submission": uuid.uuid4(),
         },
     )
+
+
+def _keys_submit(request, redemption: Redemption | None, rows: list[str]):
+    """Reserve the typed keys: into the redemption, or into a new one made with them."""
+    if redemption is None:
+        return redemption_start(
+            user=request.user,
+            partner=request.partner,
+            raw_keys=rows,
+            client_address=request.client_address,
+            submission=_submission(request),
+        )
+    errors = redemption_keys_add(
+        redemption=redemption,
+        user=request.user,
+        raw_keys=rows,
+        client_address=request.client_address,
+        submission=_submission(request),
+    )
+    return redemption, errors
+
+
+def _remove(request, redemption: Redemption):
+    try:
+        line_id = int(request.POST["remove"])
+    except ValueError:
+        line_id = 0
+    try:
+        removed = redemption_key_remove(redemption=redemption, user=request.user, line_id=line_id)
+    except RedemptionClosed:
+        return _closed(request, redemption)
+    if removed:
+        messages.success(request, _("The key was removed from this redemption."))
+    return redirect("keys:redeem_keys", redemption.pk)
 
 
 def _refresh(request, redemption: Redemption) -> bool:
@@ -224,6 +265,7 @@ def redeem_review(request, pk: int):
     lines = list(redemption_lines(redemption))
     if not lines:
         return redirect("keys:redeem_keys", redemption.pk)
+    redemption_step_reach(redemption=redemption, step=Redemption.Step.REVIEW)
     return render(request, "keys/redeem_review.html", {"redemption": redemption, "lines": lines})
 
 
@@ -236,6 +278,7 @@ def redeem_getting_started(request, pk: int):
     if redemption.keys_confirmed_at is None:
         return redirect("keys:redeem_review", redemption.pk)
     lines = list(redemption_lines(redemption))
+    redemption_step_reach(redemption=redemption, step=Redemption.Step.GETTING_STARTED)
     return render(
         request,
         "keys/redeem_getting_started.html",
@@ -247,13 +290,21 @@ def redeem_getting_started(request, pk: int):
     )
 
 
-@require_POST
 @partner_required
 def redeem_cancel(request, pk: int):
+    """Discard a redemption in progress: GET asks for confirmation, POST discards it."""
     redemption = _own_redemption(request, pk)
-    try:
-        redemption_cancel(redemption=redemption, user=request.user)
-    except RedemptionClosed:
+    if not redemption.is_draft:
         return _closed(request, redemption)
-    messages.success(request, _("The redemption was cancelled and its keys are free again."))
-    return redirect("tenants:partner_dashboard")
+    if request.method == "POST":
+        try:
+            redemption_cancel(redemption=redemption, user=request.user)
+        except RedemptionClosed:
+            return _closed(request, redemption)
+        messages.success(request, _("The redemption was discarded and its keys are free again."))
+        return redirect("tenants:partner_dashboard")
+    return render(
+        request,
+        "keys/redeem_discard.html",
+        {"redemption": redemption, "lines": list(redemption_lines(redemption))},
+    )

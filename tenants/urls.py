@@ -15,6 +15,11 @@ urlpatterns = [
         name="resend_activation",
     ),
     path("partner/redeem/<int:pk>/customer/", views.create_tenant, name="create_tenant"),
+    path(
+        "partner/redeem/<int:pk>/customer/keep/",
+        views.create_tenant_keep,
+        name="create_tenant_keep",
+    ),
     path("partner/domain-check/", views.domain_check, name="domain_check"),
     path("customer/", views.customer_home, name="customer_home"),
     path("customer/activate/<uidb64>/<token>/", views.ActivateView.as_view(), name="activate"),

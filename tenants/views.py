@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from keys.models import Redemption
-from keys.services import redemption_lines
+from keys.services import redemption_details_keep, redemption_lines, redemption_step_reach
 from portal.access import partner_required
 from portal.forms import posted_data
 from portal.models import User
@@ -49,13 +49,6 @@ def _customers(partner, search: str = ""):
     return tenants
 
 
-def _drafts(membership):
-    return Redemption.objects.drafts_of(membership).annotate(
-        key_count=Count("lines", filter=Q(lines__released_at__isnull=True)),
-        released_count=Count("lines", filter=Q(lines__released_at__isnull=False)),
-    )
-
-
 @partner_required
 def partner_dashboard(request):
     customers = Paginator(_customers(request.partner), DASHBOARD_CUSTOMERS).get_page(1)
@@ -66,7 +59,7 @@ def partner_dashboard(request):
             "partner": request.partner,
             "membership": request.membership,
             "customers": customers,
-            "drafts": _drafts(request.membership),
+            "drafts": Redemption.objects.drafts_of(request.membership).with_active_lines(),
         },
     )
 
@@ -114,9 +107,7 @@ def resend_activation(request, pk: int, account_pk: int):
     return redirect("tenants:partner_customer", tenant.pk)
 
 
-@partner_required
-def create_tenant(request, pk: int):
-    """Step 2: the customer's details, then "Create my account"."""
+def _own_draft(request, pk: int) -> Redemption:
     redemption = (
         Redemption.objects.owned_by(request.user, request.partner)
         .filter(pk=pk)
@@ -125,6 +116,18 @@ def create_tenant(request, pk: int):
     )
     if redemption is None:
         raise Http404
+    return redemption
+
+
+def _typed(request, form) -> dict[str, str]:
+    """The step-2 fields as typed (not cleaned): what comes back when the partner resumes."""
+    return {name: request.POST.get(name, "") for name in form.fields}
+
+
+@partner_required
+def create_tenant(request, pk: int):
+    """Step 2: the customer's details, then "Create my account"."""
+    redemption = _own_draft(request, pk)
     if redemption.state == Redemption.State.COMPLETED:
         return redirect("tenants:tenant_created", redemption.tenant.pk)
     if redemption.state != Redemption.State.DRAFT:
@@ -132,9 +135,15 @@ def create_tenant(request, pk: int):
         return redirect("tenants:partner_dashboard")
     if redemption.keys_confirmed_at is None:
         return redirect("keys:redeem_review", redemption.pk)
-    # What was typed before a detour back to the keys comes back (nothing typed is lost).
-    kept = request.session.get(_step2_session_key(redemption), {})
-    form = TenantForm(posted_data(request), partner=request.partner, initial=kept)
+    # What was typed before (a closed browser, a detour back to the keys) comes back: it is
+    # kept with the draft on the server, so nothing typed is lost.
+    form = TenantForm(
+        posted_data(request), partner=request.partner, initial=redemption.customer_details
+    )
+    if request.method == "POST":
+        redemption_details_keep(redemption=redemption, details=_typed(request, form))
+    else:
+        redemption_step_reach(redemption=redemption, step=Redemption.Step.CUSTOMER)
     valid = request.method == "POST" and form.is_valid()
     if request.method == "POST" and not valid:
         # A second click may arrive while the first creates the tenant: its "already taken"
@@ -147,23 +156,27 @@ def create_tenant(request, pk: int):
             tenant = tenant_create(redemption=redemption, user=request.user, details=form.details())
         except TenantCreateError as error:
             if error.back_to_keys:
-                request.session[_step2_session_key(redemption)] = form.cleaned_data
                 messages.error(request, str(error))
                 return redirect("keys:redeem_keys", redemption.pk)
             form.add_error(error.field, str(error))
         else:
-            request.session.pop(_step2_session_key(redemption), None)
             return redirect("tenants:tenant_created", tenant.pk)
-    lines = redemption_lines(redemption)
     return render(
         request,
         "tenants/create_tenant.html",
-        {"form": form, "redemption": redemption, "lines": lines},
+        {"form": form, "redemption": redemption, "lines": redemption_lines(redemption)},
     )
 
 
-def _step2_session_key(redemption) -> str:
-    return f"tenants.step2.{redemption.pk}"
+@require_POST
+@partner_required
+def create_tenant_keep(request, pk: int):
+    """The step-2 page's script sends what is typed as the partner goes (nothing is checked)."""
+    redemption = _own_draft(request, pk)
+    form = TenantForm(partner=request.partner)
+    if not redemption_details_keep(redemption=redemption, details=_typed(request, form)):
+        return JsonResponse({"kept": False}, status=409)
+    return JsonResponse({"kept": True})
 
 
 @partner_required

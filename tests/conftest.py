@@ -153,12 +153,11 @@ def make_keys(products):
 @pytest.fixture
 def redeem(make_keys):
     """redeem(user, partner, *keys) -> a redemption holding the keys, confirmed."""
-    from keys.services import redemption_keys_add, redemption_keys_confirm, redemption_start
+    from keys.services import redemption_keys_confirm, redemption_start
 
     def start(user, partner, *keys, confirm=True):
-        redemption = redemption_start(user=user, partner=partner)
-        errors = redemption_keys_add(
-            redemption=redemption, user=user, raw_keys=list(keys), client_address=None
+        redemption, errors = redemption_start(
+            user=user, partner=partner, raw_keys=list(keys), client_address=None
         )
         assert errors == {}
         if confirm:

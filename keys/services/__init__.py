@@ -28,6 +28,7 @@ from keys.services.redemptions import (
     RedemptionClosed,
     RedemptionKeysChanged,
     redemption_cancel,
+    redemption_details_keep,
     redemption_key_remove,
     redemption_keys_add,
     redemption_keys_confirm,
@@ -36,6 +37,7 @@ from keys.services.redemptions import (
     redemption_lock,
     redemption_refresh,
     redemption_start,
+    redemption_step_reach,
     reservations_release_stale,
 )
 
@@ -59,6 +61,7 @@ __all__ = [
     "keys_parse_file",
     "keys_revoke",
     "redemption_cancel",
+    "redemption_details_keep",
     "redemption_key_remove",
     "redemption_keys_add",
     "redemption_keys_confirm",
@@ -67,5 +70,6 @@ __all__ = [
     "redemption_lock",
     "redemption_refresh",
     "redemption_start",
+    "redemption_step_reach",
     "reservations_release_stale",
 ]

@@ -36,17 +36,50 @@ def _locked_draft(redemption: Redemption) -> Redemption:
     return locked
 
 
-@transaction.atomic
-def redemption_start(*, user: User, partner: Partner) -> Redemption:
-    """The user ticked "I understand…" and clicked Start."""
-    redemption = Redemption.objects.create(partner=partner, created_by=user)
-    audit_log(action="redemption.started", actor=user, target=redemption, partner=partner)
-    return redemption
-
-
 class _ReservationLost(Exception):
     def __init__(self, errors: dict[int, str]):
         self.errors = errors
+
+
+def redemption_start(
+    *,
+    user: User,
+    partner: Partner,
+    raw_keys: Sequence[str],
+    client_address: str | None,
+    submission=None,
+) -> tuple[Redemption | None, dict[int, str]]:
+    """The first keys of a new redemption: the redemption exists only once it holds keys.
+
+    Returns (the redemption, {}) or (None, {index in raw_keys: message}); with any error
+    nothing is created or reserved, so "Start" alone never leaves an empty draft behind.
+    The same form posted twice (`submission`) gives the redemption the first post created.
+    """
+    own = Redemption.objects.owned_by(user, partner)
+    if submission is not None and (earlier := own.filter(last_submission=submission).first()):
+        return earlier, {}
+    errors, usable = _keys_examine(partner, None, user, raw_keys, client_address)
+    if errors:
+        return None, errors
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            redemption = Redemption.objects.create(
+                partner=partner,
+                created_by=user,
+                last_submission=submission,
+                created_at=now,
+                updated_at=now,
+            )
+            audit_log(action="redemption.started", actor=user, target=redemption, partner=partner)
+            _reserve(redemption, user, usable)
+    except _ReservationLost as lost:
+        # Another redemption was faster for a key, or this very form's first post was: then
+        # the partner gets the redemption that post made.
+        if submission is not None and (earlier := own.filter(last_submission=submission).first()):
+            return earlier, {}
+        return None, lost.errors
+    return redemption, {}
 
 
 def redemption_keys_add(
@@ -73,7 +106,7 @@ def redemption_keys_add(
         raise RedemptionClosed
     if submission is not None and current.last_submission == submission:
         return {}  # a double submit: the first one did the work
-    errors, usable = _keys_examine(current, user, raw_keys, client_address)
+    errors, usable = _keys_examine(current.partner, current.pk, user, raw_keys, client_address)
     if errors:
         return errors
     with transaction.atomic():
@@ -93,7 +126,11 @@ def redemption_keys_add(
 
 
 def _keys_examine(
-    redemption: Redemption, user: User, raw_keys: Sequence[str], client_address: str | None
+    partner: Partner,
+    redemption_id: int | None,
+    user: User,
+    raw_keys: Sequence[str],
+    client_address: str | None,
 ) -> tuple[dict[int, str], list[tuple[int, ProductKey]]]:
     """Each typed line: its error, or the key it names. Typos never reach the database."""
     errors: dict[int, str] = {}
@@ -109,12 +146,10 @@ def _keys_examine(
             errors[index] = _already_entered()
             continue
         seen.add(canonical)
-        lookup = key_check(
-            user=user, partner=redemption.partner, raw=canonical, client_address=client_address
-        )
+        lookup = key_check(user=user, partner=partner, raw=canonical, client_address=client_address)
         key = lookup.key
         held = key is not None and key.state == ProductKey.State.RESERVED
-        if held and key.redemption_id == redemption.pk:
+        if held and key.redemption_id == redemption_id:
             errors[index] = _already_entered()
         elif held and key.redemption.created_by_id == user.pk:
             errors[index] = _(
@@ -297,7 +332,8 @@ def redemption_cancel(*, redemption: Redemption, user: User) -> None:
         _release(line.product_key, redemption)
     redemption.state = Redemption.State.CANCELLED
     redemption.updated_at = timezone.now()
-    redemption.save(update_fields=["state", "updated_at"])
+    redemption.customer_details = {}
+    redemption.save(update_fields=["state", "updated_at", "customer_details"])
     audit_log(
         action="redemption.cancelled", actor=user, target=redemption, partner=redemption.partner
     )
@@ -334,6 +370,38 @@ def reservations_release_stale(*, now: datetime | None = None, limit: int = 1000
         released += len(stale)
         if len(stale) < limit:
             return released
+
+
+def redemption_step_reach(*, redemption: Redemption, step: int) -> None:
+    """The partner opened this step of a draft: Resume comes back to it. Only moves forward.
+
+    A page view, not a change of the redemption: no audit event, and the "last change" stays.
+    """
+    Redemption.objects.filter(
+        pk=redemption.pk, state=Redemption.State.DRAFT, furthest_step__lt=step
+    ).update(furthest_step=step)
+    redemption.furthest_step = max(redemption.furthest_step, step)
+
+
+MAX_DETAIL_LENGTH = 300
+
+
+def redemption_details_keep(*, redemption: Redemption, details: dict[str, str]) -> bool:
+    """Keep what the partner typed in step 2 with the draft (text only, as typed).
+
+    These are a form's contents on the way, not a state of the redemption: no audit event.
+    False when the redemption is no longer a draft.
+    """
+    kept = {
+        str(name)[:50]: str(value)[:MAX_DETAIL_LENGTH]
+        for name, value in list(details.items())[:20]
+        if isinstance(value, str)
+    }
+    return bool(
+        Redemption.objects.filter(pk=redemption.pk, state=Redemption.State.DRAFT).update(
+            customer_details=kept, updated_at=timezone.now()
+        )
+    )
 
 
 def redemption_lock(redemption: Redemption) -> Redemption:
@@ -421,7 +489,8 @@ def redemption_keys_consume(
     redemption.state = Redemption.State.COMPLETED
     redemption.completed_at = now
     redemption.updated_at = now
-    redemption.save(update_fields=["state", "completed_at", "updated_at"])
+    redemption.customer_details = {}  # the tenant holds them now; the draft's copy goes
+    redemption.save(update_fields=["state", "completed_at", "updated_at", "customer_details"])
     audit_log(
         action="redemption.completed",
         actor=user,

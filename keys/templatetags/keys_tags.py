@@ -19,3 +19,15 @@ def key_input_assets():
         json_script(messages, "key-messages"),
         static("keys/key_input.js"),
     )
+
+
+@register.simple_tag
+def resume_url(redemption) -> str:
+    """Where Resume opens a draft (its `active_lines` prefetched: with_active_lines)."""
+    return redemption.resume_url(holds_keys=bool(redemption.active_lines))
+
+
+@register.simple_tag
+def resume_step_label(redemption) -> str:
+    step = redemption.resume_step(holds_keys=bool(redemption.active_lines))
+    return redemption.Step(step).label

@@ -11,7 +11,6 @@ from keys.services import (
     key_digest,
     key_lookup,
     keys_revoke,
-    redemption_keys_add,
     redemption_keys_confirm,
     redemption_keys_consume,
     redemption_start,
@@ -100,13 +99,10 @@ def test_an_unowned_key_is_usable_by_any_partner(make_keys, northwind, fabrikam)
 
 
 def reserve(user, partner, *keys):
-    redemption = redemption_start(user=user, partner=partner)
-    assert (
-        redemption_keys_add(
-            redemption=redemption, user=user, raw_keys=list(keys), client_address=None
-        )
-        == {}
+    redemption, errors = redemption_start(
+        user=user, partner=partner, raw_keys=list(keys), client_address=None
     )
+    assert errors == {}
     return redemption
 
 

@@ -24,9 +24,11 @@ def keys_form(*values, action="next", submission=None):
 
 
 def start(client):
+    """Start, then a draft of the signed-in user to work on (as if its keys had been removed)."""
     response = client.post("/partner/redeem/", {"understood": "on"})
-    assert response.status_code == 302
-    return Redemption.objects.latest("id")
+    assert response["Location"] == "/partner/redeem/new/"
+    user = response.wsgi_request.user
+    return Redemption.objects.create(partner=user.partner_membership.partner, created_by=user)
 
 
 def test_start_needs_the_acknowledgement(client, partner_admin):
@@ -151,7 +153,7 @@ def test_removing_and_cancelling(client, partner_admin, make_keys):
     client.post(f"/partner/redeem/{redemption.pk}/keys/", {"remove": str(line.pk)})
     assert redemption.lines.count() == 1
     response = client.post(f"/partner/redeem/{redemption.pk}/cancel/", follow=True)
-    assert b"The redemption was cancelled" in response.content
+    assert b"The redemption was discarded" in response.content
     assert set(ProductKey.objects.values_list("state", flat=True)) == {"available"}
     # A cancelled redemption sends its user back to the dashboard.
     assert client.get(f"/partner/redeem/{redemption.pk}/keys/")["Location"] == "/partner/"

@@ -15,10 +15,14 @@ from keys.services import (
     redemption_keys_confirm,
     redemption_lines,
     redemption_refresh,
-    redemption_start,
     reservations_release_stale,
 )
 from portal.models import AuditEvent
+
+
+def draft(user, partner):
+    """A draft holding no key (as after its keys were removed): the keys services add to it."""
+    return Redemption.objects.create(partner=partner, created_by=user)
 
 
 def add(redemption, user, *keys, submission=None, address="198.51.100.1"):
@@ -37,7 +41,7 @@ def state_of(key):
 
 def test_it_reserves_the_keys_for_24_hours(partner_admin, northwind, make_keys):
     keys = make_keys(2)
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     with time_machine.travel("2026-11-25 10:00:00Z", tick=False):
         assert add(redemption, partner_admin, *keys) == {}
     held = ProductKey.objects.filter(redemption=redemption)
@@ -49,7 +53,7 @@ def test_it_reserves_the_keys_for_24_hours(partner_admin, northwind, make_keys):
 
 def test_it_reports_each_bad_line_and_reserves_nothing(partner_admin, northwind, make_keys):
     good, other = make_keys(2)
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     errors = add(
         redemption,
         partner_admin,
@@ -72,7 +76,7 @@ def test_it_says_already_entered_for_a_key_already_in_the_redemption(
     partner_admin, northwind, make_keys
 ):
     key = make_keys(1)[0]
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     assert add(redemption, partner_admin, key) == {}
     assert add(redemption, partner_admin, key) == {0: "You have already entered this product key."}
 
@@ -81,14 +85,14 @@ def test_a_key_in_a_colleagues_redemption_is_already_used(
     partner_admin, partner_agent, northwind, make_keys
 ):
     key = make_keys(1)[0]
-    add(redemption_start(user=partner_agent, partner=northwind), partner_agent, key)
-    mine = redemption_start(user=partner_admin, partner=northwind)
+    add(draft(partner_agent, northwind), partner_agent, key)
+    mine = draft(partner_admin, northwind)
     assert add(mine, partner_admin, key) == {0: "This product key has already been used."}
 
 
 def test_another_partners_key_looks_unknown(partner_admin, northwind, fabrikam, make_keys):
     key = make_keys(1, partner=fabrikam)[0]
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     assert add(redemption, partner_admin, key) == {
         0: "We could not find this product key. Please check it against the card."
     }
@@ -98,7 +102,7 @@ def test_a_double_submitted_form_reserves_once(partner_admin, northwind, make_ke
     import uuid
 
     key = make_keys(1)[0]
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     submission = uuid.uuid4()
     assert add(redemption, partner_admin, key, submission=submission) == {}
     assert add(redemption, partner_admin, key, submission=submission) == {}
@@ -108,7 +112,7 @@ def test_a_double_submitted_form_reserves_once(partner_admin, northwind, make_ke
 
 def test_removing_a_key_makes_it_available_again(partner_admin, northwind, make_keys):
     key = make_keys(1)[0]
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     add(redemption, partner_admin, key)
     line = redemption.lines.get()
     assert redemption_key_remove(redemption=redemption, user=partner_admin, line_id=line.pk)
@@ -118,7 +122,7 @@ def test_removing_a_key_makes_it_available_again(partner_admin, northwind, make_
 
 def test_cancelling_releases_every_key(partner_admin, northwind, make_keys):
     keys = make_keys(3)
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     add(redemption, partner_admin, *keys)
     redemption_cancel(redemption=redemption, user=partner_admin)
     assert {state_of(k) for k in keys} == {"available"}
@@ -129,14 +133,14 @@ def test_cancelling_releases_every_key(partner_admin, northwind, make_keys):
 
 
 def test_confirming_needs_at_least_one_key(partner_admin, northwind):
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     with pytest.raises(ValueError, match="at least one"):
         redemption_keys_confirm(redemption=redemption, user=partner_admin)
 
 
 def test_the_sweep_releases_stale_reservations_only(partner_admin, northwind, make_keys):
     old, fresh = make_keys(2)
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     with time_machine.travel("2026-11-24 09:00:00Z", tick=False):
         add(redemption, partner_admin, old)
     with time_machine.travel("2026-11-25 08:00:00Z", tick=False):
@@ -154,7 +158,7 @@ def test_the_sweep_releases_stale_reservations_only(partner_admin, northwind, ma
 
 def test_resuming_takes_back_free_keys_and_says_so(partner_admin, northwind, make_keys, staff):
     free, taken = make_keys(2)
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     with time_machine.travel("2026-11-20 09:00:00Z", tick=False):
         add(redemption, partner_admin, free, taken)
     with time_machine.travel("2026-11-25 09:00:00Z", tick=False):
@@ -176,7 +180,7 @@ def test_the_release_command_replays_a_day(partner_admin, northwind, make_keys):
     from django.core.management import call_command
 
     key = make_keys(1)[0]
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     with time_machine.travel("2026-11-20 09:00:00Z", tick=False):
         add(redemption, partner_admin, key)
     out = StringIO()
@@ -196,7 +200,7 @@ def test_fifty_threads_redeeming_one_key_give_one_success(transactional_db, nort
         user = User.objects.create_user(f"racer{n}@northwind.example", "x")
         PartnerMembership.objects.create(user=user, partner=northwind, role="agent")
         users.append(user)
-    drafts = [redemption_start(user=u, partner=northwind) for u in users]
+    drafts = [draft(u, northwind) for u in users]
     barrier = threading.Barrier(50)
     outcomes, failures = [], []
 
@@ -228,14 +232,14 @@ def test_fifty_threads_redeeming_one_key_give_one_success(transactional_db, nort
 
 def test_a_key_in_another_of_my_redemptions_says_where_it_is(partner_admin, northwind, make_keys):
     key = make_keys(1)[0]
-    add(redemption_start(user=partner_admin, partner=northwind), partner_admin, key)
-    second = redemption_start(user=partner_admin, partner=northwind)
+    add(draft(partner_admin, northwind), partner_admin, key)
+    second = draft(partner_admin, northwind)
     assert "another of your redemptions in progress" in add(second, partner_admin, key)[0]
 
 
 def test_changing_the_keys_after_review_asks_for_a_new_review(partner_admin, northwind, make_keys):
     first, second = make_keys(2)
-    redemption = redemption_start(user=partner_admin, partner=northwind)
+    redemption = draft(partner_admin, northwind)
     add(redemption, partner_admin, first)
     redemption_keys_confirm(redemption=redemption, user=partner_admin)
     add(redemption, partner_admin, second)

@@ -86,6 +86,8 @@ EXPECTED = {
     "set_language": ("POST", everyone(302)),
     "keys:check_key": ("GET", partners_only()),
     "keys:redeem_start": ("GET", partners_only()),
+    # Without "I understand…" ticked in this session, the key entry sends back to the start.
+    "keys:redeem_new": ("GET", partners_only(302)),
     "keys:redeem_keys": ("GET", own_redemption()),
     "keys:redeem_review": ("GET", own_redemption()),
     "keys:redeem_getting_started": ("GET", own_redemption()),
@@ -96,6 +98,7 @@ EXPECTED = {
     "tenants:tenant_created": ("GET", own_tenant()),
     "tenants:resend_activation": ("POST", own_tenant(302)),
     "tenants:create_tenant": ("GET", own_redemption()),
+    "tenants:create_tenant_keep": ("POST", own_redemption(200)),
     "tenants:domain_check": ("GET", partners_only()),
     "tenants:customer_home": (
         "GET",
@@ -207,8 +210,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
         param = part.split(">")[0]
         converter, _, key = param.rpartition(":")
         if key == "pk":
-            tenant_scoped = name.startswith("tenants:") and name != "tenants:create_tenant"
-            values[key] = world["contoso"].pk if tenant_scoped else world["redemption"].pk
+            redemption_scoped = pattern.startswith("partner/redeem/")
+            values[key] = world["redemption"].pk if redemption_scoped else world["contoso"].pk
         elif key == "account_pk":
             values[key] = world["contoso_admin"].pk
         elif converter == "int":

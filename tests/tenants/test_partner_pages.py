@@ -71,12 +71,20 @@ def test_a_partner_of_record_sees_the_customer_too(client, partner_admin, northw
 def test_the_dashboard_lists_redemptions_in_progress(
     client, partner_admin, northwind, make_keys, redeem
 ):
-    redeem(partner_admin, northwind, *make_keys(2), confirm=False)
+    keys = make_keys(2)
+    redemption = redeem(partner_admin, northwind, *keys, confirm=False)
     client.force_login(partner_admin)
     response = client.get("/partner/")
     assert b"Redemptions in progress" in response.content
-    assert b"2 keys reserved" in response.content
-    assert b"Resume" in response.content
+    (draft,) = response.context["drafts"]
+    assert draft == redemption
+    for key in keys:
+        assert f"•••••-•••••-•••••-•••••-{key[-5:]}".encode() in response.content
+    assert b"Business Standard" in response.content
+    assert b"Entering product keys" in response.content  # the step reached
+    assert b"(UTC)" in response.content  # the last change says its time zone
+    assert f'href="/partner/redeem/{redemption.pk}/keys/"'.encode() in response.content
+    assert f'href="/partner/redeem/{redemption.pk}/cancel/"'.encode() in response.content
 
 
 def test_the_dashboard_says_when_there_are_no_customers(client, partner_admin):

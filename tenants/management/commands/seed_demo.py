@@ -11,7 +11,6 @@ from keys.models import Product, ProductKey
 from keys.services import (
     batch_generate,
     key_digest,
-    redemption_keys_add,
     redemption_keys_confirm,
     redemption_start,
 )
@@ -98,9 +97,8 @@ def _demo_tenant(northwind: Partner) -> None:
         )
     }
     key = next(k for sku, k in read_demo_keys() if sku == "BUS-STD" and key_digest(k) in available)
-    redemption = redemption_start(user=partner_admin, partner=northwind)
-    errors = redemption_keys_add(
-        redemption=redemption, user=partner_admin, raw_keys=[key], client_address=None
+    redemption, errors = redemption_start(
+        user=partner_admin, partner=northwind, raw_keys=[key], client_address=None
     )
     if errors:
         raise CommandError(f"Cannot redeem the demo key: {errors}")
