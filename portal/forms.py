@@ -1,8 +1,12 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.emails import email_queue
 from portal.services import signin_attempt_failed, signin_attempt_start
 
 
@@ -36,6 +40,32 @@ class SignInForm(AuthenticationForm):
             raise
         attempt.refund()  # the right password: this try does not count
         return cleaned
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's password reset, whose e-mail goes to the outbox instead of being sent during the
+    request: a mail server that is down delays the link instead of losing it."""
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        user = context["user"]
+        # The link points at PORTAL_BASE_URL, never at the Host header of the request.
+        path = reverse(
+            "password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]}
+        )
+        email_queue(
+            template="password_reset",
+            to=[to_email],
+            language=user.language,
+            context={"user": user, "url": f"{settings.PORTAL_BASE_URL}{path}"},
+        )
 
 
 def posted_data(request):

@@ -2,7 +2,7 @@ import logging
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -11,7 +11,7 @@ from django.views.i18n import set_language as django_set_language
 
 from portal.access import home_url_for
 from portal.celery import app as celery_app
-from portal.forms import SignInForm
+from portal.forms import PasswordResetForm, SignInForm
 from portal.services import user_language_set
 from portal.throttle import retry_after_seconds
 
@@ -28,6 +28,16 @@ class SignInView(auth_views.LoginView):
             response.status_code = 429
             response["Retry-After"] = str(retry_after_seconds(form.blocked_until))
         return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The reset link is queued in the outbox (sent after commit), never sent in the request."""
+
+    form_class = PasswordResetForm
+
+    def form_valid(self, form):
+        with transaction.atomic():
+            return super().form_valid(form)
 
 
 @require_POST

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from keys.models import ProductKey, Redemption, RedemptionLine
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
+from tenants.emails import activation_email_queue, tenant_created_email_queue
 from tenants.models import (
     DOMAIN_PREFIX_PATTERN,
     License,
@@ -195,13 +196,9 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
                 if problem:
                     raise TenantCreateError(problem, field=field) from None
             raise
-
-    from tenants import tasks  # tasks import services; the cycle is broken here
-
-    transaction.on_commit(lambda: tasks.send_activation_email.delay(tenant_user_id=admin.pk))
-    transaction.on_commit(
-        lambda: tasks.send_tenant_created_email.delay(tenant_id=tenant.pk, user_id=user.pk)
-    )
+        # In the same transaction: the e-mails exist exactly when the tenant does.
+        activation_email_queue(account=admin)
+        tenant_created_email_queue(tenant=tenant, user=user)
     return tenant
 
 
@@ -346,7 +343,5 @@ def activation_resend(*, account: TenantUser, user: User) -> bool:
             partner=account.tenant.created_by_partner,
             tenant=account.tenant,
         )
-        from tenants import tasks
-
-        transaction.on_commit(lambda: tasks.send_activation_email.delay(tenant_user_id=account.pk))
+        activation_email_queue(account=account)
     return True
