@@ -251,6 +251,11 @@ POST_OFFICE = {
     # in all with 20), then the e-mail is marked failed in the admin, where ops can requeue it.
     "MAX_RETRIES": env_int("EMAIL_MAX_RETRIES", 20, minimum=0, maximum=100),
 }
+# Link e-mails (password reset, resending an activation) allowed per recipient account and per
+# client address in the window: nobody can flood a mailbox, or our sender's reputation.
+EMAIL_LINK_LIMIT_PER_ACCOUNT = env_int("EMAIL_LINK_LIMIT_PER_ACCOUNT", 5, minimum=1)
+EMAIL_LINK_LIMIT_PER_ADDRESS = env_int("EMAIL_LINK_LIMIT_PER_ADDRESS", 20, minimum=1)
+EMAIL_LINK_WINDOW_MINUTES = env_int("EMAIL_LINK_WINDOW_MINUTES", 60, minimum=1)
 
 # Security
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -14,6 +14,8 @@ from keys.models import Redemption, RedemptionLine
 from portal.access import customer_admin_required, partner_required
 from portal.forms import posted_data
 from portal.models import User
+from portal.services import email_link_attempt_start
+from portal.views import too_many_email_links
 from tenants.forms import TenantForm
 from tenants.models import Subscription, Tenant, TenantUser
 from tenants.services import (
@@ -95,12 +97,18 @@ def resend_activation(request, pk: int, account_pk: int):
         tenant=tenant,
         is_admin=True,
     )
+    attempt = email_link_attempt_start(
+        email=account.email, client_address=request.client_address, actor=request.user
+    )
+    if attempt.blocked:
+        return too_many_email_links(request, attempt.until)
     if activation_resend(account=account, user=request.user):
         messages.success(
             request,
             _("A new activation e-mail is on its way to %(email)s.") % {"email": account.email},
         )
     else:
+        attempt.refund()  # nothing was sent
         messages.info(request, _("This administrator has already activated their account."))
     return redirect("tenants:partner_customer", tenant.pk)
 

@@ -1,9 +1,10 @@
-"""Password reset: the link goes through the outbox, in the person's language."""
+"""Password reset: the link goes through the outbox, in the person's language, under limits."""
 
+import time_machine
 from django.core import mail
 from post_office.models import STATUS, Email
 
-from portal.models import User
+from portal.models import AuditEvent, User
 from portal.outbox import outbox_deliver
 
 URL = "/accounts/password_reset/"
@@ -61,3 +62,48 @@ def test_it_answers_the_same_for_an_address_without_an_account(client, partner_a
     unknown = ask(client, email="nobody-here@example.com")
     assert (unknown.status_code, unknown["Location"]) == (known.status_code, known["Location"])
     assert list(Email.objects.values_list("to", flat=True)) == [["partner@northwind.example"]]
+
+
+def test_it_refuses_a_sixth_link_for_one_account_in_the_window(client, partner_admin):
+    with time_machine.travel("2026-11-25 09:00:00Z", tick=False):
+        for n in range(5):
+            assert ask(client, address=f"198.51.100.{n + 10}").status_code == 302
+    with time_machine.travel("2026-11-25 09:20:00Z", tick=False):
+        blocked = ask(client, address="203.0.113.1")
+    assert blocked.status_code == 429
+    assert blocked["Retry-After"] == str(40 * 60)
+    assert b"You can ask again at 10:00 UTC" in blocked.content
+    assert Email.objects.count() == 5
+    event = AuditEvent.objects.get(action="email_link.limit_reached")
+    assert event.details == {
+        "account": "partner@northwind.example",
+        "counter": "account",
+        "limit": 5,
+    }
+    with time_machine.travel("2026-11-25 10:00:01Z", tick=False):
+        assert ask(client).status_code == 302
+
+
+def test_it_refuses_more_links_from_one_client_address(client, partner_admin):
+    for n in range(20):
+        ask(client, email=f"someone{n}@example.com")
+    assert ask(client).status_code == 429
+    assert not Email.objects.exists()  # none of the 20 had an account; the 21st was refused
+    assert AuditEvent.objects.filter(
+        action="email_link.limit_reached", details__counter="addr"
+    ).exists()
+
+
+def test_it_limits_addresses_without_an_account_the_same_way(client, db):
+    for _ in range(5):
+        assert ask(client, email="nobody-here@example.com").status_code == 302
+    assert ask(client, email="nobody-here@example.com").status_code == 429
+
+
+def test_it_explains_the_limit_in_french(client, partner_admin):
+    for _ in range(5):
+        ask(client)
+    blocked = ask(client, HTTP_ACCEPT_LANGUAGE="fr")
+    assert blocked.status_code == 429
+    assert "Trop d’e-mails demandés".encode() in blocked.content
+    assert b"Vous pourrez redemander" in blocked.content
