@@ -33,3 +33,17 @@ class StallingBackend(BaseEmailBackend):
         marker.write_text("\n".join(m.extra_headers.get("Message-ID", "") for m in email_messages))
         time.sleep(300)
         return 0
+
+
+class ClaimTimeoutBackend(LocmemBackend):
+    """Records the database's idle-in-transaction timeout in force while the e-mail is sent."""
+
+    seen: list[str] = []
+
+    def send_messages(self, email_messages):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW idle_in_transaction_session_timeout")
+            self.seen.append(cursor.fetchone()[0])
+        return super().send_messages(email_messages)

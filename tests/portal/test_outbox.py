@@ -14,6 +14,7 @@ from portal import emails
 from portal.emails import email_queue
 from portal.outbox import outbox_deliver, retry_delay
 from portal.tasks import deliver_outbox
+from tests.mail_backends import ClaimTimeoutBackend
 
 DOWN = "tests.mail_backends.DownBackend"
 START = datetime.datetime(2026, 11, 25, 10, 0, tzinfo=datetime.UTC)
@@ -191,3 +192,15 @@ def test_it_sends_each_email_once_when_workers_race(transactional_db, settings, 
     assert len({m.message()["Message-ID"] for m in mail.outbox}) == 30
     assert all(count > 0 for count in sent)  # they really shared the work
     assert set(Email.objects.values_list("status", flat=True)) == {STATUS.sent}
+
+
+@pytest.mark.postgres
+def test_it_bounds_how_long_a_vanished_worker_keeps_its_claim(transactional_db, settings):
+    settings.EMAIL_BACKEND = "tests.mail_backends.ClaimTimeoutBackend"
+    ClaimTimeoutBackend.seen.clear()
+    queue()  # committed at once (no test transaction here), and delivered by the kick
+    assert Email.objects.get().status == STATUS.sent
+    assert ClaimTimeoutBackend.seen == ["5min"]
+    with connection.cursor() as cursor:  # only for the claim's transaction
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        assert cursor.fetchone()[0] == "0"
