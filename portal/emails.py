@@ -1,18 +1,61 @@
 """E-mails: rendered from templates/emails/<name>_subject.txt, _body.txt and _body.html in the
-recipient's language, and sent by Celery tasks queued on commit."""
+recipient's language, and written to the outbox (django-post-office's Email table) in the
+transaction of the change that causes them. portal.outbox delivers them from there."""
+
+import logging
+from email.utils import make_msgid
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
+from post_office.models import PRIORITY, STATUS, Email
+from post_office.settings import get_message_id_fqdn
+
+logger = logging.getLogger(__name__)
 
 
-def email_send(*, template: str, to: list[str], language: str, context: dict) -> None:
+def email_queue(*, template: str, to: list[str], language: str, context: dict) -> Email:
+    """Write one e-mail to the outbox, in the caller's transaction; it is sent after commit.
+
+    A rollback of the caller takes the e-mail with it (nothing is sent about a change that did not
+    happen), and a commit keeps it even when the broker, the mail server or the worker is down.
+    """
     with translation.override(language):
         context = {**context, "portal_url": settings.PORTAL_BASE_URL}
-        subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
-        text = render_to_string(f"emails/{template}_body.txt", context)
-        html = render_to_string(f"emails/{template}_body.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
-    message.attach_alternative(html, "text/html")
-    message.send()
+        # The .txt parts are plain text: rendered without HTML escaping ("text" engine).
+        subject = render_to_string(f"emails/{template}_subject.txt", context, using="text")
+        text = render_to_string(f"emails/{template}_body.txt", context, using="text")
+        html = render_to_string(f"emails/{template}_body.html", context, using="django")
+    # Written directly rather than through post_office.mail.send, which renders the finished
+    # subject and bodies once more as Django templates: a "{{" or "{%" typed in an organization
+    # name would then be template code.
+    email = Email.objects.create(
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        subject=" ".join(subject.split()),  # a header: one line
+        message=text,
+        html_message=html,
+        status=STATUS.queued,
+        priority=PRIORITY.medium,
+        # Fixed now, stored with the row: a copy sent again after a worker died mid-send carries
+        # the same Message-ID, so mail systems can drop it.
+        message_id=make_msgid(domain=get_message_id_fqdn()),
+    )
+    transaction.on_commit(outbox_kick, robust=True)
+    return email
+
+
+def outbox_kick() -> None:
+    """Ask a worker to deliver now. Best effort: when the broker is down the e-mail is already
+    committed, and the periodic pickup (every minute) sends it once the broker is back."""
+    from portal.tasks import deliver_outbox  # tasks import the outbox, which imports models
+
+    try:
+        deliver_outbox.delay()
+    except Exception:  # the broker is down (or, in eager mode, the delivery failed)
+        # The page that queued must not fail: its change and its e-mail are committed.
+        logger.warning(
+            "Could not start delivering the outbox now; the periodic pickup will send it.",
+            exc_info=True,
+        )

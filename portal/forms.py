@@ -1,9 +1,14 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.emails import email_queue
 from portal.identity import NormalizedEmailField
+from portal.models import User
 from portal.services import signin_attempt_failed, signin_attempt_start
 
 
@@ -38,6 +43,47 @@ class SignInForm(AuthenticationForm):
             raise
         attempt.refund()  # the right password: this try does not count
         return cleaned
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's password reset, whose e-mail goes to the outbox instead of being sent during the
+    request: a mail server that is down delays the link instead of losing it."""
+
+    # The address is normalized like every other entry of an address (one identity per address).
+    email = NormalizedEmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def get_users(self, email):
+        """The active account with exactly this (normalized) address, if it may sign in."""
+        return (
+            user
+            for user in User.objects.filter(email=email, is_active=True)
+            if user.has_usable_password()
+        )
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        user = context["user"]
+        # The link points at PORTAL_BASE_URL, never at the Host header of the request.
+        path = reverse(
+            "password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]}
+        )
+        email_queue(
+            template="password_reset",
+            to=[to_email],
+            language=user.language,
+            context={"user": user, "url": f"{settings.PORTAL_BASE_URL}{path}"},
+        )
 
 
 def posted_data(request):

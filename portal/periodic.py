@@ -26,6 +26,15 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         description="Gives back keys held by redemptions that were not finished in time.",
         minute="*/10",
     ),
+    PeriodicTaskSpec(
+        name="Deliver queued e-mails",
+        task="portal.tasks.deliver_outbox",
+        description=(
+            "Sends the e-mails still in the outbox: those whose delivery could not be started "
+            "(broker down), whose worker died, or whose retry is due."
+        ),
+        minute="*",
+    ),
 ]
 
 

@@ -106,6 +106,41 @@ def signin_attempt_failed(*, attempt: Attempt, email: str, client_address: str |
     )
 
 
+def _email_link_counters(email: str, client_address: str | None) -> list[Counter]:
+    counters = [
+        Counter(
+            f"emaillink:account:{email_normalize(email)}", settings.EMAIL_LINK_LIMIT_PER_ACCOUNT
+        )
+    ]
+    if client_address:
+        counters.append(
+            Counter(f"emaillink:addr:{client_address}", settings.EMAIL_LINK_LIMIT_PER_ADDRESS)
+        )
+    return counters
+
+
+def email_link_attempt_start(
+    *, email: str, client_address: str | None, actor: User | None = None
+) -> Attempt:
+    """Count one link e-mail (password reset, activation resent) asked for this address.
+
+    Every ask counts, whether or not an account uses the address: the limit then says nothing
+    about which addresses have accounts. `blocked` when past a limit: send nothing.
+    """
+    attempt = attempt_start(
+        _email_link_counters(email, client_address),
+        timedelta(minutes=settings.EMAIL_LINK_WINDOW_MINUTES),
+    )
+    audit_limits_reached(
+        action="email_link.limit_reached",
+        counters=attempt.reached(),
+        client_address=client_address,
+        actor=actor,
+        details={"account": email_normalize(email)},
+    )
+    return attempt
+
+
 def audit_limits_reached(
     *,
     action: str,

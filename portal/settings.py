@@ -6,6 +6,7 @@ and KEY_PEPPER required. Every variable is listed in README.md.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "formtools",
     "django_countries",
     "django_celery_beat",
+    "post_office",  # the e-mail outbox (portal/emails.py writes it, portal/outbox.py delivers)
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS and JS, served by the portal itself
 ]
 
@@ -85,6 +87,15 @@ TEMPLATES = [
                 "portal.context_processors.portal",
             ],
         },
+    },
+    {
+        # Plain-text e-mails (templates/emails/*.txt): a text/plain body is not HTML, so
+        # "Dupont & Co" must stay "Dupont & Co", not "Dupont &amp; Co". Only portal/emails.py
+        # renders with this engine (`using="text"`); pages and HTML e-mails stay escaped.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "OPTIONS": {"autoescape": False},
     },
 ]
 
@@ -228,6 +239,23 @@ EMAIL_BACKEND = env_str(
     "portal.mail.ConsoleAndFileBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_FILE_PATH = VAR_DIR / "mail"
+# The outbox (django-post-office's Email table). Delivery is the portal's own
+# (portal.outbox.outbox_deliver, from a Celery task and the periodic pickup), not post_office's
+# Celery hook nor its send_queued_mail command, whose lock is a file on one machine. No
+# "BACKENDS" here: post_office then reads EMAIL_BACKEND itself, so there is one setting to change.
+POST_OFFICE = {
+    "CELERY_ENABLED": False,
+    "MESSAGE_ID_ENABLED": True,
+    "MESSAGE_ID_FQDN": urlsplit(PORTAL_BASE_URL).hostname,
+    # Tries after the first failure; the waits double from 1 minute up to 1 hour (about 15 hours
+    # in all with 20), then the e-mail is marked failed in the admin, where ops can requeue it.
+    "MAX_RETRIES": env_int("EMAIL_MAX_RETRIES", 20, minimum=0, maximum=100),
+}
+# Link e-mails (password reset, resending an activation) allowed per recipient account and per
+# client address in the window: nobody can flood a mailbox, or our sender's reputation.
+EMAIL_LINK_LIMIT_PER_ACCOUNT = env_int("EMAIL_LINK_LIMIT_PER_ACCOUNT", 5, minimum=1)
+EMAIL_LINK_LIMIT_PER_ADDRESS = env_int("EMAIL_LINK_LIMIT_PER_ADDRESS", 20, minimum=1)
+EMAIL_LINK_WINDOW_MINUTES = env_int("EMAIL_LINK_WINDOW_MINUTES", 60, minimum=1)
 
 # Security
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

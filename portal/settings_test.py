@@ -49,7 +49,11 @@ from portal.settings import *  # noqa: E402,F403
 
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# TEST_EMAIL_BACKEND is only for a worker that a test starts in a subprocess (a backend from
+# tests/ that stalls, so the test can kill the worker mid-send); the suite itself uses locmem.
+EMAIL_BACKEND = os.environ.get(
+    "TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+)
 # Tasks run in the process that queues them: e-mails land in the locmem outbox.
 CELERY_TASK_ALWAYS_EAGER = True
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

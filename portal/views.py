@@ -2,7 +2,7 @@ import logging
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -11,8 +11,8 @@ from django.views.i18n import set_language as django_set_language
 
 from portal.access import home_url_for
 from portal.celery import app as celery_app
-from portal.forms import SignInForm
-from portal.services import user_language_set
+from portal.forms import PasswordResetForm, SignInForm
+from portal.services import email_link_attempt_start, user_language_set
 from portal.throttle import retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,32 @@ class SignInView(auth_views.LoginView):
             response.status_code = 429
             response["Retry-After"] = str(retry_after_seconds(form.blocked_until))
         return response
+
+
+def too_many_email_links(request, until):
+    """The 429 page of the link e-mails' limits (password reset, activation resent)."""
+    response = render(request, "portal/too_many_email_links.html", {"until": until}, status=429)
+    response["Retry-After"] = str(retry_after_seconds(until))
+    return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The reset link is queued in the outbox, under a limit per address asked and per client.
+
+    The answer is the same whether or not an account uses the address (the limit counts every
+    ask), so the page tells nobody which addresses have accounts.
+    """
+
+    form_class = PasswordResetForm
+
+    def form_valid(self, form):
+        attempt = email_link_attempt_start(
+            email=form.cleaned_data["email"], client_address=self.request.client_address
+        )
+        if attempt.blocked:
+            return too_many_email_links(self.request, attempt.until)
+        with transaction.atomic():
+            return super().form_valid(form)
 
 
 @require_POST

@@ -18,6 +18,7 @@ from portal.identity import email_normalize
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from tenants.access import TenantAccess
+from tenants.emails import activation_email_queue, tenant_created_email_queue
 from tenants.models import (
     DOMAIN_PREFIX_PATTERN,
     License,
@@ -179,13 +180,9 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
                 if problem:
                     raise TenantCreateError(problem, field=field) from None
             raise
-
-    from tenants import tasks  # tasks import services; the cycle is broken here
-
-    transaction.on_commit(lambda: tasks.send_activation_email.delay(tenant_user_id=admin.pk))
-    transaction.on_commit(
-        lambda: tasks.send_tenant_created_email.delay(tenant_id=tenant.pk, user_id=user.pk)
-    )
+        # In the same transaction: the e-mails exist exactly when the tenant does.
+        activation_email_queue(account=admin)
+        tenant_created_email_queue(tenant=tenant, user=user)
     return tenant
 
 
@@ -325,7 +322,5 @@ def activation_resend(*, account: TenantUser, access: TenantAccess) -> bool:
             tenant=account.tenant,
             details=access.audit_details,
         )
-        from tenants import tasks
-
-        transaction.on_commit(lambda: tasks.send_activation_email.delay(tenant_user_id=account.pk))
+        activation_email_queue(account=account)
     return True

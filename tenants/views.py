@@ -15,6 +15,8 @@ from keys.services import redemption_details_keep, redemption_lines, redemption_
 from portal.access import partner_required
 from portal.forms import posted_data
 from portal.models import User
+from portal.services import email_link_attempt_start
+from portal.views import too_many_email_links
 from tenants.access import Permission, customer_required, partner_tenants, tenant_access
 from tenants.forms import TenantForm
 from tenants.models import Subscription, TenantUser
@@ -97,12 +99,18 @@ def resend_activation(request, pk: int, account_pk: int):
         is_admin=True,
     )
     tenant = access.tenant
+    attempt = email_link_attempt_start(
+        email=account.email, client_address=request.client_address, actor=request.user
+    )
+    if attempt.blocked:
+        return too_many_email_links(request, attempt.until)
     if activation_resend(account=account, access=access):
         messages.success(
             request,
             _("A new activation e-mail is on its way to %(email)s.") % {"email": account.email},
         )
     else:
+        attempt.refund()  # nothing was sent
         messages.info(request, _("This administrator has already activated their account."))
     return redirect("tenants:partner_customer", tenant.pk)
 

@@ -44,12 +44,15 @@ def test_every_task_of_the_apps_is_declared_and_scheduled_by_migrate(db):
 
     declared = {spec.task for spec in periodic.PERIODIC_TASKS}
     periodic_names = set()
-    for app in ("keys",):  # apps whose tasks.py holds periodic jobs
+    for app in ("keys", "portal"):  # apps whose tasks.py holds periodic jobs
         module = importlib.import_module(f"{app}.tasks")
         periodic_names |= {
             obj.name for _name, obj in inspect.getmembers(module) if isinstance(obj, Task)
         }
-    assert periodic_names == {"keys.tasks.release_stale_reservations"}
+    assert periodic_names == {
+        "keys.tasks.release_stale_reservations",
+        "portal.tasks.deliver_outbox",
+    }
     assert periodic_names <= declared
     # migrate's post_migrate hook put them in the beat schedule of the test database.
     periodic_tasks_sync()

@@ -50,8 +50,11 @@ def test_other_accounts_still_sign_in(client, partner_admin, partner_agent):
     assert response.status_code == 302
 
 
-def test_password_reset_sends_a_single_use_link(client, partner_admin):
-    response = client.post("/accounts/password_reset/", {"email": "partner@northwind.example"})
+def test_password_reset_sends_a_single_use_link(
+    client, partner_admin, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox is sent after commit
+        response = client.post("/accounts/password_reset/", {"email": "partner@northwind.example"})
     assert response.status_code == 302
     body = mail.outbox[0].body
     path = re.search(r"https?://[^/]+(/accounts/reset/\S+/)", body).group(1)

@@ -132,6 +132,12 @@ ADMIN_SPECIAL = {
     "admin:logout": ("POST", everyone(302)),
     # Without a search term and a field, the autocomplete refuses.
     "admin:autocomplete": ("GET", {**everyone(ADMIN_LOGIN), "staff": 403}),
+    # The outbox: e-mails are written by the portal, never added by hand; an e-mail that does not
+    # exist has no preview, image or resend.
+    "admin:post_office_email_add": ("GET", {**everyone(ADMIN_LOGIN), "staff": 403}),
+    "admin:post_office_email_preview": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
+    "admin:post_office_email_image": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
+    "admin:resend": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
     # A user that does not exist.
     "admin:auth_user_password_change": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
     # The admin's catch-all for unknown admin URLs (no name): staff get a 404.
@@ -216,6 +222,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
             values[key] = world["contoso_admin"].pk
         elif converter == "int":
             values[key] = 1
+        elif key == "content_id":  # an inline image of an e-mail: 32 hex digits
+            values[key] = "0" * 32
         else:
             values[key] = "MQ" if key == "uidb64" else "set-x"
     return values

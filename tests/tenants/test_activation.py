@@ -5,6 +5,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.utils import timezone
+from post_office.models import Email
 
 from portal.models import AuditEvent, User
 from tenants.services import tenant_create
@@ -136,3 +137,32 @@ def test_other_partners_cannot_resend(client, other_partner_admin, created):
         f"/partner/customers/{tenant.pk}/admins/{tenant.users.get().pk}/resend-activation/"
     )
     assert response.status_code == 404
+
+
+def test_it_refuses_a_sixth_activation_email_in_the_window(client, partner_admin, created):
+    tenant, _path = created
+    account = tenant.users.get()
+    url = f"/partner/customers/{tenant.pk}/admins/{account.pk}/resend-activation/"
+    client.force_login(partner_admin)
+    with time_machine.travel("2026-11-25 09:00:00Z", tick=False):
+        for _ in range(5):
+            assert client.post(url).status_code == 302
+        blocked = client.post(url)
+    assert blocked.status_code == 429
+    assert blocked["Retry-After"] == "3600"
+    assert b"You can ask again at 10:00 UTC" in blocked.content
+    assert Email.objects.filter(to="megan@contoso.example").count() == 1 + 5  # creation + 5
+    assert AuditEvent.objects.filter(
+        action="email_link.limit_reached", actor=partner_admin, details__counter="account"
+    ).exists()
+
+
+def test_it_does_not_count_a_resend_to_an_activated_admin(client, partner_admin, created):
+    tenant, _path = created
+    account = tenant.users.get()
+    account.user.set_password("a-long-Passphrase-2026")
+    account.user.save()
+    client.force_login(partner_admin)
+    url = f"/partner/customers/{tenant.pk}/admins/{account.pk}/resend-activation/"
+    for _ in range(8):
+        assert client.post(url).status_code == 302

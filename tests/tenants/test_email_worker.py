@@ -1,4 +1,4 @@
-"""The e-mails really travel through the broker: a Celery worker on Redis delivers them."""
+"""The e-mails really travel through the broker: a Celery worker on Redis delivers the outbox."""
 
 import contextlib
 import time
@@ -6,6 +6,7 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
+from post_office.models import STATUS, Email
 
 from portal.celery import app
 from tenants.services import tenant_create
@@ -39,3 +40,4 @@ def test_a_worker_on_redis_sends_the_emails_after_commit(
         "megan@contoso.example",
         "partner@northwind.example",
     ]
+    assert list(Email.objects.values_list("status", flat=True)) == [STATUS.sent, STATUS.sent]
