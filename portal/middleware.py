@@ -2,7 +2,8 @@ import contextvars
 import ipaddress
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBadRequest
+from django.utils.translation import gettext as _
 
 # The address of the client whose request is being served, for audit events written deep inside
 # services. None outside a request (Celery tasks, management commands).
@@ -41,3 +42,28 @@ class ClientAddressMiddleware:
             return self.get_response(request)
         finally:
             current_client_address.reset(token)
+
+
+def _holds_nul(data) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in data.getlist(key)) for key in data)
+
+
+class RefuseNulMiddleware:
+    """Answers 400 to a request whose path, query string or form holds a NUL character.
+
+    PostgreSQL refuses NUL in text (psycopg2 raises ValueError), so a NUL that reached a query
+    was a 500. It is the only character it refuses: bytes that are not UTF-8 were already
+    replaced when Django decoded the request. Form fields refuse NUL too, but views and the
+    admin also read the query string directly.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or _holds_nul(request.GET) or _holds_nul(request.POST):
+            return HttpResponseBadRequest(
+                _("The request holds a NUL character, which the portal does not accept."),
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
