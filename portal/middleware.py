@@ -3,6 +3,7 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBadRequest
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
 # The address of the client whose request is being served, for audit events written deep inside
@@ -67,3 +68,21 @@ class RefuseNulMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
+
+
+# Pages that show a customer's data or echo a product key (a bearer secret): no copy may stay in
+# a browser's or a proxy's cache, where the next person at a shared computer would find it.
+# (The admin already sends no-store on all its pages; the key look-up is named so that the rule
+# does not rest on that.)
+NO_STORE_PREFIXES = ("/partner/", "/customer/", "/admin/keys/productkey/lookup/")
+
+
+class NoStoreMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith(NO_STORE_PREFIXES):
+            add_never_cache_headers(response)
+        return response
