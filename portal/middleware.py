@@ -13,9 +13,41 @@ current_client_address: contextvars.ContextVar[str | None] = contextvars.Context
 )
 
 
+def parse_address(entry: str) -> str | None:
+    """The IP address in one X-Forwarded-For entry or REMOTE_ADDR, or None when it holds none.
+
+    Proxies write `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]` or
+    `[2001:db8::1]:443`; an IPv4 address mapped into IPv6 (`::ffff:1.2.3.4`) is the IPv4 client,
+    so that one client has one counter whichever way its proxy wrote it.
+    """
+    host = entry.strip()
+    if host.startswith("["):
+        host, bracket, port = host[1:].partition("]")
+        if not bracket or (port and not (port.startswith(":") and _is_port(port[1:]))):
+            return None
+    elif host.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has two colons or more
+        host, _colon, port = host.partition(":")
+        if not _is_port(port):
+            return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5
+
+
 def client_address(request: HttpRequest) -> str | None:
-    """The client's IP address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT says."""
-    candidate = request.META.get("REMOTE_ADDR", "")
+    """The client's IP address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT says.
+
+    None only when REMOTE_ADDR itself is no address (a server on a Unix socket without proxy).
+    """
+    nearest = parse_address(request.META.get("REMOTE_ADDR", ""))
     hops = settings.TRUSTED_PROXY_COUNT
     if hops:
         forwarded = [
@@ -25,11 +57,14 @@ def client_address(request: HttpRequest) -> str | None:
         if len(forwarded) >= hops:
             # Each trusted proxy appends the address it received from, so the client is the
             # entry `hops` from the right; anything further left may be forged.
-            candidate = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
+            client = parse_address(forwarded[-hops])
+            if client is not None:
+                return client
+            # The trusted entry is no address ("unknown" when the proxy could not tell, or
+            # garbage). None would skip the per-address guessing counter, so a client able to
+            # make its proxy write that would guess without limit: count the try against the
+            # nearest proxy instead, which is always a real address.
+    return nearest
 
 
 class ClientAddressMiddleware:
