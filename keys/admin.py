@@ -197,7 +197,7 @@ class ProductKeyAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("product key"))
     def masked_key(self, obj):
-        return format_html('<span style="white-space: nowrap">{}</span>', obj.masked)
+        return format_html('<span class="nowrap">{}</span>', obj.masked)
 
     @admin.display(description=_("product"), ordering="batch__product__sku")
     def product(self, obj):
