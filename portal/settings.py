@@ -50,7 +50,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
-    "formtools",
     "django_countries",
     "django_celery_beat",
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS and JS, served by the portal itself
