@@ -4,10 +4,11 @@
   "use strict";
   var readable = JSON.parse(document.getElementById("readable-crontabs").textContent);
   var originalHelp = JSON.parse(document.getElementById("crontab-help").textContent);
+  var inWords = JSON.parse(document.getElementById("crontab-in-words").textContent);
   $(".field-crontab_translation").hide();
   $(".field-crontab").change(function () {
     var help = $(".field-crontab .help").empty();
     help.append(document.createTextNode(originalHelp), $("<br>"));
-    help.append(document.createTextNode("Translation: " + readable[$("#id_crontab").val()]));
+    help.append(document.createTextNode(inWords + " " + readable[$("#id_crontab").val()]));
   });
 })(django.jQuery);

@@ -74,8 +74,11 @@ def test_the_customer_page(watched, live_server, northwind):
 
 
 def test_the_admin(watched, live_server, staff, make_keys, northwind):
+    from django_celery_beat.models import CrontabSchedule
+
     page, problems = watched
     make_keys(2, partner=northwind)
+    crontab = CrontabSchedule.objects.create(minute="*/10")
     sign_in(page, live_server, "ops@example.com")
     expect(page).to_have_url(f"{live_server.url}/admin/")
     for path in [
@@ -95,6 +98,8 @@ def test_the_admin(watched, live_server, staff, make_keys, northwind):
     expect(page.locator(".action-counter")).to_contain_text("2 of 2 selected")
     page.goto(f"{live_server.url}/admin/django_celery_beat/periodictask/add/")
     expect(page.locator(".field-crontab_translation")).to_be_hidden()
+    page.locator("#id_crontab").select_option(str(crontab.pk))
+    expect(page.locator(".field-crontab .help")).to_contain_text("In words: Every 10 minutes")
     page.goto(f"{live_server.url}/admin/portal/partnermembership/add/")
     page.locator(".field-partner .select2-selection").click()
     expect(page.locator(".select2-results")).to_contain_text("Northwind Partners")
