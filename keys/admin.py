@@ -2,6 +2,7 @@ import csv
 import io
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -163,10 +164,14 @@ class KeyPartnerFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        if self.value() == "none":
+        value = self.value()
+        if value == "none":
             return queryset.filter(batch__partner__isnull=True)
-        if self.value():
-            return queryset.filter(batch__partner_id=self.value())
+        if value:
+            # A typed or stale URL: the admin's own answer to a bad filter, not a 500.
+            if not (value.isascii() and value.isdigit() and len(value) <= 18):
+                raise IncorrectLookupParameters(value)
+            return queryset.filter(batch__partner_id=int(value))
         return queryset
 
 
@@ -200,7 +205,7 @@ class ProductKeyAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("product key"))
     def masked_key(self, obj):
-        return format_html('<span style="white-space: nowrap">{}</span>', obj.masked)
+        return format_html('<span class="nowrap">{}</span>', obj.masked)
 
     @admin.display(description=_("product"), ordering="batch__product__sku")
     def product(self, obj):

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
@@ -9,6 +11,7 @@ from django_celery_beat.models import (
     PeriodicTask,
     SolarSchedule,
 )
+from post_office import admin as post_office_admin  # registers the outbox's admin first
 
 from portal.models import AuditEvent, Partner, PartnerMembership, User
 from portal.services import audit_log, partner_enrolment_set
@@ -20,6 +23,26 @@ class AuditedAdmin(admin.ModelAdmin):
     Django's admin already calls these three hooks for each of them (its own LogEntry); the
     portal's audit log is the one place that answers "who changed what", so it hears them too.
     """
+
+    def get_changeform_initial_data(self, request):
+        """The add page's initial values from the query string, without the ones that are no
+        id of the related row: the autocomplete and select widgets look them up as ids, and
+        `?partner=abc` was a 500."""
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not isinstance(field, (models.ForeignKey, models.ManyToManyField)):
+                continue
+            try:
+                for item in value if isinstance(value, list) else [value]:
+                    field.target_field.to_python(item)
+                    field.target_field.get_prep_value(item)
+            except (ValidationError, ValueError, TypeError):
+                del initial[name]
+        return initial
 
     def _audit(self, request, obj, verb: str, message="") -> None:
         audit_log(
@@ -158,3 +181,8 @@ for _model, _base in [
     admin.site.register(
         _model, type(f"Audited{_base.__name__}", (AuditedAdmin, _base), {"__module__": __name__})
     )
+
+# The outbox's e-mails are rendered from the portal's own template files: post_office's database
+# templates are not used, and their admin pages need inline scripts and styles that the Content
+# Security Policy forbids.
+admin.site.unregister(post_office_admin.EmailTemplate)

@@ -76,10 +76,6 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
-    @property
-    def display_name(self) -> str:
-        return self.get_full_name() or self.email
-
 
 partner_id_validator = RegexValidator(
     r"^[1-9][0-9]{6}$", _("A partner ID has exactly 7 digits and does not start with 0.")

@@ -1,7 +1,9 @@
 import logging
+import secrets
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -95,10 +97,24 @@ def _broker_ok() -> bool:
         return False
 
 
+def _cache_ok() -> bool:
+    # The guessing limits live in the cache: without it sign-ins and key look-ups fail, so a
+    # web process that cannot reach it is not healthy even though the database answers.
+    key = f"healthz:{secrets.token_hex(8)}"
+    try:
+        cache.set(key, "ok", timeout=5)
+        ok = cache.get(key) == "ok"
+        cache.delete(key)
+        return ok
+    except Exception:  # any failure of the backend means "down"; the log says which
+        logger.exception("health check: cache unreachable")
+        return False
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    checks = {"database": _database_ok(), "broker": _broker_ok()}
+    checks = {"database": _database_ok(), "broker": _broker_ok(), "cache": _cache_ok()}
     healthy = all(checks.values())
     return JsonResponse(
         {

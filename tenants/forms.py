@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from portal.identity import NormalizedEmailField
+from portal.validators import refuse_bidi_controls
 from tenants.services import (
     TenantDetails,
     admin_email_problem,
@@ -30,9 +31,15 @@ class TenantForm(forms.Form):
         label=_("Country or region"),
         help_text=_("If your country or region is not listed, the service is not offered there."),
     )
-    name = forms.CharField(label=_("Organization name"), max_length=200)
-    admin_first_name = forms.CharField(label=_("Administrator's first name"), max_length=150)
-    admin_last_name = forms.CharField(label=_("Administrator's last name"), max_length=150)
+    name = forms.CharField(
+        label=_("Organization name"), max_length=200, validators=[refuse_bidi_controls]
+    )
+    admin_first_name = forms.CharField(
+        label=_("Administrator's first name"), max_length=150, validators=[refuse_bidi_controls]
+    )
+    admin_last_name = forms.CharField(
+        label=_("Administrator's last name"), max_length=150, validators=[refuse_bidi_controls]
+    )
     admin_email = NormalizedEmailField(
         label=_("Administrator's e-mail address"),
         max_length=254,  # what the user table holds

@@ -99,3 +99,5 @@ def test_ops_revoke_keys_from_a_file_and_look_one_up(products, make_keys, tmp_pa
     call_command("lookup_key", stdout=found)
     assert "state available" in found.getvalue()
     assert keys[2] not in found.getvalue()
+    assert format_key(keys[2]) not in found.getvalue()
+    assert keys[2][-5:] in found.getvalue()  # shown masked: only the last five

@@ -26,7 +26,10 @@ def test_it_shows_what_a_usable_key_gives(client, partner_admin, make_keys):
     assert response.status_code == 200
     assert b"This product key can be redeemed." in response.content
     assert b"Business Premium" in response.content
-    assert key.encode() not in response.content  # the page never echoes a whole key back
+    # The key stays only in the field it was typed in (so the page is no-store), nowhere else.
+    assert response.content.count(format_key(key).encode()) == 1
+    assert key.encode() not in response.content
+    assert "no-store" in response["Cache-Control"]
 
 
 def test_it_keeps_what_was_typed_after_a_typo(client, partner_admin):

@@ -204,19 +204,26 @@ class NothingAUserSendsGivesA500(HypothesisTestCase):
         max_size=10,
     )
 
+    def assert_answered(self, response, data, statuses):
+        if any("\x00" in key + value for key, value in data.items()):
+            self.assertEqual(response.status_code, 400)  # NUL is refused before any view
+        else:
+            self.assertIn(response.status_code, statuses)
+
+    # Step 2 ("customer") has its own test on a confirmed draft, in tests/tenants/.
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(data=fields, step=st.sampled_from(["keys", "review", "customer", "getting-started"]))
+    @given(data=fields, step=st.sampled_from(["keys", "review", "getting-started"]))
     def test_step_forms(self, data, step):
         from django.core.cache import cache
 
         cache.clear()  # the guessing limit would turn every answer into a 429
         self.client.force_login(self.user)
         response = self.client.post(f"/partner/redeem/{self.redemption.pk}/{step}/", data)
-        self.assertIn(response.status_code, {200, 302, 404, 429})
+        self.assert_answered(response, data, {200, 302, 404, 429})
 
     @settings(max_examples=30, deadline=None)
     @given(data=fields)
     def test_start_form(self, data):
         self.client.force_login(self.user)
         response = self.client.post("/partner/redeem/", data)
-        self.assertIn(response.status_code, {200, 302})
+        self.assert_answered(response, data, {200, 302})

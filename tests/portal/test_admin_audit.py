@@ -54,7 +54,8 @@ def test_changing_a_periodic_task_schedule_is_audited(client, staff, db):
     assert AuditEvent.objects.filter(
         action="admin.django_celery_beat.crontabschedule.changed", actor=staff
     ).exists()
-    assert task.pk
+    task.refresh_from_db()
+    assert task.crontab.minute == "*/30"  # the task now runs on the changed schedule
 
 
 def test_the_audit_log_is_read_only_in_the_admin(client, staff, northwind):

@@ -5,10 +5,34 @@ from portal.celery import app as celery_app
 
 
 @pytest.mark.redis
-def test_it_says_database_and_broker_are_up(client, db):
+def test_it_says_database_broker_and_cache_are_up(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "up", "broker": "up"}
+    assert response.json() == {"status": "ok", "database": "up", "broker": "up", "cache": "up"}
+
+
+def test_it_answers_503_when_the_cache_is_down(client, db, settings):
+    # Nothing listens on port 1: a real refused connection, not a mock.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["cache"] == "down"
+    assert response.json()["status"] == "unavailable"
+
+
+def test_it_answers_over_plain_http_when_everything_else_redirects(client, db, settings):
+    # Production settings: load balancers probe over HTTP on the private network.
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code in {200, 503}
+    assert client.get("/healthz")["Content-Type"] == "application/json"
+    other = client.get("/accounts/login/")
+    assert other.status_code == 301
+    assert other["Location"] == "https://testserver/accounts/login/"
 
 
 def test_it_answers_503_when_the_broker_is_down(client, db, monkeypatch):

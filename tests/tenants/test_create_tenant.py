@@ -4,10 +4,18 @@ import pytest
 import time_machine
 from django.core import mail
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from keys.models import ProductKey, Redemption
-from keys.services import key_digest
-from portal.models import AuditEvent, User
+from keys.models import Product, ProductKey, Redemption
+from keys.services import (
+    batch_generate,
+    key_digest,
+    redemption_keys_confirm,
+    redemption_start,
+)
+from portal.models import AuditEvent, Partner, PartnerMembership, User
 from tenants import services
 from tenants.models import License, Subscription, SubscriptionKey, Tenant, TenantUser
 from tenants.services import TenantCreateError, tenant_create
@@ -312,3 +320,43 @@ def test_the_service_refuses_an_address_at_the_partners_domain(
             details=tenant_details(admin_email="it@northwind.example"),
         )
     assert caught.value.field == "admin_email"
+
+
+class Step2NeverGivesA500(HypothesisTestCase):
+    """Whatever is posted to step 2 of a reviewed redemption, the form answers: never a 500.
+
+    The draft is confirmed first, so the posts reach TenantForm (an unconfirmed draft sends them
+    back to the review before any field is read).
+    """
+
+    @classmethod
+    def setUpTestData(cls):
+        partner = Partner.objects.create(
+            name="Northwind", partner_id="1000001", contact_email="c@northwind.example"
+        )
+        cls.user = User.objects.create_user("p@northwind.example", "x")
+        PartnerMembership.objects.create(user=cls.user, partner=partner, role="admin")
+        product = Product.objects.create(sku="BUS-STD", name="Business Standard", term_months=12)
+        _batch, keys = batch_generate(
+            product=product, count=1, seats_per_key=1, partner=partner, actor=None
+        )
+        cls.redemption, _errors = redemption_start(
+            user=cls.user, partner=partner, raw_keys=keys, client_address=None
+        )
+        redemption_keys_confirm(redemption=cls.redemption, user=cls.user)
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(typed=st.dictionaries(st.sampled_from(list(FORM)), st.text(max_size=60), max_size=8))
+    def test_the_form_answers_whatever_is_typed(self, typed):
+        self.client.force_login(self.user)
+        posted = {**FORM, **typed}
+        response = self.client.post(url(self.redemption), posted)
+        if any("\x00" in value for value in posted.values()):
+            self.assertEqual(response.status_code, 400)  # refused before any view
+        elif response.status_code == 302:
+            self.assertRegex(response["Location"], r"^/partner/customers/\d+/created/$")
+        else:
+            self.assertEqual(response.status_code, 200)
+            form = response.context["form"]
+            self.assertTrue(form.errors)
+            self.assertEqual({name: form.data[name] for name in FORM}, posted)

@@ -1,15 +1,17 @@
 from io import StringIO
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 
 from keys.models import ProductKey
 from portal.models import Partner, User
 from tenants.models import Tenant
 
 
-def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countries):
+def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countries, settings):
     from tenants.management.commands import seed_demo
 
+    settings.DEBUG = True  # as `make run` sets it
     monkeypatch.setattr(seed_demo, "DEMO_KEYS_FILE", tmp_path / "demo_keys.txt")
     call_command("seed_demo", stdout=StringIO())
     first = (
@@ -50,3 +52,15 @@ def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countrie
     )
     call_command("demo_keys", "--available", stdout=out)
     assert len(out.getvalue().splitlines()) == 14  # one went into Contoso
+
+
+def test_it_refuses_to_run_with_debug_off(db, tmp_path, monkeypatch, settings):
+    from tenants.management.commands import seed_demo
+
+    monkeypatch.setattr(seed_demo, "DEMO_KEYS_FILE", tmp_path / "demo_keys.txt")
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG on") as caught:
+        call_command("seed_demo", stdout=StringIO())
+    assert caught.value.returncode == 1
+    assert not User.objects.exists()
+    assert not (tmp_path / "demo_keys.txt").exists()

@@ -134,6 +134,15 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            # The demo makes a superuser whose password is printed in the README: on a real
+            # installation that is an open door.
+            raise CommandError(
+                "seed_demo runs only with DEBUG on: it creates a superuser (ops@example.com) and "
+                f"partner users whose password is the published demo password {DEMO_PASSWORD!r}. "
+                "Run it on a developer's machine (make run), never on a real installation.",
+                returncode=1,
+            )
         for sku, name in PRODUCTS:
             Product.objects.get_or_create(sku=sku, defaults={"name": name, "term_months": 12})
         for partner_id, name, enrolled, email, role in PARTNERS:
