@@ -169,7 +169,6 @@ def _key_entry(request, redemption: Redemption | None):
                 if errors:
                     formset = _rows_formset(rows, errors)
                 else:
-                    request.session.pop(ACKNOWLEDGED, None)
                     return redirect("keys:redeem_review", redemption.pk)
             elif redemption is not None and redemption_lines(redemption).exists():
                 return redirect("keys:redeem_review", redemption.pk)
