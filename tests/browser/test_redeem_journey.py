@@ -142,7 +142,7 @@ def test_a_partner_goes_from_key_cards_to_a_working_customer(
     field(page, words["phone"]).fill("+33 1 23 45 67 89")
     field(page, words["language"]).select_option(language)
     field(page, words["prefix"]).fill("contoso")
-    expect(page.get_by_test_id("domain-check")).to_have_text(words["available"])
+    expect(page.get_by_test_id("domain-check")).to_have_text(words["available"], timeout=20_000)
     page.get_by_role("button", name=words["create"]).click()
     expect(page.get_by_test_id("created-heading")).to_have_text(words["ready"])
     expect(page.get_by_test_id("created-domain")).to_contain_text("contoso.cloudsuite.example")

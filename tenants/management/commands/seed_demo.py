@@ -123,7 +123,7 @@ def _demo_tenant(northwind: Partner) -> None:
 
 
 def _user(email: str, **extra) -> User:
-    user = User.objects.filter(email__iexact=email).first()
+    user = User.objects.filter(email=email).first()  # normalized by the field
     if user is None:
         user = User.objects.create_user(email, DEMO_PASSWORD, **extra)
     return user
