@@ -39,7 +39,9 @@ class ProductKeyField(forms.CharField):
         try:
             return validate_key(value or "")
         except KeyFormatError as error:
-            raise forms.ValidationError(key_error_message(error), code=error.code) from None
+            raise forms.ValidationError(
+                key_error_message(error, hint=True), code=error.code
+            ) from None
 
 
 class KeyCheckForm(forms.Form):
@@ -81,6 +83,8 @@ class AcknowledgeForm(forms.Form):
             "required": _("Tick the box to confirm that you are the right person to do this.")
         },
     )
+    # "Redeem this key" on the key check: the redemption starts with that key.
+    key = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
 
 class KeyEntryForm(forms.Form):

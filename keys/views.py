@@ -57,7 +57,12 @@ def check_key(request):
         if lookup.status is not LookupStatus.USABLE:
             form.add_error("key", lookup.message)
             lookup = None
-    return render(request, "keys/check_key.html", {"form": form, "lookup": lookup})
+    redeem_form = AcknowledgeForm() if lookup is not None else None
+    return render(
+        request,
+        "keys/check_key.html",
+        {"form": form, "lookup": lookup, "redeem_form": redeem_form},
+    )
 
 
 def _own_redemption(request, pk: int) -> Redemption:
@@ -88,6 +93,7 @@ def _closed(request, redemption: Redemption):
 ACKNOWLEDGED = "keys.redeem.acknowledged"
 
 
+@sensitive_post_parameters("key")  # "Redeem this key" posts the key just checked
 @partner_required
 def redeem_start(request):
     """The instructions and the acknowledgement, then Start (which opens the key entry)."""
@@ -95,6 +101,8 @@ def redeem_start(request):
     if request.method == "POST" and form.is_valid():
         # Nothing is created yet: the redemption starts with its first keys (no empty drafts).
         request.session[ACKNOWLEDGED] = True
+        if form.cleaned_data["key"]:  # "Redeem this key" after a key check
+            return _start_with(request, form.cleaned_data["key"])
         return redirect("keys:redeem_new")
     return render(
         request,
@@ -185,6 +193,31 @@ def _key_entry(request, redemption: Redemption | None):
             "redemption": redemption,
             "formset": formset,
             "lines": redemption_lines(redemption) if redemption is not None else [],
+            "submission": uuid.uuid4(),
+        },
+    )
+
+
+def _start_with(request, key: str):
+    """A redemption holding the key just checked; on a problem, the key entry says what."""
+    try:
+        redemption, errors = redemption_start(
+            user=request.user,
+            partner=request.partner,
+            raw_keys=[key],
+            client_address=request.client_address,
+        )
+    except KeyGuessLimitReached as error:
+        return too_many_guesses(request, error)
+    if not errors:
+        return redirect("keys:redeem_review", redemption.pk)
+    return render(
+        request,
+        "keys/redeem_keys.html",
+        {
+            "redemption": None,
+            "formset": _rows_formset([key], errors),
+            "lines": [],
             "submission": uuid.uuid4(),
         },
     )

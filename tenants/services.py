@@ -324,3 +324,22 @@ def activation_resend(*, account: TenantUser, access: TenantAccess) -> bool:
         )
         activation_email_queue(account=account)
     return True
+
+
+def activation_renew(*, account: TenantUser) -> bool:
+    """The admin holds a genuine but expired activation link and asks for a new one.
+
+    Nobody is signed in: the expired link is the proof (the caller checked it). False when the
+    account is active already (nothing to send).
+    """
+    if account.user is None or account.user.has_usable_password():
+        return False
+    with transaction.atomic():
+        audit_log(
+            action="tenant_user.activation_renewed",
+            target=account,
+            tenant=account.tenant,
+            partner=account.tenant.created_by_partner,
+        )
+        activation_email_queue(account=account)
+    return True

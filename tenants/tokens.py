@@ -15,19 +15,32 @@ class ActivationTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "tenants.tokens.ActivationTokenGenerator"
 
     def check_token(self, user, token) -> bool:
+        return self.link_state(user, token) == self.VALID
+
+    VALID, EXPIRED, INVALID = "valid", "expired", "invalid"
+
+    def link_state(self, user, token) -> str:
+        """VALID; EXPIRED when the link is genuine and unused but too old; else INVALID (used,
+        since the signature covers the password; tampered; or for another account).
+
+        Only a genuine link says EXPIRED: what the page then shows (the partner's name, a way to
+        ask for a new link) is for the person the link was sent to.
+        """
         if not (user and token):
-            return False
+            return self.INVALID
         try:
             ts_b36, _hash = token.split("-")
             ts = base36_to_int(ts_b36)
         except ValueError:
-            return False
+            return self.INVALID
         if not any(
             constant_time_compare(self._make_token_with_timestamp(user, ts, secret), token)
             for secret in [self.secret, *self.secret_fallbacks]
         ):
-            return False
-        return self._num_seconds(self._now()) - ts <= settings.ACTIVATION_LINK_DAYS * 24 * 3600
+            return self.INVALID
+        if self._num_seconds(self._now()) - ts > settings.ACTIVATION_LINK_DAYS * 24 * 3600:
+            return self.EXPIRED
+        return self.VALID
 
 
 activation_token = ActivationTokenGenerator()

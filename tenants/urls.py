@@ -23,4 +23,9 @@ urlpatterns = [
     path("partner/domain-check/", views.domain_check, name="domain_check"),
     path("customer/", views.customer_home, name="customer_home"),
     path("customer/activate/<uidb64>/<token>/", views.ActivateView.as_view(), name="activate"),
+    path(
+        "customer/activate/<uidb64>/<token>/renew/",
+        views.renew_activation,
+        name="activation_renew",
+    ),
 ]

@@ -3,10 +3,10 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.paginator import Paginator
-from django.db.models import Count, Min, Prefetch, Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,6 +22,7 @@ from tenants.forms import TenantForm
 from tenants.models import Subscription, TenantUser
 from tenants.services import (
     TenantCreateError,
+    activation_renew,
     activation_resend,
     domain_prefix_problem,
     tenant_admin_activate,
@@ -33,21 +34,38 @@ CUSTOMERS_PER_PAGE = 25
 DASHBOARD_CUSTOMERS = 10
 
 
-def _customers(partner, search: str = ""):
-    """The partner's customers with their subscriptions: a fixed number of queries per page."""
+# The customer list's sort orders: by name, or the soonest end date first (none last).
+CUSTOMER_ORDERS = {
+    "name": ("name", "id"),
+    "end": (F("next_end_date").asc(nulls_last=True), "name", "id"),
+}
+
+
+def _customers(partner, search: str = "", order: str = "name"):
+    """The partner's customers with their subscriptions: a fixed number of queries per page.
+
+    Each word of `search` must match the name, the domain, or an admin's name or e-mail.
+    """
     tenants = (
         partner_tenants(partner)
         .annotate(next_end_date=Min("subscriptions__end_date"))
         .prefetch_related(
             Prefetch(
                 "subscriptions",
-                queryset=Subscription.objects.select_related("product").order_by("end_date"),
+                queryset=Subscription.objects.select_related("product")
+                .annotate(seats_used=Count("licenses"))
+                .order_by("end_date"),
             )
         )
-        .order_by("name", "id")
+        .order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
     )
-    if search:
-        tenants = tenants.filter(Q(name__icontains=search) | Q(domain_prefix__icontains=search))
+    for word in search.split()[:5]:
+        admins = TenantUser.objects.filter(tenant=OuterRef("pk"), is_admin=True).filter(
+            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        )
+        tenants = tenants.filter(
+            Q(name__icontains=word) | Q(domain_prefix__icontains=word) | Exists(admins)
+        )
     return tenants
 
 
@@ -69,10 +87,17 @@ def partner_dashboard(request):
 @partner_required
 def partner_customers(request):
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(_customers(request.partner, search), CUSTOMERS_PER_PAGE).get_page(
+    order = request.GET.get("sort", "name")
+    if order not in CUSTOMER_ORDERS:
+        order = "name"
+    page = Paginator(_customers(request.partner, search, order), CUSTOMERS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return render(request, "tenants/partner_customers.html", {"page": page, "search": search})
+    return render(
+        request,
+        "tenants/partner_customers.html",
+        {"page": page, "search": search, "order": order},
+    )
 
 
 def _customer_of_partner(request, pk: int):
@@ -229,6 +254,57 @@ def customer_home(request):
     )
 
 
+def _broken_link_context(user, uidb64, kwargs) -> dict:
+    """Why an activation link does not work, and what the person can do about it.
+
+    Only a genuine expired link names the partner and offers a new link: a made-up or used one
+    says nothing about the account behind it.
+    """
+    token = kwargs.get("token", "")
+    if user is not None and user.has_usable_password():
+        return {"link_problem": "used"}
+    if user is not None and activation_token.link_state(user, token) == activation_token.EXPIRED:
+        account = TenantUser.objects.select_related("tenant__created_by_partner").get(user=user)
+        return {
+            "link_problem": "expired",
+            "partner": account.tenant.created_by_partner,
+            "tenant": account.tenant,
+            "renew_url": reverse("tenants:activation_renew", args=[uidb64, token]),
+        }
+    return {"link_problem": "invalid"}
+
+
+@require_POST
+def renew_activation(request, uidb64: str, token: str):
+    """A new activation link for the holder of a genuine expired one (rate-limited)."""
+    view = ActivateView()
+    user = view.get_user(uidb64)
+    if user is None or activation_token.link_state(user, token) != activation_token.EXPIRED:
+        return render(
+            request, "tenants/activation_renewed.html", {"link_problem": "invalid"}, status=400
+        )
+    account = TenantUser.objects.select_related("tenant__created_by_partner", "user").get(user=user)
+    attempt = email_link_attempt_start(email=account.email, client_address=request.client_address)
+    if attempt.blocked:
+        return too_many_email_links(request, attempt.until)
+    sent = activation_renew(account=account)
+    return render(
+        request,
+        "tenants/activation_renewed.html",
+        {
+            "sent": sent,
+            "email": mask_email(account.email),
+            "partner": account.tenant.created_by_partner,
+        },
+    )
+
+
+def mask_email(address: str) -> str:
+    """m•••@contoso.example: enough for the person to recognize their address."""
+    local, _at, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
 class ActivateView(PasswordResetConfirmView):
     """The customer admin's activation link: the partner never sees or sets this password.
 
@@ -246,6 +322,12 @@ class ActivateView(PasswordResetConfirmView):
         if user is not None and not TenantUser.objects.filter(user=user).exists():
             return None
         return user
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if not context["validlink"]:
+            context.update(_broken_link_context(self.user, self.kwargs.get("uidb64"), self.kwargs))
+        return context
 
     def form_valid(self, form):
         tenant_admin_activate(user=self.user, password=form.cleaned_data["new_password1"])

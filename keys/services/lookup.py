@@ -19,9 +19,22 @@ from portal.services import audit_limits_reached
 from portal.throttle import Counter, attempt_start, blocked_until
 
 
-def key_error_message(error: KeyFormatError) -> str:
-    """The codec's message for a person, in the active language."""
-    return _(error.template) % error.params
+def character_hint() -> str:
+    """What to look for when a character is never used: which ones, and the usual mix-ups."""
+    return _(
+        "Product keys never use the letters A, E, I, L, N, O, S, U, Z or the digits 0, 1, 5. "
+        "What looks like one is usually another: O or 0 is often a Q or a D; I, L or 1 a T "
+        "or a 7; S or 5 a 6 or an 8; Z a 2; U a V."
+    )
+
+
+def key_error_message(error: KeyFormatError, *, hint: bool = False) -> str:
+    """The codec's message in the active language; with `hint`, for someone typing from a card,
+    what to look for instead of a character that is never used."""
+    message = _(error.template) % error.params
+    if hint and error.code == "character":
+        message = f"{message} {character_hint()}"
+    return message
 
 
 class LookupStatus(enum.Enum):

@@ -140,7 +140,7 @@ def _keys_examine(
         try:
             canonical = validate_key(raw)
         except KeyFormatError as error:
-            errors[index] = key_error_message(error)
+            errors[index] = key_error_message(error, hint=True)
             continue
         if canonical in seen:
             errors[index] = _already_entered()

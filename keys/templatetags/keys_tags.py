@@ -4,6 +4,7 @@ from django.utils.html import format_html, json_script
 from django.utils.translation import gettext as _
 
 from keys.codec import MESSAGES
+from keys.services.lookup import character_hint
 
 register = template.Library()
 
@@ -12,6 +13,7 @@ register = template.Library()
 def key_input_assets():
     """The key-input script and its messages, translated on the server (one source of text)."""
     messages = {name: _(text) for name, text in MESSAGES.items()}
+    messages["character_hint"] = character_hint()
     messages["looks_right"] = _("The characters look right.")
     messages["progress"] = _("%(length)d of 25 characters")
     return format_html(

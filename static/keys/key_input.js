@@ -99,9 +99,14 @@
   function message(result) {
     var name = result.code === "length" && result.length === 1 ? "length_one" : result.code;
     var template = messages[name] || "";
-    return template.replace(/%\((\w+)\)[sd]/g, function (_, key) {
+    var text = template.replace(/%\((\w+)\)[sd]/g, function (_, key) {
       return result[key] === undefined ? "" : String(result[key]);
     });
+    // Which characters never occur, and what people usually confuse (as the server says).
+    if (result.code === "character" && messages.character_hint) {
+      text += " " + messages.character_hint;
+    }
+    return text;
   }
 
   function feedbackFor(input) {
@@ -210,6 +215,28 @@
     var container = input.closest("[data-key-list]");
     if (keys.length < 2 || !container) return; // one key: the browser pastes, "input" regroups
     event.preventDefault();
+    spread(input, container, keys);
+  }
+
+  function splitTyped(input) {
+    // "key1, key2" typed in one field of the key list: the server accepts it (it splits the
+    // list), so the page does what a paste does instead of calling the comma a wrong character.
+    // A separator typed after a key opens the next row.
+    var container = input.closest("[data-key-list]");
+    if (!container || !/[,;\n]/.test(input.value)) return false;
+    var keys = splitList(input.value);
+    var opensRow = /[,;]\s*$/.test(input.value);
+    if (keys.length < 2 && !opensRow) return false;
+    spread(input, container, keys.length ? keys : [""]);
+    if (opensRow) {
+      var next = emptyInputs(container).filter(function (i) { return i !== input; })[0] ||
+        addRow(container, "");
+      if (next) next.focus();
+    }
+    return true;
+  }
+
+  function spread(input, container, keys) {
     input.value = keys[0];
     regroup(input);
     show(input);
@@ -238,6 +265,7 @@
     input.addEventListener("input", function () {
       // The server's verdict was about what was typed before: it goes once the key changes.
       serverErrors(input).forEach(function (node) { node.remove(); });
+      if (splitTyped(input)) return;
       regroup(input);
       show(input);
     });

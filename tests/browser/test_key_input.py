@@ -59,6 +59,7 @@ def test_it_marks_the_position_of_a_character_never_used(check_page):
     field.press_sequentially("BCDFGHO")
     feedback = check_page.get_by_test_id("key-feedback")
     expect(feedback).to_contain_text("Character 'O' (position 7) is never used in product keys.")
+    expect(feedback).to_contain_text("O or 0 is often a Q or a D")  # what is usually meant
     expect(check_page.get_by_test_id("key-marked").locator("mark")).to_have_text("O")
     expect(field).to_have_class(re.compile(r"\bis-invalid\b"))
 
@@ -114,3 +115,26 @@ def test_the_servers_verdict_stays_until_the_key_changes(check_page, make_keys, 
     field.press("Backspace")
     expect(error).to_have_count(0)
     expect(check_page.get_by_test_id("key-feedback")).to_have_text("24 of 25 characters")
+
+
+def test_keys_typed_with_a_comma_in_one_field_become_rows(page, live_server, partner_admin):
+    """The server accepts "key1, key2" in one field: the page does not call the comma wrong."""
+    from keys.codec import format_key, generate_key
+
+    first, second = generate_key(), generate_key()
+    sign_in(page, live_server, "partner@northwind.example")
+    page.goto(f"{live_server.url}/partner/redeem/")
+    page.get_by_label("I understand.", exact=False).check()
+    page.get_by_role("button", name="Start").click()
+    script_ready(page)
+    inputs = page.locator("input[data-key-input]")
+    inputs.first.press_sequentially(f"{first}, {second}")
+    expect(inputs).to_have_count(2)
+    expect(inputs.nth(0)).to_have_value(format_key(first))
+    expect(inputs.nth(1)).to_have_value(format_key(second))
+    expect(page.locator("input.is-invalid")).to_have_count(0)
+    # A comma after a key opens the next row, where the typing goes on.
+    inputs.nth(1).press_sequentially(",")
+    expect(inputs).to_have_count(3)
+    expect(inputs.nth(2)).to_be_focused()
+    expect(inputs.nth(1)).to_have_value(format_key(second))

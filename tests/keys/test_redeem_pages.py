@@ -227,3 +227,27 @@ class NothingAUserSendsGivesA500(HypothesisTestCase):
         self.client.force_login(self.user)
         response = self.client.post("/partner/redeem/", data)
         self.assert_answered(response, data, {200, 302})
+
+
+def test_a_checked_key_can_be_redeemed_from_the_check_page(client, partner_admin, make_keys):
+    key = make_keys(1)[0]
+    client.force_login(partner_admin)
+    checked = client.post("/partner/keys/check/", {"key": format_key(key)})
+    assert b"Redeem this key" in checked.content
+    assert b'formaction="/partner/redeem/"' in checked.content
+    # Without the acknowledgement: asked for it, the key kept in the form.
+    refused = client.post("/partner/redeem/", {"key": format_key(key)})
+    assert b"Tick the box to confirm" in refused.content
+    assert format_key(key).encode() in refused.content
+    assert Redemption.objects.count() == 0
+    response = client.post("/partner/redeem/", {"key": format_key(key), "understood": "on"})
+    redemption = Redemption.objects.get()
+    assert response["Location"] == f"/partner/redeem/{redemption.pk}/review/"
+    assert redemption.lines.get().product_key.last5 == key[-5:]
+
+
+def test_a_wrong_character_says_which_never_occur_and_what_is_usually_meant(client, partner_admin):
+    client.force_login(partner_admin)
+    response = client.post("/partner/keys/check/", {"key": "BCDFO"})
+    assert b"Character &#x27;O&#x27; (position 5) is never used" in response.content
+    assert b"O or 0 is often a Q or a D" in response.content

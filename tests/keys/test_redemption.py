@@ -17,6 +17,7 @@ from keys.services import (
     redemption_refresh,
     reservations_release_stale,
 )
+from keys.services.lookup import character_hint
 from portal.models import AuditEvent
 
 
@@ -64,7 +65,7 @@ def test_it_reports_each_bad_line_and_reserves_nothing(partner_admin, northwind,
         other,
     )
     assert errors == {
-        1: "Character 'O' (position 10) is never used in product keys.",
+        1: "Character 'O' (position 10) is never used in product keys. " + character_hint(),
         2: "You have already entered this product key.",
         3: "We could not find this product key. Please check it against the card.",
     }

@@ -105,6 +105,8 @@ EXPECTED = {
         {**signed_in(403), "customer_admin": 200, "other_customer_admin": 200},
     ),
     "tenants:activate": ("GET", everyone(200)),  # a bad link says so, to anyone
+    # Asking for a new link with a made-up one: refused, to anyone.
+    "tenants:activation_renew": ("POST", everyone(400)),
 }
 
 # The admin: ops staff only, behind the admin's own sign-in. Its pages are declared as a whole.

@@ -166,3 +166,63 @@ def test_it_does_not_count_a_resend_to_an_activated_admin(client, partner_admin,
     url = f"/partner/customers/{tenant.pk}/admins/{account.pk}/resend-activation/"
     for _ in range(8):
         assert client.post(url).status_code == 302
+
+
+def test_an_expired_link_names_the_partner_and_sends_a_new_one(client, created, settings):
+    _tenant, path = created
+    later = timezone.now() + datetime.timedelta(days=settings.ACTIVATION_LINK_DAYS, hours=1)
+    with time_machine.travel(later, tick=False):
+        page = client.get(path)
+        assert b"The link has expired." in page.content
+        assert b"Northwind Partners (partner ID 1000001)" in page.content
+        renew_url = path + "renew/"
+        assert f'action="{renew_url}"'.encode() in page.content
+        before = Email.objects.count()
+        response = client.post(renew_url)
+    assert b"A new activation link is on its way" in response.content
+    assert "m•••@contoso.example" in response.content.decode()
+    assert Email.objects.count() == before + 1
+    assert AuditEvent.objects.filter(action="tenant_user.activation_renewed").count() == 1
+    # The new link works.
+    from portal.outbox import outbox_deliver
+
+    outbox_deliver()
+    new_link = re.search(r"http://\S+/customer/activate/\S+/", mail.outbox[-1].body).group(0)
+    fresh = client.get(new_link.split("127.0.0.1:8000", 1)[1])
+    assert fresh.status_code == 302 and fresh["Location"].endswith("/set-password/")
+
+
+def test_a_made_up_link_names_nobody_and_renews_nothing(client, created):
+    _tenant, path = created
+    broken = path[:-3] + "xx/"
+    page = client.get(broken)
+    assert b"Northwind" not in page.content
+    assert b"Send me a new activation link" not in page.content
+    response = client.post(broken + "renew/")
+    assert response.status_code == 400
+    assert not AuditEvent.objects.filter(action="tenant_user.activation_renewed").exists()
+
+
+def test_a_used_link_says_the_account_is_active(client, created):
+    _tenant, path = created
+    page = client.get(path, follow=True)
+    client.post(
+        page.redirect_chain[-1][0],
+        {"new_password1": "a-long-Passphrase-2026", "new_password2": "a-long-Passphrase-2026"},
+    )
+    client.logout()
+    again = client.get(path)
+    assert b"your account is active" in again.content
+    assert b"Northwind" not in again.content
+
+
+def test_asking_for_new_links_is_limited(client, created, settings):
+    settings.EMAIL_LINK_LIMIT_PER_ACCOUNT = 2
+    _tenant, path = created
+    later = timezone.now() + datetime.timedelta(days=settings.ACTIVATION_LINK_DAYS, hours=1)
+    with time_machine.travel(later, tick=False):
+        assert client.post(path + "renew/").status_code == 200
+        assert client.post(path + "renew/").status_code == 200
+        blocked = client.post(path + "renew/")
+    assert blocked.status_code == 429
+    assert "Retry-After" in blocked

@@ -90,3 +90,58 @@ def test_the_dashboard_lists_redemptions_in_progress(
 def test_the_dashboard_says_when_there_are_no_customers(client, partner_admin):
     client.force_login(partner_admin)
     assert b"You have no customers yet." in client.get("/partner/").content
+
+
+def test_the_customer_list_searches_admins_sorts_by_end_date_and_counts(
+    client, partner_admin, northwind
+):
+    import datetime
+
+    from portal.models import User
+    from tenants.models import TenantUser
+
+    later = TenantFactory(name="Alpha", domain_prefix="alpha", created_by_partner=northwind)
+    SubscriptionFactory(tenant=later, end_date=datetime.date(2027, 6, 30))
+    sooner = TenantFactory(name="Beta", domain_prefix="beta", created_by_partner=northwind)
+    SubscriptionFactory(tenant=sooner, end_date=datetime.date(2027, 1, 31))
+    account = User.objects.create_user("megan@beta.example")
+    TenantUser.objects.create(
+        tenant=sooner, user=account, first_name="Megan", last_name="Bowen",
+        email=account.email, is_admin=True,
+    )  # fmt: skip
+    client.force_login(partner_admin)
+    by_name = client.get("/partner/customers/")
+    assert [t.name for t in by_name.context["page"].object_list] == ["Alpha", "Beta"]
+    assert b"2 customers" in by_name.content
+    by_end = client.get("/partner/customers/", {"sort": "end"})
+    assert [t.name for t in by_end.context["page"].object_list] == ["Beta", "Alpha"]
+    for search in ("megan bowen", "megan@beta", "Bowen"):
+        found = client.get("/partner/customers/", {"q": search})
+        assert [t.name for t in found.context["page"].object_list] == ["Beta"], search
+        assert b"1 customer" in found.content
+    assert client.get("/partner/customers/", {"sort": "nonsense"}).status_code == 200
+
+
+def test_the_customer_page_shows_seats_used_and_bought(client, partner_admin, northwind):
+    from portal.models import User
+    from tenants.models import License, TenantUser
+
+    tenant = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
+    subscription = SubscriptionFactory(tenant=tenant, seats=5)
+    account = User.objects.create_user("megan@contoso.example")
+    admin = TenantUser.objects.create(
+        tenant=tenant, user=account, first_name="Megan", last_name="Bowen",
+        email=account.email, is_admin=True,
+    )  # fmt: skip
+    License.objects.create(subscription=subscription, tenant_user=admin)
+    client.force_login(partner_admin)
+    page = client.get(f"/partner/customers/{tenant.pk}/")
+    assert b"1 of 5 used" in page.content
+
+
+def test_the_404_page_says_what_happened_and_where_to_go(client, partner_admin):
+    client.force_login(partner_admin)
+    response = client.get("/partner/customers/999999/")
+    assert response.status_code == 404
+    assert b"There is nothing at this address" in response.content
+    assert b'href="/partner/customers/"' in response.content
