@@ -34,7 +34,7 @@ from portal.throttle import retry_after_seconds
 
 @admin.register(Product)
 class ProductAdmin(AuditedAdmin):
-    list_display = ["sku", "name", "term_months"]
+    list_display = ["sku", "name", "term_months", "max_seats"]
     search_fields = ["sku", "name"]
 
 

@@ -36,6 +36,12 @@ class Product(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text=_("How long one key's subscription lasts."),
     )
+    max_seats = models.PositiveIntegerField(
+        _("maximum seats"),
+        default=300,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text=_("The most seats one subscription of this product may have."),
+    )
 
     class Meta:
         verbose_name = _("product")
@@ -45,6 +51,9 @@ class Product(models.Model):
             models.CheckConstraint(
                 condition=models.Q(term_months__gte=1, term_months__lte=60),
                 name="product_term_months_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_seats__gte=1), name="product_max_seats_positive"
             ),
         ]
 

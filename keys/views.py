@@ -137,7 +137,7 @@ def redeem_new(request):
     """The key entry of a redemption that does not exist yet: its first keys create it."""
     if not request.session.get(ACKNOWLEDGED):
         return redirect("keys:redeem_start")
-    return _key_entry(request, None)
+    return key_entry(request, None)
 
 
 @sensitive_post_parameters()
@@ -148,10 +148,19 @@ def redeem_keys(request, pk: int):
     redemption = _own_redemption(request, pk)
     if not redemption.is_draft:
         return _closed(request, redemption)
-    return _key_entry(request, redemption)
+    return key_entry(request, redemption)
 
 
-def _key_entry(request, redemption: Redemption | None):
+def _target(redemption: Redemption | None):
+    """The customer a redemption is for (tenants' RedemptionTarget, followed by name), or None."""
+    return getattr(redemption, "target", None) if redemption is not None else None
+
+
+def key_entry(request, redemption: Redemption | None, start=None, target=None):
+    """The key entry: into `redemption`, or, without one, into a new redemption that `start`
+    creates with the first keys (default: an untargeted one; tenants passes its own for a
+    customer's redemption, with `target` to name the customer on the page)."""
+    target = target or _target(redemption)
     formset = None
     if request.method == "POST":
         if "remove" in request.POST and redemption is not None:
@@ -169,7 +178,7 @@ def _key_entry(request, redemption: Redemption | None):
                 formset = _rows_formset(rows)
             elif rows:
                 try:
-                    redemption, errors = _keys_submit(request, redemption, rows)
+                    redemption, errors = _keys_submit(request, redemption, rows, start)
                 except KeyGuessLimitReached as error:
                     return too_many_guesses(request, error)
                 except RedemptionClosed:
@@ -191,6 +200,7 @@ def _key_entry(request, redemption: Redemption | None):
         "keys/redeem_keys.html",
         {
             "redemption": redemption,
+            "target": target,
             "formset": formset,
             "lines": redemption_lines(redemption) if redemption is not None else [],
             "submission": uuid.uuid4(),
@@ -223,22 +233,24 @@ def _start_with(request, key: str):
     )
 
 
-def _keys_submit(request, redemption: Redemption | None, rows: list[str]):
+def _keys_submit(request, redemption: Redemption | None, rows: list[str], start=None):
     """Reserve the typed keys: into the redemption, or into a new one made with them."""
+    if redemption is None and start is not None:
+        return start(rows)
     if redemption is None:
         return redemption_start(
             user=request.user,
             partner=request.partner,
             raw_keys=rows,
             client_address=request.client_address,
-            submission=_submission(request),
+            submission=submission_id(request),
         )
     errors = redemption_keys_add(
         redemption=redemption,
         user=request.user,
         raw_keys=rows,
         client_address=request.client_address,
-        submission=_submission(request),
+        submission=submission_id(request),
     )
     return redemption, errors
 
@@ -270,7 +282,7 @@ def _refresh(request, redemption: Redemption) -> bool:
     return True
 
 
-def _submission(request):
+def submission_id(request):
     try:
         return uuid.UUID(request.POST.get("submission", ""))
     except ValueError:
@@ -298,7 +310,11 @@ def redeem_review(request, pk: int):
     if not lines:
         return redirect("keys:redeem_keys", redemption.pk)
     redemption_step_reach(redemption=redemption, step=Redemption.Step.REVIEW)
-    return render(request, "keys/redeem_review.html", {"redemption": redemption, "lines": lines})
+    return render(
+        request,
+        "keys/redeem_review.html",
+        {"redemption": redemption, "lines": lines, "target": _target(redemption)},
+    )
 
 
 @partner_required
@@ -311,13 +327,19 @@ def redeem_getting_started(request, pk: int):
         return redirect("keys:redeem_review", redemption.pk)
     lines = list(redemption_lines(redemption))
     redemption_step_reach(redemption=redemption, step=Redemption.Step.GETTING_STARTED)
+    target = _target(redemption)
     return render(
         request,
         "keys/redeem_getting_started.html",
         {
             "redemption": redemption,
             "lines": lines,
-            "step2_url": reverse("tenants:create_tenant", args=[pk]),
+            "target": target,
+            # By URL name: keys imports no app. Step 2 creates a customer; a customer's keys
+            # go to the preview of what they change.
+            "step2_url": reverse(
+                "tenants:apply_keys" if target else "tenants:create_tenant", args=[pk]
+            ),
         },
     )
 
@@ -338,5 +360,9 @@ def redeem_cancel(request, pk: int):
     return render(
         request,
         "keys/redeem_discard.html",
-        {"redemption": redemption, "lines": list(redemption_lines(redemption))},
+        {
+            "redemption": redemption,
+            "lines": list(redemption_lines(redemption)),
+            "target": _target(redemption),
+        },
     )

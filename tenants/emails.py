@@ -54,3 +54,26 @@ def tenant_created_email_queue(*, tenant: Tenant, user: User) -> Email:
             "admin": tenant.users.filter(is_admin=True).first(),
         },
     )
+
+
+def keys_applied_email_queue(*, tenant: Tenant, intent: str, rows, user: User) -> list[Email]:
+    """Product keys changed the customer's subscriptions: its admins and the partner user who
+    applied them each get what changed, in their own language."""
+    recipients = {user.email: user.language}
+    for admin in tenant.users.filter(is_admin=True).select_related("user"):
+        language = admin.user.language if admin.user else tenant.preferred_language
+        recipients.setdefault(admin.email, language)
+    return [
+        email_queue(
+            template="keys_applied",
+            to=[address],
+            language=language,
+            context={
+                "tenant": tenant,
+                "renewed": intent == "renew",
+                "rows": rows,
+                "for_partner": address == user.email,
+            },
+        )
+        for address, language in recipients.items()
+    ]

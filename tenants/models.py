@@ -242,3 +242,41 @@ class SubscriptionKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_key} → {self.subscription}"
+
+
+class RedemptionTarget(models.Model):
+    """A redemption started from a customer's page: its keys go to that tenant, as `intent`.
+
+    Every page of the redemption names the tenant in full (wrong-tenant redemptions are the
+    most common complaint about the system this one replaces), and nothing is applied before the
+    partner confirms a preview of each subscription before and after.
+    """
+
+    class Intent(models.TextChoices):
+        ADD_LICENSES = "add_licenses", _("Add licenses")
+        RENEW = "renew", _("Renew")
+
+    redemption = models.OneToOneField(
+        "keys.Redemption",
+        on_delete=models.CASCADE,
+        related_name="target",
+        verbose_name=_("redemption"),
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant")
+    )
+    intent = models.CharField(_("intent"), max_length=16, choices=Intent.choices)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("redemption for a customer")
+        verbose_name_plural = _("redemptions for customers")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(intent__in=["add_licenses", "renew"]),
+                name="redemption_target_intent_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.redemption} → {self.tenant} ({self.get_intent_display()})"

@@ -10,6 +10,19 @@ urlpatterns = [
     path("partner/customers/<int:pk>/", views.partner_customer, name="partner_customer"),
     path("partner/customers/<int:pk>/created/", views.tenant_created, name="tenant_created"),
     path(
+        "partner/customers/<int:pk>/add-licenses/",
+        views.customer_keys,
+        {"intent": "add_licenses"},
+        name="add_licenses",
+    ),
+    path(
+        "partner/customers/<int:pk>/renew/",
+        views.customer_keys,
+        {"intent": "renew"},
+        name="renew",
+    ),
+    path("partner/redeem/<int:pk>/apply/", views.apply_keys, name="apply_keys"),
+    path(
         "partner/customers/<int:pk>/admins/<int:account_pk>/resend-activation/",
         views.resend_activation,
         name="resend_activation",

@@ -7,11 +7,21 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from keys.models import Redemption
-from keys.services import redemption_details_keep, redemption_lines, redemption_step_reach
+from keys.services import (
+    RedemptionClosed,
+    redemption_details_keep,
+    redemption_lines,
+    redemption_start,
+    redemption_step_reach,
+)
+from keys.views import key_entry, submission_id
 from portal.access import partner_required
 from portal.forms import posted_data
 from portal.models import User
@@ -19,12 +29,15 @@ from portal.services import email_link_attempt_start
 from portal.views import too_many_email_links
 from tenants.access import Permission, customer_required, partner_tenants, tenant_access
 from tenants.forms import TenantForm
-from tenants.models import Subscription, TenantUser
+from tenants.models import RedemptionTarget, Subscription, TenantUser
 from tenants.services import (
+    KeysApplyError,
     TenantCreateError,
     activation_renew,
     activation_resend,
     domain_prefix_problem,
+    keys_apply,
+    keys_apply_preview,
     tenant_admin_activate,
     tenant_create,
 )
@@ -79,7 +92,9 @@ def partner_dashboard(request):
             "partner": request.partner,
             "membership": request.membership,
             "customers": customers,
-            "drafts": Redemption.objects.drafts_of(request.membership).with_active_lines(),
+            "drafts": Redemption.objects.drafts_of(request.membership)
+            .with_active_lines()
+            .select_related("target__tenant"),
         },
     )
 
@@ -168,6 +183,8 @@ def create_tenant(request, pk: int):
         return redirect("tenants:partner_dashboard")
     if redemption.keys_confirmed_at is None:
         return redirect("keys:redeem_review", redemption.pk)
+    if RedemptionTarget.objects.filter(redemption=redemption).exists():
+        return redirect("tenants:apply_keys", redemption.pk)  # keys for an existing customer
     # What was typed before (a closed browser, a detour back to the keys) comes back: it is
     # kept with the draft on the server, so nothing typed is lost.
     form = TenantForm(
@@ -210,6 +227,88 @@ def create_tenant_keep(request, pk: int):
     if not redemption_details_keep(redemption=redemption, details=_typed(request, form)):
         return JsonResponse({"kept": False}, status=409)
     return JsonResponse({"kept": True})
+
+
+@sensitive_post_parameters()
+@never_cache
+@partner_required
+def customer_keys(request, pk: int, intent: str):
+    """ "Add licenses" or "Renew" on a customer's page: the key entry of a redemption for that
+    customer, which its first keys create (the page names the customer in full)."""
+    access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.REDEEM)
+    target = RedemptionTarget(tenant=access.tenant, intent=intent)  # for the page, not saved
+
+    def start(rows):
+        return redemption_start(
+            user=request.user,
+            partner=request.partner,
+            raw_keys=rows,
+            client_address=request.client_address,
+            submission=submission_id(request),
+            on_created=lambda redemption: RedemptionTarget.objects.create(
+                redemption=redemption, tenant=access.tenant, intent=intent
+            ),
+        )
+
+    return key_entry(request, None, start=start, target=target)
+
+
+@partner_required
+def apply_keys(request, pk: int):
+    """What the keys change for the customer, each subscription before and after; then
+    "Apply product keys"."""
+    redemption = _own_draft(request, pk)
+    target = RedemptionTarget.objects.filter(redemption=redemption).select_related("tenant").first()
+    if target is None:
+        raise Http404
+    if redemption.state == Redemption.State.COMPLETED:
+        messages.info(request, _("These product keys were applied."))
+        return redirect("tenants:partner_customer", target.tenant_id)
+    if redemption.state != Redemption.State.DRAFT:
+        messages.info(request, _("This redemption was cancelled."))
+        return redirect("tenants:partner_dashboard")
+    access = tenant_access(
+        user=request.user, tenant_id=target.tenant_id, permission=Permission.REDEEM
+    )
+    if redemption.keys_confirmed_at is None:
+        return redirect("keys:redeem_review", redemption.pk)
+    problems = []
+    if request.method == "POST":
+        try:
+            rows = keys_apply(redemption=redemption, access=access)
+        except KeysApplyError as error:
+            if error.back_to_keys:
+                messages.error(request, str(error))
+                return redirect("keys:redeem_keys", redemption.pk)
+            problems = error.problems
+        except RedemptionClosed:
+            return redirect("tenants:apply_keys", redemption.pk)
+        else:
+            messages.success(
+                request,
+                _("The product keys were applied to %(name)s (%(domain)s).")
+                % {"name": access.tenant.name, "domain": access.tenant.domain},
+            )
+            return redirect("tenants:partner_customer", access.tenant.pk)
+    else:
+        redemption_step_reach(redemption=redemption, step=Redemption.Step.CUSTOMER)
+    lines = list(redemption_lines(redemption))
+    rows = keys_apply_preview(
+        tenant=access.tenant, intent=target.intent, lines=lines, today=timezone.localdate()
+    )
+    return render(
+        request,
+        "tenants/apply_keys.html",
+        {
+            "redemption": redemption,
+            "target": target,
+            "tenant": access.tenant,
+            "rows": rows,
+            "lines": lines,
+            "problems": problems,
+            "blocked": any(row.problem for row in rows),
+        },
+    )
 
 
 @partner_required

@@ -5,7 +5,7 @@ it, and redeemed through `redemption_keys_consume`, which tenant creation, addin
 renewing all call.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -48,12 +48,15 @@ def redemption_start(
     raw_keys: Sequence[str],
     client_address: str | None,
     submission=None,
+    on_created: Callable[[Redemption], None] | None = None,
 ) -> tuple[Redemption | None, dict[int, str]]:
     """The first keys of a new redemption: the redemption exists only once it holds keys.
 
     Returns (the redemption, {}) or (None, {index in raw_keys: message}); with any error
     nothing is created or reserved, so "Start" alone never leaves an empty draft behind.
     The same form posted twice (`submission`) gives the redemption the first post created.
+    `on_created` runs in the same transaction, for the caller's own rows about the redemption
+    (tenants records the customer a redemption is for).
     """
     own = Redemption.objects.owned_by(user, partner)
     if submission is not None and (earlier := own.filter(last_submission=submission).first()):
@@ -72,6 +75,8 @@ def redemption_start(
                 updated_at=now,
             )
             audit_log(action="redemption.started", actor=user, target=redemption, partner=partner)
+            if on_created is not None:
+                on_created(redemption)
             _reserve(redemption, user, usable)
     except _ReservationLost as lost:
         # Another redemption was faster for a key, or this very form's first post was: then

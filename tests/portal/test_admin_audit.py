@@ -7,7 +7,8 @@ from portal.models import AuditEvent, Partner
 def test_changes_made_in_the_admin_are_audit_events(client, staff, northwind):
     client.force_login(staff)
     client.post(
-        "/admin/keys/product/add/", {"sku": "BUS-PLUS", "name": "Business Plus", "term_months": 24}
+        "/admin/keys/product/add/",
+        {"sku": "BUS-PLUS", "name": "Business Plus", "term_months": 24, "max_seats": 300},
     )
     product = Product.objects.get(sku="BUS-PLUS")
     event = AuditEvent.objects.get(action="admin.keys.product.added")

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.models import User
-from tenants.models import TenantUser
+from tenants.models import RedemptionTarget, TenantUser
 from tests.factories import SubscriptionFactory, TenantFactory
 
 LOGIN = "login"
@@ -98,6 +98,10 @@ EXPECTED = {
     "tenants:tenant_created": ("GET", own_tenant()),
     "tenants:resend_activation": ("POST", own_tenant(302)),
     "tenants:create_tenant": ("GET", own_redemption()),
+    "tenants:add_licenses": ("GET", own_tenant()),
+    "tenants:renew": ("GET", own_tenant()),
+    # A redemption for Contoso: its preview, for the partner user who started it.
+    "tenants:apply_keys": ("GET", own_redemption()),
     "tenants:create_tenant_keep": ("POST", own_redemption(200)),
     "tenants:domain_check": ("GET", partners_only()),
     "tenants:customer_home": (
@@ -203,7 +207,10 @@ def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
             tenant=tenant, user=user, first_name="A", last_name="B", email=email, is_admin=True
         )
     redemption = redeem(partner_admin, northwind, *make_keys(1))
+    for_contoso = redeem(partner_admin, northwind, *make_keys(1))
+    RedemptionTarget.objects.create(redemption=for_contoso, tenant=contoso, intent="add_licenses")
     return {
+        "for_contoso": for_contoso,
         "contoso": contoso,
         "contoso_admin": admins["contoso"],
         "tailspin_admin": admins["tailspin"],
@@ -220,6 +227,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
         if key == "pk":
             redemption_scoped = pattern.startswith("partner/redeem/")
             values[key] = world["redemption"].pk if redemption_scoped else world["contoso"].pk
+            if name == "tenants:apply_keys":
+                values[key] = world["for_contoso"].pk
         elif key == "account_pk":
             values[key] = world["contoso_admin"].pk
         elif converter == "int":

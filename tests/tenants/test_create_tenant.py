@@ -16,9 +16,9 @@ from keys.services import (
     redemption_start,
 )
 from portal.models import AuditEvent, Partner, PartnerMembership, User
-from tenants import services
 from tenants.models import License, Subscription, SubscriptionKey, Tenant, TenantUser
 from tenants.services import TenantCreateError, tenant_create
+from tenants.services import tenants as services
 
 FORM = {
     "country": "FR",

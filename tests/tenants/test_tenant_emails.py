@@ -8,9 +8,9 @@ from post_office.models import STATUS, Email
 
 from portal.celery import app as celery_app
 from portal.outbox import outbox_deliver
-from tenants import services
 from tenants.models import Tenant
 from tenants.services import tenant_create
+from tenants.services import tenants as services
 
 FORM = {
     "country": "FR",

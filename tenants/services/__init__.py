@@ -1,0 +1,46 @@
+"""Every write to tenants, one module per noun: `tenants` (creating a customer's tenant, its
+admin's activation), `subscriptions` (product keys applied to an existing customer)."""
+
+from tenants.services.subscriptions import (
+    KeysApplyError,
+    PreviewRow,
+    keys_apply,
+    keys_apply_preview,
+)
+from tenants.services.tenants import (
+    LEGAL_SUFFIXES,
+    RESERVED_PREFIXES,
+    TenantCreateError,
+    TenantDetails,
+    activation_renew,
+    activation_resend,
+    admin_email_problem,
+    domain_prefix_problem,
+    organization_name_problem,
+    partner_email_domains,
+    subscription_end,
+    supported_country_codes,
+    tenant_admin_activate,
+    tenant_create,
+)
+
+__all__ = [
+    "LEGAL_SUFFIXES",
+    "RESERVED_PREFIXES",
+    "KeysApplyError",
+    "PreviewRow",
+    "TenantCreateError",
+    "TenantDetails",
+    "activation_renew",
+    "activation_resend",
+    "admin_email_problem",
+    "domain_prefix_problem",
+    "keys_apply",
+    "keys_apply_preview",
+    "organization_name_problem",
+    "partner_email_domains",
+    "subscription_end",
+    "supported_country_codes",
+    "tenant_admin_activate",
+    "tenant_create",
+]

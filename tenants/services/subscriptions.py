@@ -1,0 +1,286 @@
+"""Product keys for an existing customer: add licenses, or renew (design §3, "Existing tenant").
+
+A partner redeems keys from a customer's page (a RedemptionTarget names the tenant and the
+intent), sees each subscription before and after, and confirms with "Apply product keys". The
+keys service consumes the keys; this module writes the subscriptions, in the same transaction.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from keys.models import Product, Redemption, RedemptionLine
+from keys.services import (
+    RedemptionClosed,
+    RedemptionKeysChanged,
+    redemption_keys_consume,
+    redemption_lines,
+    redemption_lock,
+)
+from portal.services import audit_log
+from tenants.access import Permission, TenantAccess
+from tenants.emails import keys_applied_email_queue
+from tenants.models import RedemptionTarget, Subscription, SubscriptionKey, Tenant
+from tenants.services.tenants import subscription_end
+
+Intent = RedemptionTarget.Intent
+State = Subscription.State
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A subscription's seats, end date and state at one moment (before or after)."""
+
+    seats: int
+    end_date: date
+    state: str
+
+    @property
+    def state_label(self) -> str:
+        return State(self.state).label
+
+
+@dataclass
+class PreviewRow:
+    """What the keys of one product do to the customer's subscription of that product."""
+
+    product: Product
+    key_count: int
+    key_seats: int
+    subscription: Subscription | None
+    before: Snapshot | None
+    after: Snapshot | None
+    problem: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class KeysApplyError(Exception):
+    """Nothing was applied. `problems`: what stops it, one a product; `back_to_keys` when the
+    keys themselves changed since the review (the partner looks at them again)."""
+
+    def __init__(self, problems: Sequence[str], back_to_keys: bool = False):
+        self.problems = list(problems)
+        self.back_to_keys = back_to_keys
+        super().__init__(" ".join(self.problems))
+
+
+def subscription_state_on(subscription: Subscription, today: date) -> str:
+    """The state as the dates say it, until the lifecycle sweep keeps it up to date: a
+    subscription past its end date is expired even if nothing has recorded it yet."""
+    if subscription.state in (State.DISABLED, State.DELETED):
+        return subscription.state
+    if subscription.end_date < today:
+        return State.EXPIRED
+    return State.ACTIVE
+
+
+def _by_product(lines: Sequence[RedemptionLine]) -> list[tuple[Product, list]]:
+    groups: dict[int, tuple[Product, list]] = {}
+    for line in lines:
+        product = line.product_key.batch.product
+        groups.setdefault(product.pk, (product, []))[1].append(line.product_key)
+    return list(groups.values())
+
+
+def keys_apply_preview(
+    *, tenant: Tenant, intent: str, lines: Sequence[RedemptionLine], today: date
+) -> list[PreviewRow]:
+    """Each product's subscription before and after the keys, and what would stop it."""
+    subscriptions = {
+        subscription.product_id: subscription
+        for subscription in Subscription.objects.filter(tenant=tenant)
+        .select_related("product")
+        .annotate(seats_used=Count("licenses"))
+    }
+    rows = []
+    for product, keys in _by_product(lines):
+        key_seats = sum(key.batch.seats_per_key for key in keys)
+        subscription = subscriptions.get(product.pk)
+        row = PreviewRow(
+            product=product,
+            key_count=len(keys),
+            key_seats=key_seats,
+            subscription=subscription,
+            before=None,
+            after=None,
+        )
+        if subscription is not None:
+            row.before = Snapshot(
+                subscription.seats,
+                subscription.end_date,
+                subscription_state_on(subscription, today),
+            )
+        if intent == Intent.ADD_LICENSES:
+            _add_licenses(row, product, today)
+        else:
+            _renew(row, product, today)
+        rows.append(row)
+    return rows
+
+
+def _too_many(product: Product, seats: int) -> str:
+    return _(
+        "%(product)s allows at most %(max)d seats in one subscription; these keys would make "
+        "%(seats)d."
+    ) % {"product": product.name, "max": product.max_seats, "seats": seats}
+
+
+def _add_licenses(row: PreviewRow, product: Product, today: date) -> None:
+    if row.subscription is None:
+        # A product the customer does not have yet starts a new subscription today.
+        row.after = Snapshot(
+            row.key_seats, subscription_end(today, product.term_months), State.ACTIVE
+        )
+        row.notes.append(_("A new subscription starts today."))
+        if row.key_seats > product.max_seats:
+            row.problem = _too_many(product, row.key_seats)
+        return
+    if row.before.state in (State.DISABLED, State.DELETED):
+        row.problem = _(
+            "The %(product)s subscription is %(state)s: renew it before adding licenses."
+        ) % {"product": product.name, "state": row.before.state_label.lower()}
+        return
+    seats = row.subscription.seats + row.key_seats
+    row.after = Snapshot(seats, row.subscription.end_date, row.before.state)
+    if seats > product.max_seats:
+        row.problem = _too_many(product, seats)
+
+
+def _renew(row: PreviewRow, product: Product, today: date) -> None:
+    subscription = row.subscription
+    if subscription is None:
+        row.problem = _(
+            "The customer has no %(product)s subscription to renew. Use “Add licenses” to "
+            "start one."
+        ) % {"product": product.name}
+        return
+    if row.before.state == State.DELETED:
+        row.problem = _("The %(product)s subscription was deleted: it cannot be renewed.") % {
+            "product": product.name
+        }
+        return
+    # From the current end date; from today when it already lapsed (this reactivates it).
+    lapsed = row.before.state in (State.EXPIRED, State.DISABLED)
+    start = today if lapsed else subscription.end_date + timedelta(days=1)
+    # A renewal never shortens a term.
+    end = max(subscription_end(start, product.term_months), subscription.end_date)
+    row.after = Snapshot(row.key_seats, end, State.ACTIVE)
+    if lapsed:
+        row.notes.append(_("The subscription is active again from today."))
+    if row.key_seats != subscription.seats:
+        row.notes.append(
+            _("The keys are for %(new)d seats: the subscription goes from %(old)d to %(new)d.")
+            % {"new": row.key_seats, "old": subscription.seats}
+        )
+    if row.key_seats < subscription.seats_used:
+        row.problem = _(
+            "%(used)d licenses of %(product)s are assigned, more than the %(seats)d seats of "
+            "these keys. Unassign licenses first, or add keys."
+        ) % {"used": subscription.seats_used, "product": product.name, "seats": row.key_seats}
+    elif row.key_seats > product.max_seats:
+        row.problem = _too_many(product, row.key_seats)
+
+
+def keys_apply(*, redemption: Redemption, access: TenantAccess) -> list[PreviewRow]:
+    """ "Apply product keys": the customer's subscriptions change as the preview showed.
+
+    One transaction under locks on the redemption and the tenant's subscriptions: the preview
+    is computed again there, so what is applied is what the rules allow now. Raises
+    KeysApplyError (nothing applied) when a rule stops it or the keys changed.
+    """
+    access.require(Permission.REDEEM)
+    tenant = access.tenant
+    today = timezone.localdate()
+    with transaction.atomic():
+        redemption = redemption_lock(redemption)
+        if not redemption.is_draft:
+            raise RedemptionClosed
+        target = RedemptionTarget.objects.get(redemption=redemption)
+        if target.tenant_id != tenant.pk:
+            raise KeysApplyError([_("These keys are for another customer.")])
+        # Locked in primary-key order: two partners applying keys to one customer take turns.
+        list(Subscription.objects.select_for_update().filter(tenant=tenant).order_by("pk"))
+        rows = keys_apply_preview(
+            tenant=tenant,
+            intent=target.intent,
+            lines=list(redemption_lines(redemption)),
+            today=today,
+        )
+        problems = [row.problem for row in rows if row.problem]
+        if problems:
+            raise KeysApplyError(problems)
+        try:
+            lines = redemption_keys_consume(redemption=redemption, user=access.user, tenant=tenant)
+        except RedemptionKeysChanged:
+            raise KeysApplyError(
+                [_("The keys of this redemption changed. Check them again.")], back_to_keys=True
+            ) from None
+        keys_by_product = {product.pk: keys for product, keys in _by_product(lines)}
+        now = timezone.now()
+        for row in rows:
+            _apply_row(row, target, access, keys_by_product[row.product.pk], today, now)
+        keys_applied_email_queue(tenant=tenant, intent=target.intent, rows=rows, user=access.user)
+    return rows
+
+
+def _apply_row(row: PreviewRow, target, access: TenantAccess, keys, today: date, now) -> None:
+    tenant, user = target.tenant, access.user
+    subscription = row.subscription
+    audit = {"actor": user, "partner": access.partner, "tenant": tenant}
+    if subscription is None:
+        subscription = Subscription.objects.create(
+            tenant=tenant,
+            product=row.product,
+            seats=row.after.seats,
+            start_date=today,
+            end_date=row.after.end_date,
+            created_by_partner=access.partner,
+            created_at=now,
+        )
+        kind = SubscriptionKey.Kind.CREATED
+        audit_log(
+            action="subscription.created",
+            target=subscription,
+            details={
+                **access.audit_details,
+                "product": row.product.sku,
+                "seats": row.after.seats,
+                "end_date": row.after.end_date.isoformat(),
+            },
+            **audit,
+        )
+    else:
+        subscription.seats = row.after.seats
+        subscription.end_date = row.after.end_date
+        subscription.state = row.after.state
+        subscription.save(update_fields=["seats", "end_date", "state"])
+        renewing = target.intent == Intent.RENEW
+        kind = SubscriptionKey.Kind.RENEWED if renewing else SubscriptionKey.Kind.ADDED
+        audit_log(
+            action="subscription.renewed" if renewing else "subscription.licenses_added",
+            target=subscription,
+            details={
+                **access.audit_details,
+                "seats": [row.before.seats, row.after.seats],
+                "end_date": [row.before.end_date.isoformat(), row.after.end_date.isoformat()],
+                "state": [row.before.state, row.after.state],
+            },
+            **audit,
+        )
+    SubscriptionKey.objects.bulk_create(
+        SubscriptionKey(
+            subscription=subscription,
+            product_key=key,
+            kind=kind,
+            seats=key.batch.seats_per_key,
+            redeemed_at=now,
+            redeemed_by=user,
+        )
+        for key in keys
+    )
+    row.subscription = subscription
