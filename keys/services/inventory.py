@@ -103,6 +103,41 @@ class KeyImportError(Exception):
         super().__init__(problem or _("%(count)d bad line(s).") % {"count": len(self.bad_lines)})
 
 
+# What spreadsheets and documents start with: zip (xlsx, ods, docx), OLE2 (xls, doc), PDF, gzip.
+_BINARY_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"%PDF", b"\x1f\x8b")
+
+
+def _not_text_problem(data: bytes) -> str:
+    """The one message for a file that is not text, instead of one error per "line" of it.
+
+    A spreadsheet saved as .xlsx, a PDF or random bytes would otherwise be reported line by line
+    (thousands of "not UTF-8" lines, with their line numbers, saying nothing useful)."""
+    message = _(
+        "This is not a text or CSV file. Save the spreadsheet as CSV (UTF-8), or the list as "
+        "plain text with one key a line, and import that file."
+    )
+    if data.startswith(_BINARY_SIGNATURES) or b"\x00" in data:
+        return message
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # A text file with a few lines in another encoding gets those lines reported; a file
+        # where most lines are not UTF-8 is not a list of keys.
+        lines = [line for line in data.split(b"\n") if line.strip()]
+        not_utf8 = sum(1 for line in lines if not _is_utf8(line))
+        if not_utf8 * 2 > len(lines):
+            return message
+    return ""
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _file_lines(data: bytes) -> Iterable[tuple[int, str | None]]:
     """(line number, text) for each line; text is None when the line is not UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
@@ -236,7 +271,11 @@ def batch_import(
     note: str = "",
     actor: User | None,
 ) -> KeyBatch:
-    """Import a file of keys, all or nothing. Raises KeyImportError listing every bad line."""
+    """Import a file of keys, all or nothing. Raises KeyImportError listing every bad line, or
+    saying the file is not text at all."""
+    problem = _not_text_problem(data)
+    if problem:
+        raise KeyImportError(problem=problem)
     good, bad = keys_parse_file(data)
     digests = [key_digest(canonical) for _number, canonical in good]
     bad.extend(

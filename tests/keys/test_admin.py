@@ -56,6 +56,28 @@ def test_the_admin_import_lists_every_bad_line_and_keeps_the_choices(client, sta
     assert b'name="seats_per_key" value="7"' in response.content
 
 
+def test_the_admin_import_refuses_a_spreadsheet_in_one_line(client, staff, products):
+    from tests.keys.test_import_keys import xlsx_bytes
+
+    client.force_login(staff)
+    keys = [format_key(generate_key()) for _ in range(40)]
+    for name, content in (("keys.xlsx", xlsx_bytes(keys)), ("keys.csv", b"key\x00\n" * 40)):
+        response = client.post(
+            "/admin/keys/keybatch/import/",
+            {
+                "product": products["BUS-STD"].pk,
+                "seats_per_key": 1,
+                "file": SimpleUploadedFile(name, content),
+            },
+        )
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert page.count("This is not a text or CSV file.") == 1
+        assert response.context["bad_lines"] == []
+        assert 'id="bad-lines"' not in page
+    assert KeyBatch.objects.count() == 0
+
+
 def test_ops_generate_keys_and_get_them_back_once_as_a_csv(client, staff, products):
     client.force_login(staff)
     response = client.post(
