@@ -3,7 +3,9 @@
 1. Import 1,000,000 keys into PostgreSQL through keys.services.batch_import (the code behind
    `import_keys` and the admin upload), then COPY the very same rows into a table with the same
    indexes and constraints, in the same run: keys per second and the ratio between the two.
-2. validate_key calls per second.
+2. Checking another file of as many keys against that inventory (keys_import_rows): what the
+   request does before it hands a large import to a worker, so it must fit in one request.
+3. validate_key calls per second.
 
 Uses BENCH_DATABASE_URL, else a scratch database `portal_bench` on the local PostgreSQL
 (created and dropped here). Prints the figures; bench/README.md keeps them with the machine.
@@ -38,10 +40,10 @@ def recreate_database() -> None:
     conn.close()
 
 
-def make_keys(count: int) -> list[str]:
+def make_keys(count: int, seed: int = 2026) -> list[str]:
     from keys.codec import ALPHABET, check_character
 
-    rng = random.Random(2026)
+    rng = random.Random(seed)
     keys = set()
     while len(keys) < count:
         payload = "".join(rng.choices(ALPHABET, k=24))
@@ -62,7 +64,7 @@ def main() -> None:
 
     from keys.codec import format_key, validate_key
     from keys.models import Product
-    from keys.services import batch_import, key_digest
+    from keys.services import batch_import, key_digest, keys_import_rows
 
     call_command("migrate", verbosity=0)
     product = Product.objects.create(sku="BENCH", name="Benchmark", term_months=12)
@@ -74,6 +76,12 @@ def main() -> None:
     batch = batch_import(data=data, product=product, actor=None, note="bench")
     import_seconds = time.perf_counter() - started
     assert batch.key_count == COUNT
+
+    others = make_keys(COUNT, seed=2027)
+    data = ("key\n" + "\n".join(format_key(k) for k in others) + "\n").encode()
+    started = time.perf_counter()
+    assert len(keys_import_rows(data)) == COUNT
+    check_seconds = time.perf_counter() - started
 
     # The floor: COPY the same rows into a table with the same indexes and constraints.
     with connection.cursor() as cursor:
@@ -109,6 +117,7 @@ def main() -> None:
         f"{COUNT / copy_seconds:,.0f} keys/s"
     )
     print(f"ratio import / COPY: {import_seconds / copy_seconds:.2f}")
+    print(f"checking another file against the inventory (request part): {check_seconds:.1f} s")
     print(f"validate_key: {len(sample) / validate_seconds:,.0f} calls/s")
     connection.close()
 

@@ -1,3 +1,5 @@
+import uuid
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -60,6 +62,18 @@ class BatchOptionsForm(forms.Form):
         help_text=_("Only this partner's users can redeem the keys. Empty: any partner."),
     )
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
+    # One token per form shown: the same form posted twice (a double click, a reload of the
+    # result) is recognised by the service instead of making a second batch.
+    submission = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission"].initial = uuid.uuid4()
+
+    def clean_submission(self):
+        # A post without the token (a script) is simply a new request.
+        return self.cleaned_data["submission"] or uuid.uuid4()
 
 
 class KeyImportForm(BatchOptionsForm):
@@ -73,7 +87,7 @@ class KeyImportForm(BatchOptionsForm):
 
 
 class KeyGenerateForm(BatchOptionsForm):
-    count = forms.IntegerField(label=_("Number of keys"), min_value=1, max_value=100_000)
+    count = forms.IntegerField(label=_("Number of keys"), min_value=1, max_value=1_000_000)
 
 
 class AcknowledgeForm(forms.Form):

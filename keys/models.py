@@ -401,3 +401,169 @@ class ProductKey(models.Model):
     @property
     def masked(self) -> str:
         return mask_key(self.last5)
+
+
+class KeyJob(models.Model):
+    """A large import or generation, run by a Celery worker instead of inside the request.
+
+    The admin starts one for KEY_JOB_BACKGROUND_THRESHOLD keys or more (a million keys take
+    longer than a web worker may hold a request); every generation from the admin is a job, so
+    that its keys are handed back the same way, once, whether it ran inline or in a worker.
+    The job's batch exists only once the job succeeded: the keys go in in one transaction.
+    """
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", _("Import")
+        GENERATE = "generate", _("Generation")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    class Error(models.TextChoices):
+        # Stored as a code and shown in the reader's language (the worker has no reader).
+        DUPLICATE = (
+            "duplicate",
+            _(
+                "Some of these keys were imported by someone else meanwhile. Nothing was imported; "
+                "import the file again to see which keys."
+            ),
+        )
+        TIMEOUT = (
+            "timeout",
+            _(
+                "The job took longer than a worker may run a task. Nothing was kept: ask for fewer "
+                "keys at a time."
+            ),
+        )
+        WORKER_LOST = (
+            "worker_lost",
+            _("The worker stopped before the job finished. Nothing was kept: start the job again."),
+        )
+        UNEXPECTED = (
+            "unexpected",
+            _(
+                "The job stopped on an unexpected error (the worker's log says which). Nothing was "
+                "kept."
+            ),
+        )
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
+    seats_per_key = models.PositiveIntegerField(
+        _("seats per key"), default=1, validators=[MinValueValidator(1), MaxValueValidator(10000)]
+    )
+    partner = models.ForeignKey(
+        "portal.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("owning partner"),
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    # The form that asked for the job: the same form posted twice (a double click, a reload of
+    # the result) finds this job instead of making a second batch.
+    submission = models.UUIDField(unique=True, editable=False)
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("keys"))
+    done = models.PositiveIntegerField(_("keys done"), default=0)
+    error = models.CharField(_("error"), max_length=16, choices=Error.choices, blank=True)
+    batch = models.OneToOneField(
+        KeyBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="job",
+        verbose_name=_("batch"),
+    )
+    # A generation's keys are sealed to this X25519 public key; its private half lives only in
+    # the requester's browser (keys/sealing.py).
+    recipient_key = models.BinaryField(max_length=32, null=True, editable=False)
+    downloaded_at = models.DateTimeField(_("keys downloaded"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("key job")
+        verbose_name_plural = _("key jobs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["import", "generate"]), name="key_job_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["queued", "running", "succeeded", "failed"]),
+                name="key_job_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(done__lte=models.F("total")), name="key_job_done_within_total"
+            ),
+            # A job that succeeded made its batch; one that failed says why and made none.
+            models.CheckConstraint(
+                condition=~models.Q(state="succeeded")
+                | models.Q(batch__isnull=False, finished_at__isnull=False),
+                name="key_job_succeeded_has_batch",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="failed")
+                | (models.Q(batch__isnull=True, finished_at__isnull=False) & ~models.Q(error="")),
+                name="key_job_failed_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="generate") | models.Q(recipient_key__isnull=False),
+                name="key_job_generate_has_recipient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Key job %(id)s · %(kind)s of %(count)s keys") % {
+            "id": self.pk,
+            "kind": self.get_kind_display(),
+            "count": self.total,
+        }
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.SUCCEEDED:
+            return 100
+        return self.done * 100 // self.total if self.total else 0
+
+
+class KeyJobFile(models.Model):
+    """The file a job works on, kept apart so that listing jobs never reads it.
+
+    For an import: the keys to insert as digests and last five characters (no secret: what the
+    inventory itself keeps), deleted when the job ends. For a generation: the CSV of new keys
+    sealed to the requester's browser (keys/sealing.py), deleted once downloaded, or by the
+    periodic sweep after KEY_JOB_DOWNLOAD_HOURS.
+    """
+
+    job = models.OneToOneField(
+        KeyJob, primary_key=True, on_delete=models.CASCADE, related_name="file"
+    )
+    content = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("key job file")
+        verbose_name_plural = _("key job files")
+
+    def __str__(self) -> str:
+        return _("File of key job %(id)s") % {"id": self.job_id}

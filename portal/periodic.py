@@ -35,6 +35,21 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         ),
         minute="*",
     ),
+    PeriodicTaskSpec(
+        name="Sweep key jobs",
+        task="keys.tasks.sweep_key_jobs",
+        description=(
+            "Deletes generated keys nobody downloaded in time, fails key jobs whose worker "
+            "died, queues again key jobs the broker lost."
+        ),
+        minute="*/10",
+    ),
+]
+
+# Tasks that services queue when something asks for them: they are not scheduled, but they live
+# in the apps' tasks.py too, and are listed here so that every task is declared in one place.
+ON_DEMAND_TASKS: list[str] = [
+    "keys.tasks.run_key_job",
 ]
 
 

@@ -201,6 +201,11 @@ KEY_RESERVATION_HOURS = env_int("KEY_RESERVATION_HOURS", 24, minimum=1, maximum=
 KEY_GUESS_LIMIT_PER_USER = env_int("KEY_GUESS_LIMIT_PER_USER", 10, minimum=1)
 KEY_GUESS_LIMIT_PER_ADDRESS = env_int("KEY_GUESS_LIMIT_PER_ADDRESS", 30, minimum=1)
 KEY_GUESS_WINDOW_MINUTES = env_int("KEY_GUESS_WINDOW_MINUTES", 15, minimum=1)
+# Imports and generations of this many keys or more run in a Celery worker, with a progress bar
+# (a million keys take longer than a web worker may hold a request); smaller ones in the request.
+KEY_JOB_BACKGROUND_THRESHOLD = env_int("KEY_JOB_BACKGROUND_THRESHOLD", 100_000, minimum=1)
+# How long generated keys wait, sealed, for their one download before the sweep deletes them.
+KEY_JOB_DOWNLOAD_HOURS = env_int("KEY_JOB_DOWNLOAD_HOURS", 24, minimum=1, maximum=24 * 7)
 
 # Internationalization
 LANGUAGE_CODE = "en"

@@ -1,7 +1,8 @@
 """Every write to the key inventory and to redemptions, and the rules for looking a key up.
 
 One module per noun: `lookup` (a typed key, the guessing limits), `inventory` (batches, import,
-generate, revoke), `redemptions` (reserving keys into a redemption and consuming them).
+generate, revoke), `jobs` (large imports and generations run by a worker, their one download),
+`redemptions` (reserving keys into a redemption and consuming them).
 """
 
 from keys.models import key_digest
@@ -10,9 +11,19 @@ from keys.services.inventory import (
     KeyImportError,
     batch_generate,
     batch_import,
+    batch_import_rows,
     keys_find,
+    keys_import_rows,
     keys_parse_file,
     keys_revoke,
+)
+from keys.services.jobs import (
+    KeyJobDownloadRefused,
+    key_job_download,
+    key_job_generate_start,
+    key_job_import_start,
+    key_job_run,
+    key_jobs_sweep,
 )
 from keys.services.lookup import (
     KeyGuessLimitReached,
@@ -45,19 +56,27 @@ __all__ = [
     "BadLine",
     "KeyGuessLimitReached",
     "KeyImportError",
+    "KeyJobDownloadRefused",
     "KeyLookup",
     "LookupStatus",
     "RedemptionClosed",
     "RedemptionKeysChanged",
     "batch_generate",
     "batch_import",
+    "batch_import_rows",
     "key_check",
     "key_digest",
     "key_error_message",
     "key_find_for_staff",
     "key_guess_blocked_until",
+    "key_job_download",
+    "key_job_generate_start",
+    "key_job_import_start",
+    "key_job_run",
+    "key_jobs_sweep",
     "key_lookup",
     "keys_find",
+    "keys_import_rows",
     "keys_parse_file",
     "keys_revoke",
     "redemption_cancel",

@@ -4,7 +4,7 @@ import io
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from keys.codec import format_key, generate_key, validate_key
-from keys.models import KeyBatch, ProductKey
+from keys.models import KeyBatch, KeyJob, ProductKey
 from keys.services import key_digest
 from portal.models import AuditEvent
 from tests.keys.helpers import stored_digests
@@ -56,27 +56,85 @@ def test_the_admin_import_lists_every_bad_line_and_keeps_the_choices(client, sta
     assert b'name="seats_per_key" value="7"' in response.content
 
 
-def test_ops_generate_keys_and_get_them_back_once_as_a_csv(client, staff, products):
+def test_the_admin_import_refuses_a_spreadsheet_in_one_line(client, staff, products):
+    from tests.keys.test_import_keys import xlsx_bytes
+
     client.force_login(staff)
-    response = client.post(
-        "/admin/keys/keybatch/generate/",
-        {"product": products["BUS-BASIC"].pk, "seats_per_key": 1, "count": 12},
-    )
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
-    assert "attachment;" in response["Content-Disposition"]
-    assert (
-        response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
-    )
+    keys = [format_key(generate_key()) for _ in range(40)]
+    for name, content in (("keys.xlsx", xlsx_bytes(keys)), ("keys.csv", b"key\x00\n" * 40)):
+        response = client.post(
+            "/admin/keys/keybatch/import/",
+            {
+                "product": products["BUS-STD"].pk,
+                "seats_per_key": 1,
+                "file": SimpleUploadedFile(name, content),
+            },
+        )
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert page.count("This is not a text or CSV file.") == 1
+        assert response.context["bad_lines"] == []
+        assert 'id="bad-lines"' not in page
+    assert KeyBatch.objects.count() == 0
+
+
+GENERATE = "/admin/keys/keybatch/generate/"
+
+
+def generate_form(client, **values) -> dict:
+    """The generate form as a browser posts it: the values typed, and the form's own token."""
+    form = client.get(GENERATE).context["form"]
+    return {"submission": form["submission"].value(), "seats_per_key": 1, **values}
+
+
+def test_ops_generate_keys_see_the_batch_and_get_the_keys_back_once(client, staff, products):
+    client.force_login(staff)
+    posted = generate_form(client, product=products["BUS-BASIC"].pk, count=12)
+    response = client.post(GENERATE, posted, follow=True)
+    batch = KeyBatch.objects.get()
+    job = KeyJob.objects.get()
+    assert response.redirect_chain == [(f"/admin/keys/keyjob/{job.pk}/change/", 302)]
+    page = response.content.decode()
+    assert f"Generated 12 keys in batch #{batch.pk}." in page
+    assert 'name="count"' not in page  # the form is gone, not refilled for a second click
+    fresh = client.get(GENERATE).context["form"]
+    assert fresh["count"].value() is None
+    assert fresh["submission"].value() != posted["submission"]
+
+    download = client.post(f"/admin/keys/keyjob/{job.pk}/download/")
+    assert download.status_code == 200
+    assert download["Content-Type"].startswith("text/csv")
+    assert "attachment;" in download["Content-Disposition"]
+    assert "no-store" in download["Cache-Control"]
     keys = [
-        validate_key(row["key"]) for row in csv.DictReader(io.StringIO(response.content.decode()))
+        validate_key(row["key"]) for row in csv.DictReader(io.StringIO(download.content.decode()))
     ]
     assert len(keys) == 12
     assert stored_digests() == {key_digest(k) for k in keys}
-    # The batch page afterwards shows no plain key.
-    batch = KeyBatch.objects.get()
-    page = client.get(f"/admin/keys/keybatch/{batch.pk}/change/").content.decode()
-    assert all(key not in page and format_key(key) not in page for key in keys)
+    # Handed back once: a second download is refused, and says why.
+    again = client.post(f"/admin/keys/keyjob/{job.pk}/download/", follow=True)
+    assert not again["Content-Type"].startswith("text/csv")
+    assert "These keys were already downloaded" in again.content.decode()
+    # The batch and job pages afterwards show no plain key.
+    for url in (f"/admin/keys/keybatch/{batch.pk}/change/", f"/admin/keys/keyjob/{job.pk}/change/"):
+        shown = client.get(url).content.decode()
+        assert all(key not in shown and format_key(key) not in shown for key in keys)
+
+
+def test_posting_the_same_generate_form_twice_makes_one_batch(client, staff, products):
+    client.force_login(staff)
+    posted = generate_form(client, product=products["BUS-STD"].pk, count=3)
+    first = client.post(GENERATE, posted)
+    second = client.post(GENERATE, posted, follow=True)
+    job = KeyJob.objects.get()
+    assert KeyBatch.objects.count() == 1
+    page = f"/admin/keys/keyjob/{job.pk}/change/"
+    assert first["Location"] == second.redirect_chain[0][0] == page
+    assert "This form was already sent" in second.content.decode()
+    # The second answer does not replace the browser's key to the first one's keys.
+    assert f"keyjob{job.pk}" in first.cookies
+    assert f"keyjob{job.pk}" not in second.cookies
+    assert client.post(f"/admin/keys/keyjob/{job.pk}/download/").status_code == 200
 
 
 def test_the_key_list_masks_keys_and_searches_by_the_last_five(client, staff, make_keys):

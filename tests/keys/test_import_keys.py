@@ -1,3 +1,4 @@
+import io
 import os
 import random
 import subprocess
@@ -120,14 +121,46 @@ def test_it_refuses_an_empty_file(products, keyfile):
     assert KeyBatch.objects.count() == 0
 
 
-def test_it_refuses_a_megabyte_of_junk_line_by_line(products, keyfile):
-    junk = random.Random(7).randbytes(1024 * 1024)
-    code, _out, err = run_import(keyfile(junk), "--product", "BUS-STD")
+NOT_TEXT = "This is not a text or CSV file."
+
+
+def xlsx_bytes(keys) -> bytes:
+    """What Excel saves: a zip of XML parts (enough of one for the signature to be real)."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/sharedStrings.xml", "".join(f"<si><t>{k}</t></si>" for k in keys))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(lambda: xlsx_bytes([generate_key() for _ in range(50)]), id="xlsx"),
+        pytest.param(lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2000), id="xls"),
+        pytest.param(lambda: b"%PDF-1.7\n" + b"stream\n" * 50, id="pdf"),
+        # Excel's "Unicode text": UTF-16, a NUL byte after every ASCII character.
+        pytest.param(lambda: format_key(generate_key()).encode("utf-16"), id="utf-16"),
+        pytest.param(lambda: random.Random(7).randbytes(1024 * 1024), id="a megabyte of junk"),
+    ],
+)
+def test_it_refuses_a_file_that_is_not_text_in_one_message(products, keyfile, content):
+    code, _out, err = run_import(keyfile(content()), "--product", "BUS-STD")
     assert code == 1
-    reported = [line for line in err.splitlines() if line.startswith("line ")]
-    assert len(reported) > 100  # every bad line, each with its number
-    assert "The line is not UTF-8 text." in err
+    assert NOT_TEXT in err
+    assert not [line for line in err.splitlines() if line.startswith("line ")]
     assert ProductKey.objects.count() == 0
+
+
+def test_it_still_lists_the_few_lines_of_a_text_file_that_are_not_utf8(products, keyfile):
+    good = [format_key(generate_key()) for _ in range(3)]
+    data = "\n".join(good).encode() + b"\nCl\xe9 de test\n"  # a Latin-1 line among keys
+    code, _out, err = run_import(keyfile(data), "--product", "BUS-STD")
+    assert code == 1
+    assert "line 4: The line is not UTF-8 text." in err
+    assert NOT_TEXT not in err
 
 
 def test_it_refuses_a_missing_file(products, tmp_path):

@@ -71,6 +71,24 @@ def test_it_imports_nothing_when_one_line_is_bad(products, staff):
     assert KeyBatch.objects.count() == 0
 
 
+@pytest.mark.postgres
+def test_it_finds_known_keys_in_a_long_file_by_their_line(products, make_keys):
+    """Past 5,000 keys the check against the inventory joins a temporary table (one COPY)."""
+    known = make_keys(2)
+    keys = [generate_key() for _ in range(6000)]
+    keys[10], keys[5999] = known
+    data = "\n".join(keys).encode()
+    with pytest.raises(KeyImportError) as caught:
+        batch_import(data=data, product=products["BUS-STD"], actor=None)
+    assert [(b.number, b.reason) for b in caught.value.bad_lines] == [
+        (11, "This key is already in the inventory."),
+        (6000, "This key is already in the inventory."),
+    ]
+    keys[10], keys[5999] = generate_key(), generate_key()
+    batch = batch_import(data="\n".join(keys).encode(), product=products["BUS-STD"], actor=None)
+    assert batch.key_count == 6000
+
+
 def test_it_looks_up_a_usable_key(make_keys, northwind):
     key = make_keys(1, seats=5)[0]
     lookup = key_lookup(partner=northwind, raw=format_key(key).lower())

@@ -65,3 +65,23 @@ def test_it_starts_in_production_mode_with_the_required_variables():
         DEBUG="0", SECRET_KEY="s" * 50, KEY_PEPPER="pepper", REDIS_URL="redis://127.0.0.1:6379/0"
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_it_reads_the_key_job_threshold_strictly():
+    result = _load_settings(DEBUG="1", KEY_JOB_BACKGROUND_THRESHOLD="100k")
+    assert result.returncode != 0
+    assert "KEY_JOB_BACKGROUND_THRESHOLD must be a whole number" in result.stderr
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.KEY_JOB_BACKGROUND_THRESHOLD, settings.KEY_JOB_DOWNLOAD_HOURS)",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.stdout.split() == ["100000", "24"], probe.stderr

@@ -121,6 +121,7 @@ ADMIN_READ_ONLY = {
     f"admin:{model}_{action}"
     for model in (
         "keys_keybatch",
+        "keys_keyjob",
         "keys_productkey",
         "keys_redemption",
         "keys_redemptionline",
@@ -150,6 +151,9 @@ ADMIN_SPECIAL = {
     "admin/(?P<url>.*)$": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
     # "View on site" for an object that does not exist.
     "admin:view_on_site": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
+    # A key job's progress and its one download, for a job that does not exist.
+    "admin:keys_keyjob_progress": ("GET", {**everyone(ADMIN_LOGIN), "staff": 404}),
+    "admin:keys_keyjob_download": ("POST", {**everyone(ADMIN_LOGIN), "staff": 404}),
 }
 
 
