@@ -3,6 +3,7 @@ recipient's language, and written to the outbox (django-post-office's Email tabl
 transaction of the change that causes them. portal.outbox delivers them from there."""
 
 import logging
+import re
 from email.headerregistry import Address
 from email.utils import make_msgid, parseaddr
 
@@ -34,6 +35,12 @@ def email_sender() -> str:
     return str(Address(display_name=name, addr_spec=address))
 
 
+def header_line(text: str) -> str:
+    """A subject on one line. Only ASCII white space is folded: the no-break spaces of French
+    typography ("Compte créé\u00a0: …") are part of the text (str.split() would drop them)."""
+    return re.sub(r"[ \t\r\n\f\v]+", " ", text).strip(" ")
+
+
 def email_queue(*, template: str, to: list[str], language: str, context: dict) -> Email:
     """Write one e-mail to the outbox, in the caller's transaction; it is sent after commit.
 
@@ -53,7 +60,7 @@ def email_queue(*, template: str, to: list[str], language: str, context: dict) -
     email = Email.objects.create(
         from_email=sender,
         to=to,
-        subject=" ".join(subject.split()),  # a header: one line
+        subject=header_line(subject),
         message=text,
         html_message=html,
         # Tells mail programs (and their screen readers) which language the text is in.
