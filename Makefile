@@ -39,9 +39,11 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Needs GNU gettext (developers only): extracts strings and compiles the catalogues.
+# Needs GNU gettext (developers only): extracts strings, gives the French its typography
+# (scripts/french_typography.py) and compiles the catalogues.
 messages: venv
 	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=bench
+	$(BIN)/python scripts/french_typography.py
 	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
 
 bench: venv

@@ -13,6 +13,7 @@ from django_celery_beat.models import (
 )
 from post_office import admin as post_office_admin  # registers the outbox's admin first
 
+from portal.audit_labels import action_label, actions_matching, target_type_label
 from portal.models import AuditEvent, Partner, PartnerMembership, User
 from portal.services import audit_log, partner_enrolment_set
 
@@ -159,14 +160,91 @@ class PartnerMembershipAdmin(AuditedAdmin):
     list_select_related = ["user", "partner"]
 
 
+class AuditCodeFilter(admin.SimpleListFilter):
+    """A filter on one of the audit log's codes, each shown by its label in the reader's
+    language (portal.audit_labels) and offered only when some event has it."""
+
+    field: str
+    label = staticmethod(str)
+
+    def lookups(self, request, model_admin):
+        codes = (
+            model_admin.get_queryset(request)
+            .exclude(**{self.field: ""})
+            .order_by()
+            .values_list(self.field, flat=True)
+            .distinct()
+        )
+        choices = [(code, self.label(code)) for code in codes]
+        return sorted(choices, key=lambda choice: choice[1].casefold())
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field: self.value()})
+        return queryset
+
+
+class ActionFilter(AuditCodeFilter):
+    title = _("action")
+    parameter_name = field = "action"
+    label = staticmethod(action_label)
+
+
+class TargetTypeFilter(AuditCodeFilter):
+    title = _("target type")
+    parameter_name = field = "target_type"
+    label = staticmethod(target_type_label)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_label", "action", "target_label", "tenant_label", "client_address"]
-    list_filter = ["action", "target_type"]
+    list_display = [
+        "at",
+        "actor_label",
+        "action_name",
+        "target_type_name",
+        "target_label",
+        "tenant_label",
+        "client_address",
+    ]
+    list_filter = [ActionFilter, TargetTypeFilter]
     search_fields = ["actor_label", "action", "target_label", "tenant_label", "target_id"]
     date_hierarchy = "at"
     list_select_related = ["partner"]
+    # The detail page shows the labels in place of the codes.
+    fields = [
+        "at",
+        "actor",
+        "actor_label",
+        "action_name",
+        "target_type_name",
+        "target_id",
+        "target_label",
+        "partner",
+        "tenant_id",
+        "tenant_label",
+        "details",
+        "client_address",
+    ]
+    readonly_fields = ["action_name", "target_type_name"]
     # The audit log is read-only for everyone, ops included (ReadOnlyAdmin).
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_name(self, obj):
+        return action_label(obj.action)
+
+    @admin.display(description=_("target type"), ordering="target_type")
+    def target_type_name(self, obj):
+        return target_type_label(obj.target_type)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Searching for "Key redeemed" (or "Clé récupérée") finds the events of that action,
+        though the table stores `key.redeemed`."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        actions = actions_matching(search_term)
+        if actions:
+            results |= queryset.filter(action__in=actions)
+        return results, may_have_duplicates
 
 
 # The periodic task schedules ops edit (django-celery-beat) are audited like everything else.

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.audit_labels import action_label
 from portal.identity import NORMALIZED_EMAIL_PATTERN, NormalizedEmailModelField, email_normalize
 
 
@@ -204,7 +205,9 @@ class AuditEvent(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"
+        # The detail page's title: the action as its reader's label, not its code.
+        parts = [f"{self.at:%Y-%m-%d %H:%M}", self.actor_label, action_label(self.action)]
+        return " · ".join([*parts, self.target_label] if self.target_label else parts)
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

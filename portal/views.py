@@ -1,6 +1,7 @@
 import logging
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -23,6 +24,17 @@ logger = logging.getLogger(__name__)
 class SignInView(auth_views.LoginView):
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # A language picked in the header before signing in is the person's choice as much as
+        # one picked after: saved on the account, so that their e-mails follow the pages they
+        # read. Only the switch sets this cookie; a browser's Accept-Language is no choice and
+        # leaves the account as it is.
+        language = self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language:
+            user_language_set(user=form.get_user(), language=language)
+        return response
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

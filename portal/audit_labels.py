@@ -1,0 +1,93 @@
+"""What the audit log's codes mean, in the reader's language.
+
+The log stores stable codes (`key.redeemed`, `keys.KeyBatch`): scripts, searches and the trail
+of past years rely on them not changing. People read the labels below instead. Every action the
+code writes has its label here; tests/portal/test_audit_labels.py reads the code to check it.
+"""
+
+from django.apps import apps
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+ACTION_LABELS = {
+    # keys
+    "key_batch.generated": _("Key batch generated"),
+    "key_batch.imported": _("Key batch imported"),
+    "key.revoked": _("Key revoked"),
+    "key.reserved": _("Key reserved"),
+    "key.released": _("Key removed from a redemption"),
+    "key.reservation_released": _("Key reservation ran out"),
+    "key.redeemed": _("Key redeemed"),
+    "key.guess_limit_reached": _("Key look-up limit reached"),
+    "key_job.queued": _("Key job queued"),
+    "key_job.started": _("Key job started"),
+    "key_job.succeeded": _("Key job finished"),
+    "key_job.failed": _("Key job failed"),
+    "key_job.downloaded": _("Generated keys downloaded"),
+    "key_job.download_expired": _("Generated keys deleted undownloaded"),
+    "redemption.started": _("Redemption started"),
+    "redemption.keys_confirmed": _("Product keys confirmed"),
+    "redemption.cancelled": _("Redemption discarded"),
+    "redemption.completed": _("Redemption completed"),
+    # tenants
+    "tenant.created": _("Customer account created"),
+    "subscription.created": _("Subscription created"),
+    "subscription.key_added": _("Key added to a subscription"),
+    "subscription.licenses_added": _("Licenses added"),
+    "subscription.renewed": _("Subscription renewed"),
+    "tenant_user.created": _("Customer user created"),
+    "tenant_user.activated": _("Customer user activated"),
+    "tenant_user.activation_resent": _("Activation e-mail sent again"),
+    "tenant_user.activation_renewed": _("New activation link asked for"),
+    "license.assigned": _("License assigned"),
+    # portal
+    "partner.enrolled": _("Enrolled in the cloud program"),
+    "partner.unenrolled": _("Removed from the cloud program"),
+    "user.language_changed": _("Language changed"),
+    "signin.limit_reached": _("Sign-in limit reached"),
+    "email_link.limit_reached": _("E-mail link limit reached"),
+}
+
+# portal.admin.AuditedAdmin writes `admin.<app>.<model>.<verb>` for every change made in the admin.
+ADMIN_VERB_LABELS = {
+    "added": _("Added in the admin"),
+    "changed": _("Changed in the admin"),
+    "deleted": _("Deleted in the admin"),
+}
+
+
+def _model_name(target_type: str) -> str | None:
+    try:
+        return str(apps.get_model(target_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return None
+
+
+def target_type_label(target_type: str) -> str:
+    """`keys.KeyBatch` -> "Key batch" ("Lot de clés"): the model's own name for itself."""
+    name = _model_name(target_type) if target_type else ""
+    # A model since removed: its code still says something.
+    return target_type if name is None else capfirst(name)
+
+
+def action_label(action: str) -> str:
+    """`key.redeemed` -> "Key redeemed" ("Clé récupérée"); an unknown code is shown as it is."""
+    if action in ACTION_LABELS:
+        return str(ACTION_LABELS[action])
+    prefix, _dot, rest = action.partition(".")
+    model, _dot, verb = rest.rpartition(".")
+    if prefix == "admin" and model and verb in ADMIN_VERB_LABELS:
+        return gettext("%(change)s: %(model)s") % {
+            "change": ADMIN_VERB_LABELS[verb],
+            "model": _model_name(model) or model,
+        }
+    return action
+
+
+def actions_matching(text: str) -> list[str]:
+    """The codes whose label contains `text` (in the active language), for the admin's search."""
+    text = text.strip().casefold()
+    if not text:
+        return []
+    return [code for code, label in ACTION_LABELS.items() if text in str(label).casefold()]
