@@ -31,12 +31,14 @@ def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countrie
     )
     assert first == again
     assert first[0] == {("1000001", True), ("1000002", False)}
-    assert ProductKey.objects.count() == 15  # 5 per product
+    assert ProductKey.objects.count() == 31  # 10 per product, and Contoso's own
     lines = first[4].splitlines()
-    assert len(lines) == 15
+    assert len(lines) == 30
     contoso = Tenant.objects.get(domain_prefix="contoso")
     assert contoso.created_by_partner.partner_id == "1000001"
-    assert contoso.subscriptions.get().product.sku == "BUS-STD"
+    subscription = contoso.subscriptions.get()
+    assert subscription.product.sku == "BUS-STD"
+    assert (subscription.seats, subscription.licenses.count()) == (2, 1)  # one seat left
     for email in (
         "partner@example.com",
         "agent@fabrikam.example",
@@ -51,7 +53,7 @@ def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countrie
         "tenants.management.commands.demo_keys.DEMO_KEYS_FILE", tmp_path / "demo_keys.txt"
     )
     call_command("demo_keys", "--available", stdout=out)
-    assert len(out.getvalue().splitlines()) == 14  # one went into Contoso
+    assert len(out.getvalue().splitlines()) == 30  # Contoso used a key of its own
 
 
 def test_it_refuses_to_run_with_debug_off(db, tmp_path, monkeypatch, settings):

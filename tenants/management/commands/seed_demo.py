@@ -39,7 +39,8 @@ PARTNERS = [
 
 
 DEMO_KEYS_FILE = settings.VAR_DIR / "demo_keys.txt"
-DEMO_KEYS_PER_PRODUCT = 5
+# 5 to create customers with, 5 more to add licenses to them or renew them.
+DEMO_KEYS_PER_PRODUCT = 10
 
 
 def read_demo_keys() -> list[tuple[str, str]]:
@@ -55,7 +56,7 @@ def read_demo_keys() -> list[tuple[str, str]]:
 
 
 def _demo_keys(northwind: Partner) -> None:
-    """5 available keys per product for Northwind; their plain text goes to var/demo_keys.txt.
+    """10 available keys per product for Northwind; their plain text goes to var/demo_keys.txt.
 
     The database keeps only digests, so the file is the one place a newcomer can read them. A
     product whose demo keys are no longer in the database (a fresh database) gets new ones.
@@ -86,17 +87,19 @@ def _demo_keys(northwind: Partner) -> None:
 
 
 def _demo_tenant(northwind: Partner) -> None:
-    """Contoso, created from one demo key through the same services as the browser flow."""
+    """Contoso, created through the same services as the browser flow, from a key of its own:
+    2 seats of Business Standard, one of them the admin's, so one seat is left to assign."""
     if Tenant.objects.filter(domain_prefix="contoso").exists():
         return
     partner_admin = User.objects.get(email="partner@example.com")
-    available = {
-        bytes(digest)
-        for digest in ProductKey.objects.filter(state=ProductKey.State.AVAILABLE).values_list(
-            "digest", flat=True
-        )
-    }
-    key = next(k for sku, k in read_demo_keys() if sku == "BUS-STD" and key_digest(k) in available)
+    _batch, (key,) = batch_generate(
+        product=Product.objects.get(sku="BUS-STD"),
+        count=1,
+        seats_per_key=2,
+        partner=northwind,
+        note="Contoso's key (seed_demo)",
+        actor=None,
+    )
     redemption, errors = redemption_start(
         user=partner_admin, partner=northwind, raw_keys=[key], client_address=None
     )
