@@ -192,6 +192,7 @@ class NothingAUserSendsGivesA500(HypothesisTestCase):
                 "submission",
                 "remove",
                 "understood",
+                "key",
                 "country",
                 "name",
                 "admin_email",
@@ -224,9 +225,41 @@ class NothingAUserSendsGivesA500(HypothesisTestCase):
     @settings(max_examples=30, deadline=None)
     @given(data=fields)
     def test_start_form(self, data):
+        from django.core.cache import cache
+
+        cache.clear()
         self.client.force_login(self.user)
         response = self.client.post("/partner/redeem/", data)
-        self.assert_answered(response, data, {200, 302})
+        self.assert_answered(response, data, {200, 302, 429})
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        data=fields,
+        url=st.sampled_from(
+            [
+                "/partner/redeem/new/",
+                "/partner/customers/{tenant}/add-licenses/",
+                "/partner/customers/{tenant}/renew/",
+                "/partner/redeem/{redemption}/apply/",
+            ]
+        ),
+    )
+    def test_the_key_entries_of_new_and_existing_customers(self, data, url):
+        """The first keys of a redemption, for a new customer or for an existing one, and the
+        preview of what keys change."""
+        from django.core.cache import cache
+
+        from tests.factories import TenantFactory
+
+        cache.clear()
+        tenant = TenantFactory(created_by_partner=self.redemption.partner)
+        self.client.force_login(self.user)
+        session = self.client.session
+        session["keys.redeem.acknowledged"] = True
+        session.save()
+        path = url.format(tenant=tenant.pk, redemption=self.redemption.pk)
+        response = self.client.post(path, data)
+        self.assert_answered(response, data, {200, 302, 404, 429})
 
 
 def test_a_checked_key_can_be_redeemed_from_the_check_page(client, partner_admin, make_keys):
