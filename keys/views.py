@@ -156,10 +156,10 @@ def _target(redemption: Redemption | None):
     return getattr(redemption, "target", None) if redemption is not None else None
 
 
-def key_entry(request, redemption: Redemption | None, start=None, target=None):
-    """The key entry: into `redemption`, or, without one, into a new redemption that `start`
-    creates with the first keys (default: an untargeted one; tenants passes its own for a
-    customer's redemption, with `target` to name the customer on the page)."""
+def key_entry(request, redemption: Redemption | None, on_created=None, target=None):
+    """The key entry: into `redemption`, or, without one, into a new redemption made with the
+    first keys. For a customer's redemption tenants passes `on_created` (to record the customer,
+    in the same transaction) and `target` (to name the customer on the page)."""
     target = target or _target(redemption)
     formset = None
     if request.method == "POST":
@@ -178,7 +178,7 @@ def key_entry(request, redemption: Redemption | None, start=None, target=None):
                 formset = _rows_formset(rows)
             elif rows:
                 try:
-                    redemption, errors = _keys_submit(request, redemption, rows, start)
+                    redemption, errors = _keys_submit(request, redemption, rows, on_created)
                 except KeyGuessLimitReached as error:
                     return too_many_guesses(request, error)
                 except RedemptionClosed:
@@ -233,10 +233,8 @@ def _start_with(request, key: str):
     )
 
 
-def _keys_submit(request, redemption: Redemption | None, rows: list[str], start=None):
+def _keys_submit(request, redemption: Redemption | None, rows: list[str], on_created=None):
     """Reserve the typed keys: into the redemption, or into a new one made with them."""
-    if redemption is None and start is not None:
-        return start(rows)
     if redemption is None:
         return redemption_start(
             user=request.user,
@@ -244,6 +242,7 @@ def _keys_submit(request, redemption: Redemption | None, rows: list[str], start=
             raw_keys=rows,
             client_address=request.client_address,
             submission=submission_id(request),
+            on_created=on_created,
         )
     errors = redemption_keys_add(
         redemption=redemption,

@@ -18,10 +18,9 @@ from keys.services import (
     RedemptionClosed,
     redemption_details_keep,
     redemption_lines,
-    redemption_start,
     redemption_step_reach,
 )
-from keys.views import key_entry, submission_id
+from keys.views import key_entry
 from portal.access import partner_required
 from portal.forms import posted_data
 from portal.models import User
@@ -238,19 +237,10 @@ def customer_keys(request, pk: int, intent: str):
     access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.REDEEM)
     target = RedemptionTarget(tenant=access.tenant, intent=intent)  # for the page, not saved
 
-    def start(rows):
-        return redemption_start(
-            user=request.user,
-            partner=request.partner,
-            raw_keys=rows,
-            client_address=request.client_address,
-            submission=submission_id(request),
-            on_created=lambda redemption: RedemptionTarget.objects.create(
-                redemption=redemption, tenant=access.tenant, intent=intent
-            ),
-        )
+    def record_customer(redemption):
+        RedemptionTarget.objects.create(redemption=redemption, tenant=access.tenant, intent=intent)
 
-    return key_entry(request, None, start=start, target=target)
+    return key_entry(request, None, on_created=record_customer, target=target)
 
 
 @partner_required

@@ -142,14 +142,29 @@ def key_check(*, user: User, partner: Partner, raw: str, client_address: str | N
     here, outside any caller's write transaction (see redemption_keys_add), so it survives.
     """
     canonical = validate_key(raw)
+    return _counted_look_up(
+        user,
+        client_address,
+        look_up=lambda: key_lookup(partner=partner, raw=canonical),
+        failed=lambda lookup: lookup.status.counts_as_guess,
+    )
+
+
+def _counted_look_up(user: User, client_address: str | None, *, look_up, failed):
+    """Run a look-up under the user's and the address's guessing limits.
+
+    The try is counted before the look-up (parallel requests cannot run more look-ups than the
+    limit) and given back when `failed(result)` is false. Raises KeyGuessLimitReached past the
+    limits; writes the "limit reached" audit event when this failure reaches one.
+    """
     attempt = attempt_start(
         _guess_counters(user, client_address),
         timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES),
     )
     if attempt.blocked:
         raise KeyGuessLimitReached(attempt.until)
-    lookup = key_lookup(partner=partner, raw=canonical)
-    if lookup.status.counts_as_guess:
+    result = look_up()
+    if failed(result):
         audit_limits_reached(
             action="key.guess_limit_reached",
             counters=attempt.reached(),
@@ -158,7 +173,7 @@ def key_check(*, user: User, partner: Partner, raw: str, client_address: str | N
         )
     else:
         attempt.refund()
-    return lookup
+    return result
 
 
 def key_find_for_staff(*, user: User, raw: str, client_address: str | None) -> ProductKey | None:
@@ -168,20 +183,9 @@ def key_find_for_staff(*, user: User, raw: str, client_address: str | None) -> P
     session must not become a way to test keys. Raises KeyGuessLimitReached past the limits.
     """
     canonical = validate_key(raw)
-    attempt = attempt_start(
-        _guess_counters(user, client_address),
-        timedelta(minutes=settings.KEY_GUESS_WINDOW_MINUTES),
+    return _counted_look_up(
+        user,
+        client_address,
+        look_up=lambda: ProductKey.objects.matching(canonical).first(),
+        failed=lambda key: key is None,
     )
-    if attempt.blocked:
-        raise KeyGuessLimitReached(attempt.until)
-    key = ProductKey.objects.matching(canonical).first()
-    if key is None:
-        audit_limits_reached(
-            action="key.guess_limit_reached",
-            counters=attempt.reached(),
-            actor=user,
-            client_address=client_address,
-        )
-    else:
-        attempt.refund()
-    return key
