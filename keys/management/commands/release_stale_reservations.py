@@ -1,8 +1,7 @@
-from datetime import UTC, datetime
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from keys.services import reservations_release_stale
+from portal.management.replay import add_date_argument, date_option
 
 
 class Command(BaseCommand):
@@ -12,14 +11,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", metavar="YYYY-MM-DD")
+        add_date_argument(parser)
 
     def handle(self, *args, **options):
-        now = None
-        if options["date"]:
-            try:
-                now = datetime.strptime(options["date"], "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                raise CommandError("--date must look like 2026-11-25.", returncode=1) from None
+        now = date_option(options)
         released = reservations_release_stale(now=now)
         self.stdout.write(f"{released} reservation(s) released.")

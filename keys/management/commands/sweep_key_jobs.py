@@ -1,8 +1,7 @@
-from datetime import UTC, datetime
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from keys.services import key_jobs_sweep
+from portal.management.replay import add_date_argument, date_option
 
 
 class Command(BaseCommand):
@@ -13,15 +12,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", metavar="YYYY-MM-DD")
+        add_date_argument(parser)
 
     def handle(self, *args, **options):
-        now = None
-        if options["date"]:
-            try:
-                now = datetime.strptime(options["date"], "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                raise CommandError("--date must look like 2026-11-25.", returncode=1) from None
+        now = date_option(options)
         swept = key_jobs_sweep(now=now)
         self.stdout.write(
             f"{swept['expired']} undownloaded key file(s) deleted, {swept['lost']} job(s) whose "
