@@ -414,7 +414,7 @@ def key_job_outcome(job: KeyJob) -> str:
         "total": _count(job.total),
         "percent": job.percent,
     }
-    return f"{job.get_state_display()}: {progress}"
+    return _("%(state)s: %(progress)s") % {"state": job.get_state_display(), "progress": progress}
 
 
 @admin.register(KeyJob)

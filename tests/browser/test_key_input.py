@@ -117,15 +117,21 @@ def test_the_servers_verdict_stays_until_the_key_changes(check_page, make_keys, 
     expect(check_page.get_by_test_id("key-feedback")).to_have_text("24 of 25 characters")
 
 
-def test_keys_typed_with_a_comma_in_one_field_become_rows(page, live_server, partner_admin):
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_keys_typed_with_a_comma_in_one_field_become_rows(
+    browser, live_server, partner_admin, language
+):
     """The server accepts "key1, key2" in one field: the page does not call the comma wrong."""
     from keys.codec import format_key, generate_key
+    from tests.browser.test_redeem_journey import WORDS
 
+    words = WORDS[language]
     first, second = generate_key(), generate_key()
+    page = browser.new_context(locale=words["locale"]).new_page()
     sign_in(page, live_server, "partner@northwind.example")
     page.goto(f"{live_server.url}/partner/redeem/")
-    page.get_by_label("I understand.", exact=False).check()
-    page.get_by_role("button", name="Start").click()
+    page.get_by_label(words["understand"], exact=False).check()
+    page.get_by_role("button", name=words["start"]).click()
     script_ready(page)
     inputs = page.locator("input[data-key-input]")
     inputs.first.press_sequentially(f"{first}, {second}")

@@ -1,6 +1,7 @@
 """Ops generate keys as a background job in Chromium: the progress bar follows the worker, then
 the page offers the keys once. Under a strict Content Security Policy, as in production."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,38 @@ pytestmark = pytest.mark.browser
 
 STRICT = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"
 
+# French typography puts (narrow) no-break spaces before ":" and "%": \s matches them.
+WORDS = {
+    "en": {
+        "locale": "en-US",
+        "product": "Product",
+        "count": "Number of keys",
+        "generate": "Generate",
+        "waiting": r"Waiting for a worker:\s0 of 30 keys \(0%\)\.",
+        "generated": "Generated 30 keys in batch #{batch}.",
+        "download": "Download the keys",
+        "downloaded": "The keys were downloaded on",
+    },
+    "fr": {
+        "locale": "fr-FR",
+        "product": "Produit",
+        "count": "Nombre de clés",
+        "generate": "Générer",
+        "waiting": r"En attente d’un processus d’arrière-plan\s:\s0 clés sur 30 \(0\s%\)\.",
+        "generated": "30 clés générées dans le lot n° {batch}.",
+        "download": "Télécharger les clés",
+        "downloaded": "Les clés ont été téléchargées le",
+    },
+}
 
+
+@pytest.mark.parametrize("language", ["en", "fr"])
 def test_ops_follow_a_generation_job_and_download_its_keys_once(
-    page, live_server, staff, products, settings, monkeypatch
+    browser, live_server, staff, products, settings, monkeypatch, language
 ):
+    words = WORDS[language]
+    context = browser.new_context(locale=words["locale"], accept_downloads=True)
+    page = context.new_page()
     settings.KEY_JOB_BACKGROUND_THRESHOLD = 10
     held = []
     monkeypatch.setattr(tasks.run_key_job, "delay", held.append)  # the worker is busy
@@ -40,35 +69,33 @@ def test_ops_follow_a_generation_job_and_download_its_keys_once(
     page.route("**/*", with_policy)
     sign_in(page, live_server, "ops@example.com")
     page.goto(f"{live_server.url}/admin/keys/keybatch/generate/")
-    page.get_by_label("Product").select_option(label="Business Standard (BUS-STD)")
-    page.get_by_label("Number of keys").fill("30")
-    page.get_by_role("button", name="Generate").click()
+    page.get_by_label(words["product"]).select_option(label="Business Standard (BUS-STD)")
+    page.get_by_label(words["count"]).fill("30")
+    page.get_by_role("button", name=words["generate"]).click()
 
     bar = page.get_by_role("progressbar")
     expect(bar).to_have_attribute("aria-valuenow", "0")
-    expect(page.locator("#key-job-outcome")).to_have_text(
-        "Waiting for a worker: 0 of 30 keys (0%)."
-    )
+    expect(page.locator("#key-job-outcome")).to_have_text(re.compile(words["waiting"]))
     page.reload()  # the job is on the server: a reload finds it where it was
     expect(bar).to_have_attribute("aria-valuemax", "30")
 
     # The worker runs the job; the page notices by itself and shows the outcome.
     tasks.run_key_job.apply(args=held)
     job = KeyJob.objects.get()
-    expect(page.get_by_text(f"Generated 30 keys in batch #{job.batch_id}.")).to_be_visible(
+    expect(page.get_by_text(words["generated"].format(batch=job.batch_id))).to_be_visible(
         timeout=15_000
     )
     expect(bar).to_have_attribute("aria-valuenow", "30")
 
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download the keys").click()
+        page.get_by_role("button", name=words["download"]).click()
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "key"
     assert len({validate_key(line) for line in lines[1:]}) == 30
 
     page.reload()
-    expect(page.get_by_text("The keys were downloaded on")).to_be_visible()
-    expect(page.get_by_role("button", name="Download the keys")).to_have_count(0)
+    expect(page.get_by_text(words["downloaded"])).to_be_visible()
+    expect(page.get_by_role("button", name=words["download"])).to_have_count(0)
     assert violations == []
     # The policy was in force: an inline script is refused on this page.
     blocked = page.evaluate(
@@ -76,3 +103,4 @@ def test_ops_follow_a_generation_job_and_download_its_keys_once(
         " document.head.appendChild(s); return window.ran === undefined; }"
     )
     assert blocked
+    context.close()
