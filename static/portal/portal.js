@@ -1,11 +1,5 @@
-// Small page helpers that need no framework. The language switcher submits as soon as a language
-// is picked; its button stays for people without JavaScript.
-(function () {
-  "use strict";
-  var select = document.getElementById("language-select");
-  var button = document.getElementById("language-submit");
-  if (select && button) {
-    button.classList.add("d-none");
-    select.addEventListener("change", function () { select.form.submit(); });
-  }
-})();
+// Small page helpers that need no framework.
+//
+// The language menu has no script on purpose: it changes the language only when its button is
+// pressed, so that a choice made with the arrow keys does not reload the page under the person
+// (WCAG 3.2.2, on input).

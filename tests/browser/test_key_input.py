@@ -77,6 +77,7 @@ def test_it_says_when_the_check_character_does_not_match(check_page):
 
 def test_the_feedback_is_in_french_on_french_pages(check_page):
     check_page.locator("#language-select").select_option("fr")
+    check_page.locator("#language-submit").click()
     expect(check_page.locator("html")).to_have_attribute("lang", "fr")
     script_ready(check_page)
     field = check_page.get_by_label("Clé de produit")
