@@ -5,6 +5,9 @@
  * match, and a pasted list of keys (one a line, or separated by commas or spaces) split into
  * separate inputs when the input sits in a [data-key-list] container. The server is the
  * authority: without this script the forms work the same, only without the instant feedback.
+ * A screen reader hears the feedback when the key is complete or wrong, not at every keystroke:
+ * the visible text under the field (the count of characters typed) is not a live region; a
+ * hidden status next to it speaks only when the verdict changes.
  * The rules are tested against tests/keys/key_vectors.json, like the Python code.
  */
 (function (root) {
@@ -116,13 +119,28 @@
       node = document.createElement("div");
       node.id = id;
       node.className = "key-feedback form-text";
-      node.setAttribute("aria-live", "polite");
       node.setAttribute("data-testid", "key-feedback");
       input.insertAdjacentElement("afterend", node);
+      // In the page before anything is said: a live region added with its text is not read.
+      var status = document.createElement("div");
+      status.id = input.id + "-status";
+      status.className = "visually-hidden";
+      status.setAttribute("role", "status");
+      status.setAttribute("data-testid", "key-status");
+      node.insertAdjacentElement("afterend", status);
       var described = input.getAttribute("aria-describedby");
       input.setAttribute("aria-describedby", described ? described + " " + id : id);
     }
     return node;
+  }
+
+  /* Speak `text` once per verdict (`verdict` names it: the same mistake typed on is not
+   * repeated at each keystroke); an empty text silences the status without speaking. */
+  function announce(input, verdict, text) {
+    var status = document.getElementById(input.id + "-status");
+    if (!status || status.dataset.verdict === verdict) return;
+    status.dataset.verdict = verdict;
+    status.textContent = text;
   }
 
   function show(input) {
@@ -131,22 +149,31 @@
     var result = validate(input.value);
     node.textContent = "";
     input.classList.remove("is-invalid", "is-valid");
+    input.removeAttribute("aria-invalid");
     node.classList.remove("text-danger", "text-success");
-    if (result.code === "empty") return;
+    if (result.code === "empty") {
+      announce(input, "", "");
+      return;
+    }
     if (result.ok) {
       node.textContent = messages.looks_right || "";  // the format only: the server decides
       node.classList.add("text-success");
       input.classList.add("is-valid");
+      announce(input, "ok", node.textContent);
       return;
     }
     if (result.code === "length" && result.length < KEY_LENGTH) {
       node.textContent = (messages.progress || "").replace("%(length)d", result.length);
+      announce(input, "", "");
       return; // still typing: not an error yet
     }
     input.classList.add("is-invalid");
+    input.setAttribute("aria-invalid", "true");
     node.classList.add("text-danger");
     var text = document.createElement("span");
     text.textContent = message(result);
+    var verdict = result.code === "character" ? "character " + result.position : result.code;
+    announce(input, verdict, text.textContent);
     node.appendChild(text);
     if (result.code === "character") {
       // Show the key with the unusable character marked where it is.
@@ -262,6 +289,7 @@
   function enhance(input) {
     if (input.dataset.keyEnhanced) return;
     input.dataset.keyEnhanced = "1";
+    feedbackFor(input); // its status region must be in the page before it has anything to say
     input.addEventListener("input", function () {
       // The server's verdict was about what was typed before: it goes once the key changes.
       serverErrors(input).forEach(function (node) { node.remove(); });

@@ -19,6 +19,7 @@ def test_partner_admin_switches_to_french_and_sees_the_dashboard_in_french(
     sign_in(page, live_server, "partner@northwind.example")
     expect(page).to_have_url(f"{live_server.url}/partner/")
     page.locator("#language-select").select_option("fr")
+    page.locator("#language-submit").click()
     expect(page.get_by_role("heading", name="Présentation du partenaire")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     # The choice sticks for the next page.

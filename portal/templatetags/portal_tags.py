@@ -1,0 +1,37 @@
+from django import template
+from django.forms import BaseFormSet
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.inclusion_tag("portal/error_summary.html")
+def error_summary(form):
+    """The errors of a form (or of a formset and its rows) at the top of the page, each linked to
+    its field, so that a person using a screen reader or a magnifier learns what went wrong
+    before reading the whole form again."""
+    errors = []
+    if isinstance(form, BaseFormSet):
+        errors += [{"message": message} for message in form.non_form_errors()]
+        several = len(form.forms) > 1
+        for number, row in enumerate(form.forms, start=1):
+            errors += _form_errors(row, number if several else None)
+    elif form is not None:
+        errors += _form_errors(form, None)
+    return {"errors": errors}
+
+
+def _form_errors(form, number: int | None) -> list[dict]:
+    errors = [{"message": message} for message in form.non_field_errors()]
+    for field in form:
+        if not field.errors:
+            continue
+        label = field.label
+        if number is not None:
+            label = _("%(label)s, line %(number)d") % {"label": label, "number": number}
+        for message in field.errors:
+            if field.is_hidden:
+                errors.append({"message": message})
+            else:
+                errors.append({"id": field.id_for_label, "label": label, "message": message})
+    return errors

@@ -1,0 +1,352 @@
+"""Every page of the portal under axe-core, in English and French, 1280 and 375 px wide.
+
+Each page a person can reach, with its error states, is opened in Chromium and checked by
+axe-core (bundled with axe-playwright-python: nothing is downloaded). The test fails on any
+serious or critical violation and prints each one's rule, impact and elements. At 375 px no page
+may scroll sideways. The pages are visited in the order a person meets them, in one browser
+context per language and width: signed out, then as a partner admin, then as the customer admin
+who activates their account.
+
+To look at the pages: A11Y_SCREENSHOTS=/tmp/shots saves a screenshot of each one.
+"""
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.tokens import default_token_generator
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from playwright.sync_api import Page, expect
+
+from keys.codec import format_key, generate_key
+from tests.factories import SubscriptionFactory, TenantFactory
+
+pytestmark = pytest.mark.browser
+
+AXE = Axe()
+BLOCKING = {"serious", "critical"}
+LOCALES = {"en": "en-US", "fr": "fr-FR"}
+PHONE = 375
+NEW_PASSWORD = "a-long-Passphrase-2026"
+SCREENSHOTS = os.environ.get("A11Y_SCREENSHOTS")
+
+
+@dataclass
+class World:
+    """What the pages show: a partner with customers, redemptions at each step, links."""
+
+    url: str
+    customer: int  # created through step 2; its administrator has not activated yet
+    activation: str
+    reset: str
+    draft: int  # keys typed, not yet confirmed
+    confirmed: int  # keys confirmed: "Getting started" and step 2
+    spare_key: str
+    change: str = "/accounts/password_change/"
+
+
+@pytest.fixture
+def world(
+    settings,
+    live_server,
+    partner_admin,
+    northwind,
+    nobody,
+    products,
+    make_keys,
+    redeem,
+    countries,
+    tenant_details,
+):
+    from tenants.emails import activation_url
+    from tenants.models import TenantUser
+    from tenants.services import tenant_create
+
+    settings.ROOT_URLCONF = "tests.browser.error_urls"  # adds a page that fails: the 500 page
+    # One try past each limit shows its 429 page.
+    settings.SIGNIN_LIMIT_PER_ACCOUNT = 1
+    settings.EMAIL_LINK_LIMIT_PER_ACCOUNT = 1
+    settings.KEY_GUESS_LIMIT_PER_USER = 1
+
+    contoso = tenant_create(
+        redemption=redeem(partner_admin, northwind, *make_keys(2, seats=3)),
+        user=partner_admin,
+        details=tenant_details(),
+    )
+    tailspin = TenantFactory(
+        name="Tailspin Toys", domain_prefix="tailspin", created_by_partner=northwind
+    )
+    SubscriptionFactory(tenant=tailspin, product=products["BUS-PREM"], seats=25)
+    SubscriptionFactory(tenant=tailspin, product=products["BUS-BASIC"], seats=10)
+    TenantFactory.create_batch(24, created_by_partner=northwind)  # the list has a second page
+    admin = TenantUser.objects.get(tenant=contoso, is_admin=True)
+    return World(
+        url=live_server.url,
+        customer=contoso.pk,
+        activation=urlsplit(activation_url(admin)).path,
+        reset=reverse(
+            "password_reset_confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(partner_admin.pk)),
+                "token": default_token_generator.make_token(partner_admin),
+            },
+        ),
+        draft=redeem(partner_admin, northwind, *make_keys(2), confirm=False).pk,
+        confirmed=redeem(partner_admin, northwind, *make_keys(1, sku="BUS-PREM", seats=5)).pk,
+        spare_key=make_keys(1, sku="BUS-BASIC")[0],
+    )
+
+
+# --- The pages, in the order a person meets them ------------------------------------------------
+
+
+@dataclass
+class Step:
+    name: str
+    go: Callable[[Page, World], None]
+    status: int = 200
+    shows: str | None = None  # a CSS selector that proves the page is in the state named
+    bilingual: bool = False  # one page in both languages (the 500 page: Django gives it no request)
+
+
+def goto(path: str):
+    def go(page: Page, world: World):
+        page.goto(world.url + path.format(w=world))
+
+    return go
+
+
+def submit(page: Page, button: str = "main form button[type=submit]"):
+    with page.expect_navigation():
+        page.locator(button).last.click()
+
+
+def fill_sign_in(email: str, password: str):
+    def go(page: Page, world: World):
+        page.goto(f"{world.url}/accounts/login/")
+        page.locator("input[name=username]").fill(email)
+        page.locator("input[name=password]").fill(password)
+        submit(page)
+
+    return go
+
+
+def post_reset(email: str):
+    def go(page: Page, world: World):
+        page.goto(f"{world.url}/accounts/password_reset/")
+        page.locator("input[name=email]").fill(email)
+        submit(page)
+
+    return go
+
+
+def new_passwords(path: str, first: str, second: str):
+    def go(page: Page, world: World):
+        page.goto(world.url + path.format(w=world))
+        page.locator("input[name=new_password1]").fill(first)
+        page.locator("input[name=new_password2]").fill(second)
+        submit(page)
+
+    return go
+
+
+def sign_out(page: Page, world: World):
+    with page.expect_navigation():
+        page.evaluate("document.querySelector(\"form[action$='/logout/']\").submit()")
+
+
+def signed_out(then):
+    def go(page: Page, world: World):
+        if page.locator("form[action$='/logout/']").count():
+            sign_out(page, world)
+        then(page, world)
+
+    return go
+
+
+def signs_in(email: str):
+    """Whoever was signed in signs out first."""
+
+    return signed_out(fill_sign_in(email, "portal-demo"))
+
+
+def check_key(key: str):
+    def go(page: Page, world: World):
+        page.goto(f"{world.url}/partner/keys/check/")
+        page.locator("input[name=key]").fill(key)
+        submit(page)
+
+    return go
+
+
+def a_good_key(page: Page, world: World):
+    check_key(world.spare_key)(page, world)
+
+
+def start_unticked(page: Page, world: World):
+    page.goto(f"{world.url}/partner/redeem/")
+    submit(page)
+
+
+def start_ticked(page: Page, world: World):
+    page.goto(f"{world.url}/partner/redeem/")
+    page.locator("input[name=understood]").check()
+    submit(page)
+
+
+def a_bad_key(page: Page, world: World):
+    start_ticked(page, world)
+    page.locator("input[data-key-input]").first.fill(format_key(world.spare_key))
+    page.locator("[data-key-add]").click()
+    typo = world.spare_key[:-1] + ("B" if world.spare_key[-1] != "B" else "C")
+    page.locator("input[data-key-input]").nth(1).fill(typo)
+    submit(page, "main form button[value=next]")
+
+
+def step2_errors(page: Page, world: World):
+    page.goto(f"{world.url}/partner/redeem/{world.confirmed}/customer/")
+    page.locator("input[name=admin_email]").fill("megan@northwind.example")  # the partner's own
+    page.locator("input[name=domain_prefix]").fill("contoso.com")
+    submit(page)
+
+
+def menus_open(page: Page, world: World):
+    """The header's menu (folded on a phone) and the account menu, open."""
+    page.goto(f"{world.url}/partner/")
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible():
+        toggler.click()
+        expect(page.locator("#nav")).to_be_visible()
+    page.locator("nav .dropdown-toggle").click()
+    expect(page.locator("nav .dropdown-menu")).to_be_visible()
+
+
+def guess_until_refused(page: Page, world: World):
+    for _try in range(3):
+        check_key(generate_key())(page, world)
+        if page.locator("[data-testid=retry-at]").count():
+            return
+
+
+ERROR = "[data-error-summary]"
+
+STEPS = [
+    # Signed out.
+    Step("sign-in", goto("/accounts/login/")),
+    Step("sign-in, wrong password", fill_sign_in("someone@example.com", "wrong"), shows=ERROR),
+    Step("sign-in, too many tries", fill_sign_in("someone@example.com", "wrong"), 429, ERROR),
+    Step("password reset", goto("/accounts/password_reset/")),
+    Step("password reset, no address", post_reset(""), shows=ERROR),
+    Step("password reset sent", post_reset("partner@northwind.example")),
+    Step("password reset, too many e-mails", post_reset("partner@northwind.example"), 429),
+    Step("new password", goto("{w.reset}")),
+    Step("new password, mismatch", new_passwords("{w.reset}", NEW_PASSWORD, "x"), shows=ERROR),
+    Step("new password saved", goto("/accounts/reset/done/")),
+    Step("password link no longer works", goto("/accounts/reset/MQ/set-x/")),
+    Step("page not found", goto("/no-such-page/"), 404),
+    Step("server error", goto("/test-server-error/"), 500, bilingual=True),
+    # The partner admin.
+    Step("partner overview", signs_in("partner@northwind.example")),
+    Step("menus open", menus_open),
+    Step("customers", goto("/partner/customers/")),
+    Step("customers, no match", goto("/partner/customers/?q=zzz")),
+    Step("customer", goto("/partner/customers/{w.customer}/")),
+    Step("customer created", goto("/partner/customers/{w.customer}/created/")),
+    Step("check a key", goto("/partner/keys/check/")),
+    Step("check a key, typing mistake", check_key("BCDFG-HJKMP-QRTVW-XY234-6789K"), shows=ERROR),
+    Step("check a key, found", a_good_key),
+    Step("redeem", goto("/partner/redeem/")),
+    Step("redeem, not ticked", start_unticked, shows=ERROR),
+    Step("key entry", start_ticked),
+    Step("key entry, bad key", a_bad_key, shows=ERROR),
+    Step("key entry with keys", goto("/partner/redeem/{w.draft}/keys/")),
+    Step("review", goto("/partner/redeem/{w.draft}/review/")),
+    Step("discard", goto("/partner/redeem/{w.draft}/cancel/")),
+    Step("getting started", goto("/partner/redeem/{w.confirmed}/getting-started/")),
+    Step("step 2", goto("/partner/redeem/{w.confirmed}/customer/")),
+    Step("step 2, errors", step2_errors, shows=ERROR),
+    Step("change password", goto("{w.change}")),
+    Step("change password, errors", new_passwords("{w.change}", "x", "y"), shows=ERROR),
+    Step("password changed", goto("/accounts/password_change/done/")),
+    Step("not allowed (partner on a customer page)", goto("/customer/"), 403),
+    Step("page not found, signed in", goto("/partner/customers/999999/"), 404),
+    Step("too many key look-ups", guess_until_refused, 429),
+    # The customer admin activates their account.
+    Step("activation", signed_out(goto("{w.activation}"))),
+    Step("activation, mismatch", new_passwords("{w.activation}", NEW_PASSWORD, "x"), shows=ERROR),
+    Step("customer home", new_passwords("{w.activation}", NEW_PASSWORD, NEW_PASSWORD)),
+    Step("activation link used", goto("{w.activation}")),
+    Step("not allowed (customer on a partner page)", goto("/partner/"), 403),
+    # Someone signed in with no role.
+    Step("no access yet", signs_in("nobody@example.com"), 403),
+]
+
+
+def violations(page: Page) -> list[str]:
+    found = []
+    for violation in AXE.run(page).response["violations"]:
+        if violation["impact"] in BLOCKING:
+            targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"])
+            found.append(f"{violation['id']} ({violation['impact']}): {targets}")
+    return found
+
+
+def sideways(page: Page) -> str | None:
+    widths = page.evaluate(
+        "({scroll: document.documentElement.scrollWidth,"
+        " client: document.documentElement.clientWidth})"
+    )
+    if widths["scroll"] > widths["client"]:
+        return f"scrolls sideways: {widths['scroll']} px wide in {widths['client']} px"
+    return None
+
+
+@pytest.mark.parametrize("width", [1280, PHONE])
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_every_page_passes_axe_and_fits(browser, world, language, width):
+    # Reduced motion: Bootstrap then has no transitions, so axe never measures a colour halfway.
+    context = browser.new_context(
+        locale=LOCALES[language],
+        viewport={"width": width, "height": 900},
+        reduced_motion="reduce",
+    )
+    page = context.new_page()
+    statuses = []
+    page.on(
+        "response",
+        lambda r: statuses.append(r.status) if r.request.is_navigation_request() else None,
+    )
+    problems = []
+    for step in STEPS:
+        statuses.clear()
+        step.go(page, world)
+        page.wait_for_load_state()
+        where = f"{step.name} [{page.url.removeprefix(world.url)}]"
+        if not statuses or statuses[-1] != step.status:
+            problems.append(f"{where}: status {statuses[-1:]} instead of {step.status}")
+        if step.shows and not page.locator(step.shows).count():
+            problems.append(f"{where}: nothing matches {step.shows}")
+        lang = page.locator("html").get_attribute("lang")
+        if lang != language and not (step.bilingual and lang):
+            problems.append(f"{where}: <html lang={lang!r}>")
+        if not page.locator("meta[name=viewport][content*=device-width]").count():
+            problems.append(f"{where}: no viewport")
+        problems += [f"{where}: {v}" for v in violations(page)]
+        if width == PHONE and (wide := sideways(page)):
+            problems.append(f"{where}: {wide}")
+        if SCREENSHOTS:
+            name = re.sub(r"\W+", "-", step.name).strip("-")
+            directory = Path(SCREENSHOTS)
+            directory.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=directory / f"{language}-{width}-{name}.png", full_page=True)
+    context.close()
+    for problem in problems:
+        print(problem)
+    assert problems == [], "\n".join(problems)
