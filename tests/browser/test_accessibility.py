@@ -49,6 +49,9 @@ class World:
     draft: int  # keys typed, not yet confirmed
     confirmed: int  # keys confirmed: "Getting started" and step 2
     spare_key: str
+    targeted: int  # keys for Contoso, confirmed: the preview of what they change
+    refused: int  # a renewal Contoso cannot take (no such subscription): the preview says why
+    expired: str  # Contoso's admin's activation link, genuine but too old
     change: str = "/accounts/password_change/"
 
 
@@ -66,8 +69,9 @@ def world(
     tenant_details,
 ):
     from tenants.emails import activation_url
-    from tenants.models import TenantUser
+    from tenants.models import RedemptionTarget, TenantUser
     from tenants.services import tenant_create
+    from tenants.tokens import activation_token
 
     settings.ROOT_URLCONF = "tests.browser.error_urls"  # adds a page that fails: the 500 page
     # One try past each limit shows its 429 page.
@@ -87,6 +91,20 @@ def world(
     SubscriptionFactory(tenant=tailspin, product=products["BUS-BASIC"], seats=10)
     TenantFactory.create_batch(24, created_by_partner=northwind)  # the list has a second page
     admin = TenantUser.objects.get(tenant=contoso, is_admin=True)
+    targeted = redeem(partner_admin, northwind, *make_keys(1, seats=2))
+    RedemptionTarget.objects.create(redemption=targeted, tenant=contoso, intent="add_licenses")
+    refused = redeem(partner_admin, northwind, *make_keys(1, sku="BUS-BASIC"))
+    RedemptionTarget.objects.create(redemption=refused, tenant=contoso, intent="renew")
+    too_old = activation_token._num_seconds(activation_token._now()) - 30 * 24 * 3600
+    expired = reverse(
+        "tenants:activate",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(admin.user.pk)),
+            "token": activation_token._make_token_with_timestamp(
+                admin.user, too_old, activation_token.secret
+            ),
+        },
+    )
     return World(
         url=live_server.url,
         customer=contoso.pk,
@@ -101,6 +119,9 @@ def world(
         draft=redeem(partner_admin, northwind, *make_keys(2), confirm=False).pk,
         confirmed=redeem(partner_admin, northwind, *make_keys(1, sku="BUS-PREM", seats=5)).pk,
         spare_key=make_keys(1, sku="BUS-BASIC")[0],
+        targeted=targeted.pk,
+        refused=refused.pk,
+        expired=expired,
     )
 
 
@@ -228,6 +249,11 @@ def menus_open(page: Page, world: World):
     expect(page.locator("nav .dropdown-menu")).to_be_visible()
 
 
+def ask_for_a_new_link(page: Page, world: World):
+    page.goto(world.url + world.expired)
+    submit(page)
+
+
 def guess_until_refused(page: Page, world: World):
     for _try in range(3):
         check_key(generate_key())(page, world)
@@ -272,14 +298,28 @@ STEPS = [
     Step("getting started", goto("/partner/redeem/{w.confirmed}/getting-started/")),
     Step("step 2", goto("/partner/redeem/{w.confirmed}/customer/")),
     Step("step 2, errors", step2_errors, shows=ERROR),
+    Step("add licenses", goto("/partner/customers/{w.customer}/add-licenses/")),
+    Step("renew", goto("/partner/customers/{w.customer}/renew/")),
+    Step("what the keys change", goto("/partner/redeem/{w.targeted}/apply/")),
+    Step(
+        "what the keys change, refused",
+        goto("/partner/redeem/{w.refused}/apply/"),
+        shows="[data-testid=row-problem]",
+    ),
     Step("change password", goto("{w.change}")),
     Step("change password, errors", new_passwords("{w.change}", "x", "y"), shows=ERROR),
     Step("password changed", goto("/accounts/password_change/done/")),
     Step("not allowed (partner on a customer page)", goto("/customer/"), 403),
     Step("page not found, signed in", goto("/partner/customers/999999/"), 404),
     Step("too many key look-ups", guess_until_refused, 429),
-    # The customer admin activates their account.
-    Step("activation", signed_out(goto("{w.activation}"))),
+    # The customer admin activates their account (after asking for a new link).
+    Step(
+        "activation link expired",
+        signed_out(goto("{w.expired}")),
+        shows="form[action$='/renew/']",
+    ),
+    Step("new activation link sent", ask_for_a_new_link),
+    Step("activation", goto("{w.activation}")),
     Step("activation, mismatch", new_passwords("{w.activation}", NEW_PASSWORD, "x"), shows=ERROR),
     Step("customer home", new_passwords("{w.activation}", NEW_PASSWORD, NEW_PASSWORD)),
     Step("activation link used", goto("{w.activation}")),
