@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from keys.codec import MESSAGES, format_key
+from keys.services.lookup import character_hint
 from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
@@ -29,7 +30,10 @@ def words_in(language: str) -> dict[str, str]:
             "country": gettext("Country or region"),
             "looks_right": gettext("The characters look right."),
             "too_long": gettext(MESSAGES["length"]) % {"length": 26},
-            "character": gettext(MESSAGES["character"]) % {"character": "O", "position": 7},
+            # The codec's message, then which characters never occur and what is usually meant.
+            "character": gettext(MESSAGES["character"]) % {"character": "O", "position": 7}
+            + " "
+            + character_hint(),
             "remove": gettext("Remove the key ending in %(last)s"),
             "resume": gettext("Resume redemption %(number)s"),
             "discard": gettext("Discard redemption %(number)s"),
