@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from keys.codec import mask_key
 
@@ -107,7 +108,11 @@ class KeyBatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return _("Batch %(id)s · %(product)s · %(count)s keys") % {
+        return ngettext(
+            "Batch %(id)s · %(product)s · %(count)s key",
+            "Batch %(id)s · %(product)s · %(count)s keys",
+            self.key_count,
+        ) % {
             "id": self.pk,
             "product": self.product.sku,
             "count": self.key_count,
