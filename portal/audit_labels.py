@@ -40,7 +40,10 @@ ACTION_LABELS = {
     "tenant_user.activated": _("Customer user activated"),
     "tenant_user.activation_resent": _("Activation e-mail sent again"),
     "tenant_user.activation_renewed": _("New activation link asked for"),
+    "tenant_user.changed": _("Customer user changed"),
+    "tenant_user.removed": _("Customer user removed"),
     "license.assigned": _("License assigned"),
+    "license.unassigned": _("License unassigned"),
     # portal
     "partner.enrolled": _("Enrolled in the cloud program"),
     "partner.unenrolled": _("Removed from the cloud program"),

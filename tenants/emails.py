@@ -24,8 +24,9 @@ def activation_url(account: TenantUser) -> str:
     return f"{settings.PORTAL_BASE_URL}{path}"
 
 
-def activation_email_queue(*, account: TenantUser) -> Email:
-    """The customer admin's activation link, in their language."""
+def activation_email_queue(*, account: TenantUser, added_by: TenantUser | None = None) -> Email:
+    """A tenant user's activation link, in their language: the first admin's (the partner
+    created the tenant), or a user's that an admin of the tenant added (`added_by`)."""
     tenant = account.tenant
     return email_queue(
         template="activation",
@@ -37,6 +38,7 @@ def activation_email_queue(*, account: TenantUser) -> Email:
             "partner": tenant.created_by_partner,
             "url": activation_url(account),
             "days": settings.ACTIVATION_LINK_DAYS,
+            "added_by": added_by,
         },
     )
 
