@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from portal.identity import NormalizedEmailField
+from portal.models import partner_id_validator
 from portal.validators import refuse_bidi_controls
 from tenants.services import (
     TenantDetails,
@@ -216,3 +217,20 @@ class TenantUserForm(forms.Form):
             is_admin=data["is_admin"],
             language=data.get("language") or self.tenant.preferred_language,
         )
+
+
+class PartnerIdForm(forms.Form):
+    """ "Set partner of record": the partner's 7-digit ID, as the partner gave it."""
+
+    partner_id = forms.CharField(
+        label=_("Partner ID"),
+        max_length=40,
+        help_text=_("7 digits. Your partner finds it on its partner overview."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+
+    def clean_partner_id(self):
+        # Spaces and hyphens people type between groups of digits are not part of the ID.
+        value = re.sub(r"[\s-]+", "", self.cleaned_data["partner_id"])
+        partner_id_validator(value)
+        return value

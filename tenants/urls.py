@@ -37,6 +37,11 @@ urlpatterns = [
     path("customer/", views.customer_home, name="customer_home"),
     path("customer/licenses/", views.customer_licenses, name="customer_licenses"),
     path("customer/users/", views.customer_users, name="customer_users"),
+    path(
+        "customer/subscriptions/<int:subscription_pk>/partner-of-record/",
+        views.customer_partner_of_record,
+        name="customer_partner_of_record",
+    ),
     path("customer/users/add/", views.customer_user_add, name="customer_user_add"),
     path("customer/users/<int:account_pk>/", views.customer_user, name="customer_user"),
     path(

@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -36,11 +38,12 @@ from tenants.access import (
     tenant_access,
     tenant_user_of,
 )
-from tenants.forms import TenantForm, TenantUserForm
+from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
 from tenants.models import License, RedemptionTarget, Subscription, TenantUser
 from tenants.services import (
     KeysApplyError,
     LicenseError,
+    PartnerLookupError,
     TenantCreateError,
     TenantUserError,
     activation_renew,
@@ -50,12 +53,15 @@ from tenants.services import (
     keys_apply_preview,
     license_assign,
     license_unassign,
+    partner_lookup,
+    partner_of_record_set,
     tenant_admin_activate,
     tenant_create,
     tenant_user_add,
     tenant_user_edit,
     tenant_user_remove,
 )
+from tenants.services.subscriptions import subscription_state_on
 from tenants.tokens import activation_token
 
 CUSTOMERS_PER_PAGE = 25
@@ -353,19 +359,49 @@ def domain_check(request):
 # --- Customer admins ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HomeSubscription:
+    """A subscription as the customer admin's home shows it."""
+
+    subscription: Subscription
+    state: str
+    days_left: int
+
+    @property
+    def state_label(self) -> str:
+        return Subscription.State(self.state).label
+
+
 @customer_required(Permission.MANAGE)
 def customer_home(request):
+    """The customer admin's home: the organization, each subscription (seats used, end date,
+    days left, state, partner of record), the users, and admins still to activate."""
     tenant = request.tenant
-    subscriptions = (
-        Subscription.objects.filter(tenant=tenant)
-        .select_related("product")
-        .annotate(seats_used=Count("licenses"))
-        .order_by("end_date", "id")
+    today = timezone.localdate()
+    subscriptions = [
+        HomeSubscription(
+            subscription=subscription,
+            state=subscription_state_on(subscription, today),
+            days_left=(subscription.end_date - today).days,
+        )
+        for subscription in _subscriptions(tenant).select_related("partner_of_record")
+    ]
+    others = (
+        TenantUser.objects.filter(tenant=tenant, is_admin=True)
+        .exclude(pk=request.tenant_user.pk)
+        .select_related("user")
     )
+    pending_admins = [admin for admin in others if not admin.is_activated]
     return render(
         request,
         "tenants/customer_home.html",
-        {"tenant": tenant, "subscriptions": subscriptions, "account": request.tenant_user},
+        {
+            "tenant": tenant,
+            "subscriptions": subscriptions,
+            "account": request.tenant_user,
+            "user_count": TenantUser.objects.filter(tenant=tenant).count(),
+            "pending_admins": pending_admins,
+        },
     )
 
 
@@ -543,6 +579,54 @@ def customer_license_unassign(request, account_pk: int, subscription_pk: int):
             % {"name": tenant_user.full_name, "product": subscription.product.name},
         )
     return redirect("tenants:customer_user", tenant_user.pk)
+
+
+@customer_required(Permission.MANAGE)
+def customer_partner_of_record(request, subscription_pk: int):
+    """ "Set partner of record": enter the partner ID ("Look up"), see the partner's name, then
+    confirm; or remove the partner of record. Each step posts the ID as typed."""
+    subscription = subscription_of(request.access, subscription_pk)
+    form = PartnerIdForm(posted_data(request))
+    action = request.POST.get("action", "")
+    found = None
+    if request.method == "POST" and action == "remove":
+        if partner_of_record_set(access=request.access, subscription=subscription, partner=None):
+            messages.success(
+                request,
+                _("The %(product)s subscription no longer has a partner of record.")
+                % {"product": subscription.product.name},
+            )
+        return redirect("tenants:customer_home")
+    if request.method == "POST" and form.is_valid():
+        try:
+            found = partner_lookup(
+                partner_id=form.cleaned_data["partner_id"],
+                access=request.access,
+                client_address=request.client_address,
+            )
+        except PartnerLookupError as error:
+            form.add_error("partner_id", str(error))
+        else:
+            if action == "confirm":
+                partner_of_record_set(
+                    access=request.access, subscription=subscription, partner=found
+                )
+                messages.success(
+                    request,
+                    _("%(partner)s is the partner of record of %(product)s.")
+                    % {"partner": found.name, "product": subscription.product.name},
+                )
+                return redirect("tenants:customer_home")
+    return render(
+        request,
+        "tenants/customer_partner_of_record.html",
+        {
+            "tenant": request.tenant,
+            "subscription": subscription,
+            "form": form,
+            "found": found,
+        },
+    )
 
 
 @customer_required(Permission.OWN_LICENSES)

@@ -1,7 +1,12 @@
 """Every write to tenants, one module per noun: `tenants` (creating a customer's tenant, its
 admin's activation), `subscriptions` (product keys applied to an existing customer), `users`
-(the customer's users and their licenses)."""
+(the customer's users and their licenses), `partners_of_record`."""
 
+from tenants.services.partners_of_record import (
+    PartnerLookupError,
+    partner_lookup,
+    partner_of_record_set,
+)
 from tenants.services.subscriptions import (
     KeysApplyError,
     PreviewRow,
@@ -42,6 +47,7 @@ __all__ = [
     "RESERVED_PREFIXES",
     "KeysApplyError",
     "LicenseError",
+    "PartnerLookupError",
     "PreviewRow",
     "TenantCreateError",
     "TenantDetails",
@@ -57,6 +63,8 @@ __all__ = [
     "license_unassign",
     "organization_name_problem",
     "partner_email_domains",
+    "partner_lookup",
+    "partner_of_record_set",
     "subscription_end",
     "supported_country_codes",
     "tenant_admin_activate",

@@ -124,6 +124,8 @@ EXPECTED = {
         {**customer_admins(), "customer_user": 200},
     ),
     "tenants:customer_users": ("GET", customer_admins()),
+    # Contoso's subscription: Tailspin's admin gets 404.
+    "tenants:customer_partner_of_record": ("GET", customer_admins(other=404)),
     "tenants:customer_user_add": ("GET", customer_admins()),
     # Contoso's admin's own record: Tailspin's admin gets 404.
     "tenants:customer_user": ("GET", customer_admins(other=404)),
