@@ -50,6 +50,11 @@ urlpatterns = [
         name="customer_user_remove",
     ),
     path(
+        "customer/users/<int:account_pk>/resend-activation/",
+        views.customer_resend_activation,
+        name="customer_resend_activation",
+    ),
+    path(
         "customer/users/<int:account_pk>/licenses/<int:subscription_pk>/assign/",
         views.customer_license_assign,
         name="customer_license_assign",

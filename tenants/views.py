@@ -547,6 +547,28 @@ def customer_user_remove(request, account_pk: int):
 
 
 @require_POST
+@customer_required(Permission.RESEND_ACTIVATION)
+def customer_resend_activation(request, account_pk: int):
+    """A new activation link for a user who has not activated their account yet (rate-limited
+    per address, as every link e-mail)."""
+    tenant_user = tenant_user_of(request.access, account_pk)
+    attempt = email_link_attempt_start(
+        email=tenant_user.email, client_address=request.client_address, actor=request.user
+    )
+    if attempt.blocked:
+        return too_many_email_links(request, attempt.until)
+    if activation_resend(account=tenant_user, access=request.access):
+        messages.success(
+            request,
+            _("A new activation e-mail is on its way to %(email)s.") % {"email": tenant_user.email},
+        )
+    else:
+        attempt.refund()  # nothing was sent
+        messages.info(request, _("This user has already activated their account."))
+    return redirect("tenants:customer_user", tenant_user.pk)
+
+
+@require_POST
 @customer_required(Permission.MANAGE)
 def customer_license_assign(request, account_pk: int, subscription_pk: int):
     tenant_user = tenant_user_of(request.access, account_pk)

@@ -132,6 +132,8 @@ EXPECTED = {
     "tenants:customer_user_remove": ("GET", customer_admins(other=404)),
     # Contoso's subscription for Contoso's admin: assigned (or refused with a message), then back.
     "tenants:customer_license_assign": ("POST", customer_admins(302, other=404)),
+    # Contoso's admin is active already: told so, then back to the page.
+    "tenants:customer_resend_activation": ("POST", customer_admins(302, other=404)),
     "tenants:customer_license_unassign": ("POST", customer_admins(302, other=404)),
     "tenants:activate": ("GET", everyone(200)),  # a bad link says so, to anyone
     # Asking for a new link with a made-up one: refused, to anyone.

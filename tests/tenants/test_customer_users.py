@@ -330,3 +330,28 @@ class UserFormsNeverGiveA500(HypothesisTestCase):
             self.assertEqual(response.status_code, 400)  # refused before any view
         else:
             self.assertIn(response.status_code, (200, 302))
+
+
+def test_an_admin_sends_a_users_activation_again(admin_client, contoso):
+    lynne = add_user(admin_client, language="en")
+    Email.objects.all().delete()
+    page = admin_client.post(f"/customer/users/{lynne.pk}/resend-activation/", follow=True)
+    assert "A new activation e-mail is on its way to lynne@contoso.example." in (
+        page.content.decode()
+    )
+    (email,) = Email.objects.all()
+    assert email.subject == "Activate your account for Contoso"
+    assert "Megan Bowen added you to Contoso" in email.message
+    event = AuditEvent.objects.get(action="tenant_user.activation_resent")
+    assert event.details == {"capacity": "tenant_admin"}
+
+
+def test_a_users_renewed_link_does_not_call_them_an_administrator(admin_client, contoso):
+    from tenants.services import activation_renew
+
+    lynne = add_user(admin_client, language="en")
+    Email.objects.all().delete()
+    activation_renew(account=lynne)
+    (email,) = Email.objects.all()
+    assert "Your account at Contoso (contoso.cloudsuite.example) is waiting" in email.message
+    assert "administrator" not in email.message
