@@ -355,3 +355,46 @@ def test_a_users_renewed_link_does_not_call_them_an_administrator(admin_client, 
     (email,) = Email.objects.all()
     assert "Your account at Contoso (contoso.cloudsuite.example) is waiting" in email.message
     assert "administrator" not in email.message
+
+
+@pytest.mark.postgres
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db, contoso, megan):
+    lee_account = User.objects.create_user("lee@contoso.example", "x")
+    lee = TenantUser.objects.create(
+        tenant=contoso, user=lee_account, first_name="Lee", last_name="Gu",
+        email=lee_account.email, is_admin=True,
+    )  # fmt: skip
+    moves = [(megan, lee), (lee, megan)]  # (acting admin, admin they demote)
+    barrier = threading.Barrier(2)
+    outcomes, failures = [], []
+
+    def race(actor, target):
+        access = TenantAccess(
+            user=actor.user, tenant=contoso, capacity=Capacity.TENANT_ADMIN, tenant_user=actor
+        )
+        details = UserDetails(
+            target.first_name, target.last_name, target.username, target.email, "", is_admin=False
+        )
+        try:
+            barrier.wait(timeout=30)
+            try:
+                outcomes.append(
+                    tenant_user_edit(access=access, tenant_user=target, details=details)
+                )
+            except TenantUserError as error:
+                outcomes.append(str(error))
+        except Exception as error:  # any other exception is a failure of the test
+            failures.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=race, args=move) for move in moves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert outcomes.count(True) == 1
+    (refused,) = [outcome for outcome in outcomes if outcome is not True]
+    assert "is the last administrator: the organization needs one." in refused
+    assert TenantUser.objects.filter(tenant=contoso, is_admin=True).count() == 1
