@@ -23,8 +23,8 @@ def partner_membership(user: User) -> PartnerMembership | None:
         return None
 
 
-def customer_admin_account(user: User):
-    """The customer admin's tenant user record, or None.
+def customer_user_account(user: User):
+    """The person's tenant user record (admin or not), or None.
 
     `tenant_user` is declared by `tenants.TenantUser`; portal only follows the relation by name so
     that it imports no app.
@@ -32,18 +32,25 @@ def customer_admin_account(user: User):
     if not user.is_authenticated or not user.is_active:
         return None
     try:
-        account = user.tenant_user
+        return user.tenant_user
     except (AttributeError, ObjectDoesNotExist):
         return None
-    return account if account.is_admin else None
+
+
+def customer_admin_account(user: User):
+    """The customer admin's tenant user record, or None."""
+    account = customer_user_account(user)
+    return account if account is not None and account.is_admin else None
 
 
 def home_url_for(user: User) -> str | None:
     """Where a signed-in person starts. None when the account has no role in the portal."""
     if partner_membership(user) is not None:
         return reverse("tenants:partner_dashboard")
-    if customer_admin_account(user) is not None:
-        return reverse("tenants:customer_home")
+    account = customer_user_account(user)
+    if account is not None:
+        # A tenant user who is not an admin sees their own licenses only.
+        return reverse("tenants:customer_home" if account.is_admin else "tenants:customer_licenses")
     if user.is_active and user.is_staff:
         return reverse("admin:index")
     return None

@@ -1,4 +1,4 @@
-from portal.access import customer_admin_account, partner_membership
+from portal.access import customer_user_account, partner_membership
 
 
 def portal(request):
@@ -7,5 +7,5 @@ def portal(request):
         return {}
     return {
         "nav_membership": partner_membership(user),
-        "nav_customer": customer_admin_account(user),
+        "nav_customer": customer_user_account(user),
     }

@@ -134,6 +134,30 @@ def _customer_access(user: User, account: TenantUser) -> TenantAccess:
     )
 
 
+def tenant_user_of(access: TenantAccess, pk: int) -> TenantUser:
+    """A user of the tenant the access was checked for; the rule's 404 for anyone else's."""
+    account = (
+        TenantUser.objects.select_related("user", "tenant")
+        .filter(tenant=access.tenant, pk=pk)
+        .first()
+    )
+    if account is None:
+        raise Http404
+    return account
+
+
+def subscription_of(access: TenantAccess, pk: int) -> Subscription:
+    """A subscription of the tenant the access was checked for; the rule's 404 otherwise."""
+    subscription = (
+        Subscription.objects.select_related("product", "tenant", "partner_of_record")
+        .filter(tenant=access.tenant, pk=pk)
+        .first()
+    )
+    if subscription is None:
+        raise Http404
+    return subscription
+
+
 def customer_required(permission: Permission):
     """A customer page (no tenant in the URL: the person's own tenant).
 

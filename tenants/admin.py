@@ -28,7 +28,7 @@ class SubscriptionInline(ReadOnlyInline):
 
 class TenantUserInline(ReadOnlyInline):
     model = TenantUser
-    fields = ["first_name", "last_name", "email", "phone", "is_admin", "user"]
+    fields = ["first_name", "last_name", "username", "email", "phone", "is_admin", "user"]
     readonly_fields = fields
 
 
@@ -88,15 +88,16 @@ class SubscriptionAdmin(RecordAdmin):
 
 @admin.register(TenantUser)
 class TenantUserAdmin(RecordAdmin):
-    list_display = ["email", "first_name", "last_name", "tenant", "is_admin"]
+    list_display = ["email", "username", "first_name", "last_name", "tenant", "is_admin"]
     list_filter = ["is_admin"]
-    search_fields = ["email", "first_name", "last_name", "tenant__name"]
+    search_fields = ["email", "username", "first_name", "last_name", "tenant__name"]
     list_select_related = ["tenant"]
     readonly_fields = [
         "tenant",
         "user",
         "first_name",
         "last_name",
+        "username",
         "email",
         "phone",
         "is_admin",

@@ -7,7 +7,7 @@ from django.utils.http import urlsafe_base64_encode
 from post_office.models import Email
 
 from portal.emails import email_queue
-from portal.models import User
+from portal.models import Partner, PartnerMembership, User
 from tenants.models import Tenant, TenantUser
 from tenants.tokens import activation_token
 
@@ -24,8 +24,9 @@ def activation_url(account: TenantUser) -> str:
     return f"{settings.PORTAL_BASE_URL}{path}"
 
 
-def activation_email_queue(*, account: TenantUser) -> Email:
-    """The customer admin's activation link, in their language."""
+def activation_email_queue(*, account: TenantUser, added_by: TenantUser | None = None) -> Email:
+    """A tenant user's activation link, in their language: the first admin's (the partner
+    created the tenant), or a user's that an admin of the tenant added (`added_by`)."""
     tenant = account.tenant
     return email_queue(
         template="activation",
@@ -37,6 +38,7 @@ def activation_email_queue(*, account: TenantUser) -> Email:
             "partner": tenant.created_by_partner,
             "url": activation_url(account),
             "days": settings.ACTIVATION_LINK_DAYS,
+            "added_by": added_by,
         },
     )
 
@@ -77,3 +79,54 @@ def keys_applied_email_queue(*, tenant: Tenant, intent: str, rows, user: User) -
         )
         for address, language in recipients.items()
     ]
+
+
+def partner_admin_recipients(partner: Partner) -> dict[str, str]:
+    """A partner's admins' addresses and languages; its contact address if it has no admin."""
+    admins = PartnerMembership.objects.filter(
+        partner=partner, role=PartnerMembership.Role.ADMIN, user__is_active=True
+    ).select_related("user")
+    recipients = {m.user.email: m.user.language for m in admins}
+    return recipients or {partner.contact_email: "en"}
+
+
+def tenant_admin_recipients(tenant: Tenant) -> dict[str, str]:
+    """The tenant's admins' addresses, each in the admin's own language."""
+    return {
+        admin.email: admin.user.language if admin.user else tenant.preferred_language
+        for admin in tenant.users.filter(is_admin=True).select_related("user")
+    }
+
+
+def partner_of_record_email_queue(
+    *, subscription, old: Partner | None, new: Partner | None, by: User
+):
+    """The partner of record changed: the old one's admins, the new one's and the tenant's
+    admins each get an e-mail in their language, saying what it means for them."""
+    tenant = subscription.tenant
+    audiences = []
+    if old is not None:
+        audiences.append(("old", partner_admin_recipients(old)))
+    if new is not None:
+        audiences.append(("new", partner_admin_recipients(new)))
+    audiences.append(("customer", tenant_admin_recipients(tenant)))
+    emails = []
+    for audience, recipients in audiences:
+        for address, language in recipients.items():
+            emails.append(
+                email_queue(
+                    template="partner_of_record",
+                    to=[address],
+                    language=language,
+                    context={
+                        "tenant": tenant,
+                        "subscription": subscription,
+                        "product": subscription.product,
+                        "old": old,
+                        "new": new,
+                        "audience": audience,
+                        "by": by,
+                    },
+                )
+            )
+    return emails

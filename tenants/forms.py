@@ -8,13 +8,17 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from portal.identity import NormalizedEmailField
+from portal.models import partner_id_validator
 from portal.validators import refuse_bidi_controls
 from tenants.services import (
     TenantDetails,
+    UserDetails,
     admin_email_problem,
     domain_prefix_problem,
     organization_name_problem,
     supported_country_codes,
+    user_email_problem,
+    username_problem,
 )
 
 
@@ -122,3 +126,111 @@ class TenantForm(forms.Form):
             language=data["language"],
             domain_prefix=data["domain_prefix"],
         )
+
+
+def _person_name(value: str) -> str:
+    value = value.strip()
+    if not any(ch.isalpha() for ch in value):
+        raise forms.ValidationError(_("Enter a name with letters."))
+    return value
+
+
+class TenantUserForm(forms.Form):
+    """ "Add a user" and a user's page: who they are in the organization. Validation only."""
+
+    first_name = forms.CharField(
+        label=_("First name"), max_length=150, validators=[refuse_bidi_controls]
+    )
+    last_name = forms.CharField(
+        label=_("Last name"), max_length=150, validators=[refuse_bidi_controls]
+    )
+    username = forms.CharField(
+        label=_("User name"),
+        max_length=253,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    email = NormalizedEmailField(
+        label=_("Contact e-mail address"),
+        max_length=254,
+        help_text=_("The activation link goes here, and the person signs in with it."),
+    )
+    phone = forms.CharField(label=_("Phone number"), max_length=32, required=False)
+    language = forms.ChoiceField(label=_("Preferred language"), choices=settings.LANGUAGES)
+    is_admin = forms.BooleanField(
+        label=_("Administrator"),
+        required=False,
+        help_text=_("Administrators manage the organization's users, licenses and partner."),
+    )
+
+    def __init__(self, *args, tenant, tenant_user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        self.tenant_user = tenant_user
+        self.fields["username"].help_text = _(
+            "Lower-case letters, digits, dots and hyphens: “megan.bowen” gives "
+            "megan.bowen@%(domain)s."
+        ) % {"domain": tenant.domain}
+        if tenant_user is not None:
+            del self.fields["language"]  # theirs to choose, once signed in
+        else:
+            self.fields["language"].initial = tenant.preferred_language
+
+    def clean_first_name(self):
+        return _person_name(self.cleaned_data["first_name"])
+
+    def clean_last_name(self):
+        return _person_name(self.cleaned_data["last_name"])
+
+    def clean_username(self):
+        username = self.cleaned_data["username"].strip().lower()
+        problem = username_problem(username, self.tenant, exclude=self.tenant_user)
+        if problem:
+            raise forms.ValidationError(problem)
+        return username
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        problem = user_email_problem(email, self.tenant, exclude=self.tenant_user)
+        if problem:
+            raise forms.ValidationError(problem)
+        return email
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"].strip()
+        if not phone:
+            return phone
+        digits = re.sub(r"\D", "", phone)
+        if not re.fullmatch(r"\+?[0-9 ().-]+", phone) or not 6 <= len(digits) <= 20:
+            raise forms.ValidationError(
+                _("Enter a phone number with 6 to 20 digits, for example +33 1 23 45 67 89.")
+            )
+        return phone
+
+    def details(self) -> UserDetails:
+        data = self.cleaned_data
+        return UserDetails(
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            username=data["username"],
+            email=data["email"],
+            phone=data["phone"],
+            is_admin=data["is_admin"],
+            language=data.get("language") or self.tenant.preferred_language,
+        )
+
+
+class PartnerIdForm(forms.Form):
+    """ "Set partner of record": the partner's 7-digit ID, as the partner gave it."""
+
+    partner_id = forms.CharField(
+        label=_("Partner ID"),
+        max_length=40,
+        help_text=_("7 digits. Your partner finds it on its partner overview."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+
+    def clean_partner_id(self):
+        # Spaces and hyphens people type between groups of digits are not part of the ID.
+        value = re.sub(r"[\s-]+", "", self.cleaned_data["partner_id"])
+        partner_id_validator(value)
+        return value

@@ -35,6 +35,35 @@ urlpatterns = [
     ),
     path("partner/domain-check/", views.domain_check, name="domain_check"),
     path("customer/", views.customer_home, name="customer_home"),
+    path("customer/licenses/", views.customer_licenses, name="customer_licenses"),
+    path("customer/users/", views.customer_users, name="customer_users"),
+    path(
+        "customer/subscriptions/<int:subscription_pk>/partner-of-record/",
+        views.customer_partner_of_record,
+        name="customer_partner_of_record",
+    ),
+    path("customer/users/add/", views.customer_user_add, name="customer_user_add"),
+    path("customer/users/<int:account_pk>/", views.customer_user, name="customer_user"),
+    path(
+        "customer/users/<int:account_pk>/remove/",
+        views.customer_user_remove,
+        name="customer_user_remove",
+    ),
+    path(
+        "customer/users/<int:account_pk>/resend-activation/",
+        views.customer_resend_activation,
+        name="customer_resend_activation",
+    ),
+    path(
+        "customer/users/<int:account_pk>/licenses/<int:subscription_pk>/assign/",
+        views.customer_license_assign,
+        name="customer_license_assign",
+    ),
+    path(
+        "customer/users/<int:account_pk>/licenses/<int:subscription_pk>/unassign/",
+        views.customer_license_unassign,
+        name="customer_license_unassign",
+    ),
     path("customer/activate/<uidb64>/<token>/", views.ActivateView.as_view(), name="activate"),
     path(
         "customer/activate/<uidb64>/<token>/renew/",

@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -9,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
@@ -26,23 +29,42 @@ from portal.forms import posted_data
 from portal.models import User
 from portal.services import email_link_attempt_start
 from portal.views import too_many_email_links
-from tenants.access import Permission, customer_required, partner_tenants, tenant_access
-from tenants.forms import TenantForm
-from tenants.models import RedemptionTarget, Subscription, TenantUser
+from tenants.access import (
+    Permission,
+    customer_required,
+    partner_tenants,
+    subscription_of,
+    tenant_access,
+    tenant_user_of,
+)
+from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
+from tenants.models import License, RedemptionTarget, Subscription, TenantUser
 from tenants.services import (
     KeysApplyError,
+    LicenseError,
+    PartnerLookupError,
     TenantCreateError,
+    TenantUserError,
     activation_renew,
     activation_resend,
     domain_prefix_problem,
     keys_apply,
     keys_apply_preview,
+    license_assign,
+    license_unassign,
+    partner_lookup,
+    partner_of_record_set,
     tenant_admin_activate,
     tenant_create,
+    tenant_user_add,
+    tenant_user_edit,
+    tenant_user_remove,
 )
+from tenants.services.subscriptions import subscription_state_on
 from tenants.tokens import activation_token
 
 CUSTOMERS_PER_PAGE = 25
+USERS_PER_PAGE = 25
 DASHBOARD_CUSTOMERS = 10
 
 
@@ -327,19 +349,310 @@ def domain_check(request):
 # --- Customer admins ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HomeSubscription:
+    """A subscription as the customer admin's home shows it."""
+
+    subscription: Subscription
+    state: str
+    days_left: int
+
+    @property
+    def state_label(self) -> str:
+        return Subscription.State(self.state).label
+
+
 @customer_required(Permission.MANAGE)
 def customer_home(request):
+    """The customer admin's home: the organization, each subscription (seats used, end date,
+    days left, state, partner of record), the users, and admins still to activate."""
     tenant = request.tenant
-    subscriptions = (
+    today = timezone.localdate()
+    subscriptions = [
+        HomeSubscription(
+            subscription=subscription,
+            state=subscription_state_on(subscription, today),
+            days_left=(subscription.end_date - today).days,
+        )
+        for subscription in _subscriptions(tenant).select_related("partner_of_record")
+    ]
+    others = (
+        TenantUser.objects.filter(tenant=tenant, is_admin=True)
+        .exclude(pk=request.tenant_user.pk)
+        .select_related("user")
+    )
+    pending_admins = [admin for admin in others if not admin.is_activated]
+    return render(
+        request,
+        "tenants/customer_home.html",
+        {
+            "tenant": tenant,
+            "subscriptions": subscriptions,
+            "account": request.tenant_user,
+            "user_count": TenantUser.objects.filter(tenant=tenant).count(),
+            "pending_admins": pending_admins,
+        },
+    )
+
+
+def _subscriptions(tenant):
+    return (
         Subscription.objects.filter(tenant=tenant)
         .select_related("product")
         .annotate(seats_used=Count("licenses"))
         .order_by("end_date", "id")
     )
+
+
+def _users(tenant, search: str = ""):
+    """The tenant's users with their licenses: a fixed number of queries per page. Each word of
+    `search` must match a name, the user name or the contact e-mail."""
+    users = (
+        TenantUser.objects.filter(tenant=tenant)
+        .select_related("user", "tenant")
+        .prefetch_related(
+            Prefetch(
+                "licenses",
+                queryset=License.objects.select_related("subscription__product").order_by(
+                    "subscription__product__name"
+                ),
+            )
+        )
+        .order_by("last_name", "first_name", "id")
+    )
+    for word in search.split()[:5]:
+        users = users.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(username__icontains=word)
+            | Q(email__icontains=word)
+        )
+    return users
+
+
+@customer_required(Permission.MANAGE)
+def customer_users(request):
+    """ "Users and licenses": the organization's directory."""
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(_users(request.tenant, search), USERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
-        "tenants/customer_home.html",
-        {"tenant": tenant, "subscriptions": subscriptions, "account": request.tenant_user},
+        "tenants/customer_users.html",
+        {"tenant": request.tenant, "page": page, "search": search},
+    )
+
+
+@customer_required(Permission.MANAGE)
+def customer_user_add(request):
+    """ "Add a user": they get an activation e-mail, as the first admin did."""
+    form = TenantUserForm(posted_data(request), tenant=request.tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant_user = tenant_user_add(access=request.access, details=form.details())
+        except TenantUserError as error:
+            form.add_error(error.field, str(error))
+        else:
+            messages.success(
+                request,
+                _("%(name)s was added. An activation e-mail is on its way to %(email)s.")
+                % {"name": tenant_user.full_name, "email": tenant_user.email},
+            )
+            return redirect("tenants:customer_user", tenant_user.pk)
+    return render(
+        request, "tenants/customer_user_add.html", {"form": form, "tenant": request.tenant}
+    )
+
+
+@customer_required(Permission.MANAGE)
+def customer_user(request, account_pk: int):
+    """A user's page: their details (edit) and a license per subscription (assign, unassign)."""
+    tenant_user = tenant_user_of(request.access, account_pk)
+    initial = {
+        field: getattr(tenant_user, field)
+        for field in ("first_name", "last_name", "username", "email", "phone", "is_admin")
+    }
+    form = TenantUserForm(
+        posted_data(request), tenant=request.tenant, tenant_user=tenant_user, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = tenant_user_edit(
+                access=request.access, tenant_user=tenant_user, details=form.details()
+            )
+        except TenantUserError as error:
+            form.add_error(error.field, str(error))
+        else:
+            if changed:
+                messages.success(request, _("The changes were saved."))
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect("tenants:customer_user", tenant_user.pk)
+    assigned = set(tenant_user.licenses.values_list("subscription_id", flat=True))
+    return render(
+        request,
+        "tenants/customer_user.html",
+        {
+            "tenant": request.tenant,
+            "tenant_user": tenant_user,
+            "form": form,
+            "subscriptions": _subscriptions(request.tenant),
+            "assigned": assigned,
+            "is_self": tenant_user.pk == request.tenant_user.pk,
+        },
+    )
+
+
+@customer_required(Permission.MANAGE)
+def customer_user_remove(request, account_pk: int):
+    """GET asks to confirm; POST removes the user and frees their licenses."""
+    tenant_user = tenant_user_of(request.access, account_pk)
+    if request.method == "POST":
+        try:
+            freed = tenant_user_remove(access=request.access, tenant_user=tenant_user)
+        except TenantUserError as error:
+            messages.error(request, str(error))
+            return redirect("tenants:customer_user", tenant_user.pk)
+        messages.success(
+            request,
+            ngettext(
+                "%(name)s was removed; %(count)d license was freed.",
+                "%(name)s was removed; %(count)d licenses were freed.",
+                freed,
+            )
+            % {"name": tenant_user.full_name, "count": freed},
+        )
+        return redirect("tenants:customer_users")
+    return render(
+        request,
+        "tenants/customer_user_remove.html",
+        {
+            "tenant": request.tenant,
+            "tenant_user": tenant_user,
+            "licenses": tenant_user.licenses.select_related("subscription__product"),
+            "is_self": tenant_user.pk == request.tenant_user.pk,
+        },
+    )
+
+
+@require_POST
+@customer_required(Permission.RESEND_ACTIVATION)
+def customer_resend_activation(request, account_pk: int):
+    """A new activation link for a user who has not activated their account yet (rate-limited
+    per address, as every link e-mail)."""
+    tenant_user = tenant_user_of(request.access, account_pk)
+    attempt = email_link_attempt_start(
+        email=tenant_user.email, client_address=request.client_address, actor=request.user
+    )
+    if attempt.blocked:
+        return too_many_email_links(request, attempt.until)
+    if activation_resend(account=tenant_user, access=request.access):
+        messages.success(
+            request,
+            _("A new activation e-mail is on its way to %(email)s.") % {"email": tenant_user.email},
+        )
+    else:
+        attempt.refund()  # nothing was sent
+        messages.info(request, _("This user has already activated their account."))
+    return redirect("tenants:customer_user", tenant_user.pk)
+
+
+@require_POST
+@customer_required(Permission.MANAGE)
+def customer_license_assign(request, account_pk: int, subscription_pk: int):
+    tenant_user = tenant_user_of(request.access, account_pk)
+    subscription = subscription_of(request.access, subscription_pk)
+    try:
+        assigned = license_assign(
+            access=request.access, subscription=subscription, tenant_user=tenant_user
+        )
+    except LicenseError as error:
+        messages.error(request, str(error))
+    else:
+        if assigned:
+            messages.success(
+                request,
+                _("%(name)s has a license of %(product)s.")
+                % {"name": tenant_user.full_name, "product": subscription.product.name},
+            )
+    return redirect("tenants:customer_user", tenant_user.pk)
+
+
+@require_POST
+@customer_required(Permission.MANAGE)
+def customer_license_unassign(request, account_pk: int, subscription_pk: int):
+    tenant_user = tenant_user_of(request.access, account_pk)
+    subscription = subscription_of(request.access, subscription_pk)
+    if license_unassign(access=request.access, subscription=subscription, tenant_user=tenant_user):
+        messages.success(
+            request,
+            _("The license of %(product)s was unassigned from %(name)s.")
+            % {"name": tenant_user.full_name, "product": subscription.product.name},
+        )
+    return redirect("tenants:customer_user", tenant_user.pk)
+
+
+@customer_required(Permission.MANAGE)
+def customer_partner_of_record(request, subscription_pk: int):
+    """ "Set partner of record": enter the partner ID ("Look up"), see the partner's name, then
+    confirm; or remove the partner of record. Each step posts the ID as typed."""
+    subscription = subscription_of(request.access, subscription_pk)
+    form = PartnerIdForm(posted_data(request))
+    action = request.POST.get("action", "")
+    found = None
+    if request.method == "POST" and action == "remove":
+        if partner_of_record_set(access=request.access, subscription=subscription, partner=None):
+            messages.success(
+                request,
+                _("The %(product)s subscription no longer has a partner of record.")
+                % {"product": subscription.product.name},
+            )
+        return redirect("tenants:customer_home")
+    if request.method == "POST" and form.is_valid():
+        try:
+            found = partner_lookup(
+                partner_id=form.cleaned_data["partner_id"],
+                access=request.access,
+                client_address=request.client_address,
+            )
+        except PartnerLookupError as error:
+            form.add_error("partner_id", str(error))
+        else:
+            if action == "confirm":
+                partner_of_record_set(
+                    access=request.access, subscription=subscription, partner=found
+                )
+                messages.success(
+                    request,
+                    _("%(partner)s is the partner of record of %(product)s.")
+                    % {"partner": found.name, "product": subscription.product.name},
+                )
+                return redirect("tenants:customer_home")
+    return render(
+        request,
+        "tenants/customer_partner_of_record.html",
+        {
+            "tenant": request.tenant,
+            "subscription": subscription,
+            "form": form,
+            "found": found,
+        },
+    )
+
+
+@customer_required(Permission.OWN_LICENSES)
+def customer_licenses(request):
+    """A user's own licenses: all that a tenant user who is not an admin sees."""
+    licenses = (
+        License.objects.filter(tenant_user=request.tenant_user)
+        .select_related("subscription__product")
+        .order_by("subscription__product__name")
+    )
+    return render(
+        request,
+        "tenants/customer_licenses.html",
+        {"tenant": request.tenant, "account": request.tenant_user, "licenses": licenses},
     )
 
 
@@ -404,7 +717,7 @@ class ActivateView(PasswordResetConfirmView):
     token_generator = activation_token
     template_name = "tenants/activate.html"
     reset_url_token = "set-password"  # noqa: S105 — a URL segment, not a password
-    success_url = reverse_lazy("tenants:customer_home")
+    success_url = reverse_lazy("home")  # the admin's home, or a user's own licenses
 
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
@@ -414,7 +727,9 @@ class ActivateView(PasswordResetConfirmView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        if not context["validlink"]:
+        if context["validlink"]:
+            context["account"] = TenantUser.objects.filter(user=self.user).first()
+        else:
             context.update(_broken_link_context(self.user, self.kwargs.get("uidb64"), self.kwargs))
         return context
 

@@ -322,7 +322,8 @@ def activation_resend(*, account: TenantUser, access: TenantAccess) -> bool:
             tenant=account.tenant,
             details=access.audit_details,
         )
-        activation_email_queue(account=account)
+        # Sent by one of the tenant's admins: the e-mail says who added the person.
+        activation_email_queue(account=account, added_by=access.tenant_user)
     return True
 
 

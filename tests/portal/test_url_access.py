@@ -31,6 +31,7 @@ ACTORS = [
     "other_partner_agent",
     "customer_admin",
     "other_customer_admin",
+    "customer_user",  # a Contoso user who is not an admin
     "staff",
 ]
 
@@ -62,6 +63,7 @@ def own_tenant(status=200):
         "partner_agent": status,
         "customer_admin": 403,
         "other_customer_admin": 403,
+        "customer_user": 403,
         "staff": 403,
     }
 
@@ -69,6 +71,17 @@ def own_tenant(status=200):
 def own_redemption(status=200):
     """A redemption belongs to the user who started it: a colleague gets 404 too."""
     return {**own_tenant(404), "partner_admin": status}
+
+
+def customer_admins(status=200, other=200):
+    """A customer admin's page: their own tenant's admins only. Users who are not admins get the
+    tenant rule's 404; an admin of another tenant gets `other` (404 for Contoso's objects)."""
+    return {
+        **signed_in(403),
+        "customer_admin": status,
+        "other_customer_admin": other,
+        "customer_user": 404,
+    }
 
 
 # url name -> (method, {actor: expected})
@@ -104,10 +117,24 @@ EXPECTED = {
     "tenants:apply_keys": ("GET", own_redemption()),
     "tenants:create_tenant_keep": ("POST", own_redemption(200)),
     "tenants:domain_check": ("GET", partners_only()),
-    "tenants:customer_home": (
+    "tenants:customer_home": ("GET", customer_admins()),
+    # Every tenant user's own licenses.
+    "tenants:customer_licenses": (
         "GET",
-        {**signed_in(403), "customer_admin": 200, "other_customer_admin": 200},
+        {**customer_admins(), "customer_user": 200},
     ),
+    "tenants:customer_users": ("GET", customer_admins()),
+    # Contoso's subscription: Tailspin's admin gets 404.
+    "tenants:customer_partner_of_record": ("GET", customer_admins(other=404)),
+    "tenants:customer_user_add": ("GET", customer_admins()),
+    # Contoso's admin's own record: Tailspin's admin gets 404.
+    "tenants:customer_user": ("GET", customer_admins(other=404)),
+    "tenants:customer_user_remove": ("GET", customer_admins(other=404)),
+    # Contoso's subscription for Contoso's admin: assigned (or refused with a message), then back.
+    "tenants:customer_license_assign": ("POST", customer_admins(302, other=404)),
+    # Contoso's admin is active already: told so, then back to the page.
+    "tenants:customer_resend_activation": ("POST", customer_admins(302, other=404)),
+    "tenants:customer_license_unassign": ("POST", customer_admins(302, other=404)),
     "tenants:activate": ("GET", everyone(200)),  # a bad link says so, to anyone
     # Asking for a new link with a made-up one: refused, to anyone.
     "tenants:activation_renew": ("POST", everyone(400)),
@@ -202,7 +229,7 @@ def test_every_url_declares_its_expectations():
 @pytest.fixture
 def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
     contoso = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
-    SubscriptionFactory(tenant=contoso, end_date=datetime.date(2027, 3, 31))
+    subscription = SubscriptionFactory(tenant=contoso, end_date=datetime.date(2027, 3, 31))
     tailspin = TenantFactory(name="Tailspin", domain_prefix="tailspin", created_by_partner=fabrikam)
     admins = {}
     for tenant, email in ((contoso, "megan@contoso.example"), (tailspin, "lee@tailspin.example")):
@@ -210,6 +237,10 @@ def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
         admins[tenant.domain_prefix] = TenantUser.objects.create(
             tenant=tenant, user=user, first_name="A", last_name="B", email=email, is_admin=True
         )
+    member = User.objects.create_user("lynne@contoso.example", "portal-demo")
+    contoso_user = TenantUser.objects.create(
+        tenant=contoso, user=member, first_name="L", last_name="R", email=member.email
+    )
     redemption = redeem(partner_admin, northwind, *make_keys(1))
     for_contoso = redeem(partner_admin, northwind, *make_keys(1))
     RedemptionTarget.objects.create(redemption=for_contoso, tenant=contoso, intent="add_licenses")
@@ -217,6 +248,8 @@ def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
         "for_contoso": for_contoso,
         "contoso": contoso,
         "contoso_admin": admins["contoso"],
+        "contoso_user": contoso_user,
+        "subscription": subscription,
         "tailspin_admin": admins["tailspin"],
         "redemption": redemption,
     }
@@ -235,6 +268,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
                 values[key] = world["for_contoso"].pk
         elif key == "account_pk":
             values[key] = world["contoso_admin"].pk
+        elif key == "subscription_pk":
+            values[key] = world["subscription"].pk
         elif converter == "int":
             values[key] = 1
         elif key == "content_id":  # an inline image of an e-mail: 32 hex digits
@@ -265,6 +300,7 @@ def _client_for(actor: str, request, world) -> Client:
         "other_customer_admin": world["tailspin_admin"].user
         if actor == "other_customer_admin"
         else None,
+        "customer_user": world["contoso_user"].user if actor == "customer_user" else None,
     }.get(actor, "fixture")
     if user == "fixture":
         user = request.getfixturevalue(actor)
