@@ -146,7 +146,14 @@ def _customer_of_partner(request, pk: int):
 def partner_customer(request, pk: int):
     _access, tenant = _customer_of_partner(request, pk)
     admins = TenantUser.objects.filter(tenant=tenant, is_admin=True).select_related("user")
-    return render(request, "tenants/partner_customer.html", {"tenant": tenant, "admins": admins})
+    # Read only: managing users and licenses is the customer's (or, later, a delegated
+    # administrator's).
+    users = Paginator(_users(tenant), USERS_PER_PAGE).get_page(1)
+    return render(
+        request,
+        "tenants/partner_customer.html",
+        {"tenant": tenant, "admins": admins, "users": users},
+    )
 
 
 @require_POST

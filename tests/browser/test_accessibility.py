@@ -52,6 +52,8 @@ class World:
     targeted: int  # keys for Contoso, confirmed: the preview of what they change
     refused: int  # a renewal Contoso cannot take (no such subscription): the preview says why
     expired: str  # Contoso's admin's activation link, genuine but too old
+    subscription: int  # Contoso's subscription: its partner of record page
+    alex: int  # a Contoso user who is not an admin, with a license
     change: str = "/accounts/password_change/"
 
 
@@ -68,8 +70,9 @@ def world(
     countries,
     tenant_details,
 ):
+    from portal.models import User
     from tenants.emails import activation_url
-    from tenants.models import RedemptionTarget, TenantUser
+    from tenants.models import License, RedemptionTarget, TenantUser
     from tenants.services import tenant_create
     from tenants.tokens import activation_token
 
@@ -91,6 +94,13 @@ def world(
     SubscriptionFactory(tenant=tailspin, product=products["BUS-BASIC"], seats=10)
     TenantFactory.create_batch(24, created_by_partner=northwind)  # the list has a second page
     admin = TenantUser.objects.get(tenant=contoso, is_admin=True)
+    subscription = contoso.subscriptions.get()
+    alex_account = User.objects.create_user("alex@contoso.example", "portal-demo")
+    alex = TenantUser.objects.create(
+        tenant=contoso, user=alex_account, first_name="Alex", last_name="Wilber",
+        email=alex_account.email, username="alex",
+    )  # fmt: skip
+    License.objects.create(subscription=subscription, tenant_user=alex)
     targeted = redeem(partner_admin, northwind, *make_keys(1, seats=2))
     RedemptionTarget.objects.create(redemption=targeted, tenant=contoso, intent="add_licenses")
     refused = redeem(partner_admin, northwind, *make_keys(1, sku="BUS-BASIC"))
@@ -122,6 +132,8 @@ def world(
         targeted=targeted.pk,
         refused=refused.pk,
         expired=expired,
+        subscription=subscription.pk,
+        alex=alex.pk,
     )
 
 
@@ -249,6 +261,18 @@ def menus_open(page: Page, world: World):
     expect(page.locator("nav .dropdown-menu")).to_be_visible()
 
 
+def submitted(path: str, text: str = ""):
+    """The form at `path` sent with its first text field set to `text` (empty: as it is)."""
+
+    def go(page: Page, world: World):
+        page.goto(world.url + path.format(w=world))
+        if text:
+            page.locator("main form input[type=text]").first.fill(text)
+        submit(page, "main form button[type=submit]")
+
+    return go
+
+
 def ask_for_a_new_link(page: Page, world: World):
     page.goto(world.url + world.expired)
     submit(page)
@@ -322,8 +346,22 @@ STEPS = [
     Step("activation", goto("{w.activation}")),
     Step("activation, mismatch", new_passwords("{w.activation}", NEW_PASSWORD, "x"), shows=ERROR),
     Step("customer home", new_passwords("{w.activation}", NEW_PASSWORD, NEW_PASSWORD)),
+    Step("users and licenses", goto("/customer/users/")),
+    Step("users, no match", goto("/customer/users/?q=zzz")),
+    Step("a user", goto("/customer/users/{w.alex}/")),
+    Step("add a user", goto("/customer/users/add/")),
+    Step("add a user, errors", submitted("/customer/users/add/"), shows=ERROR),
+    Step("remove a user", goto("/customer/users/{w.alex}/remove/")),
+    Step("partner of record", goto("/customer/subscriptions/{w.subscription}/partner-of-record/")),
+    Step(
+        "partner of record, unknown ID",
+        submitted("/customer/subscriptions/{w.subscription}/partner-of-record/", "9999999"),
+        shows=ERROR,
+    ),
     Step("activation link used", goto("{w.activation}")),
     Step("not allowed (customer on a partner page)", goto("/partner/"), 403),
+    # A user of the customer who is not an admin: their own licenses.
+    Step("own licenses", signs_in("alex@contoso.example")),
     # Someone signed in with no role.
     Step("no access yet", signs_in("nobody@example.com"), 403),
 ]

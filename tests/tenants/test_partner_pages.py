@@ -145,3 +145,25 @@ def test_the_404_page_says_what_happened_and_where_to_go(client, partner_admin):
     assert response.status_code == 404
     assert b"There is nothing at this address" in response.content
     assert b'href="/partner/customers/"' in response.content
+
+
+def test_the_partner_sees_the_customers_users_and_licenses_read_only(
+    client, partner_admin, northwind
+):
+    from portal.models import User
+    from tenants.models import License, TenantUser
+
+    tenant = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
+    subscription = SubscriptionFactory(tenant=tenant, seats=5)
+    account = User.objects.create_user("megan@contoso.example")
+    admin = TenantUser.objects.create(
+        tenant=tenant, user=account, first_name="Megan", last_name="Bowen",
+        email=account.email, is_admin=True, username="megan",
+    )  # fmt: skip
+    License.objects.create(subscription=subscription, tenant_user=admin)
+    client.force_login(partner_admin)
+    page = client.get(f"/partner/customers/{tenant.pk}/")
+    users = page.content.decode().split('data-testid="users"')[1]
+    assert "megan@contoso.cloudsuite.example" in users
+    assert "Business Standard" in users
+    assert "/customer/users/" not in users  # no link to the customer's own pages
