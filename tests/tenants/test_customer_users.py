@@ -398,3 +398,30 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db
     (refused,) = [outcome for outcome in outcomes if outcome is not True]
     assert "is the last administrator: the organization needs one." in refused
     assert TenantUser.objects.filter(tenant=contoso, is_admin=True).count() == 1
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_more_licenses_than_seats_even_without_the_service(northwind):
+    """The trigger is the backstop: a write that skips license_assign's lock is refused too."""
+    from django.db import IntegrityError, transaction
+
+    from tenants.models import License, TenantUser
+    from tests.factories import SubscriptionFactory
+
+    subscription = SubscriptionFactory(seats=1, tenant__created_by_partner=northwind)
+    people = [
+        TenantUser.objects.create(
+            tenant=subscription.tenant,
+            first_name=name,
+            last_name="X",
+            email=f"{name}@example.com",
+            username=name,
+        )
+        for name in ("ann", "bob")
+    ]
+    License.objects.create(subscription=subscription, tenant_user=people[0])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        License.objects.create(subscription=subscription, tenant_user=people[1])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(subscription).objects.filter(pk=subscription.pk).update(seats=0)
+    assert License.objects.filter(subscription=subscription).count() == 1
