@@ -157,6 +157,7 @@ def test_renewing_below_the_licenses_assigned_is_refused(client, partner_admin, 
     redemption = start(client, contoso, "renew", *make_keys(1, seats=1))
     preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
     assert b"2 licenses of Business Standard are assigned" in preview.content
+    assert "1 key · 1 seat</td>" in preview.content.decode()  # one of each, not "1 seats"
     assert b">Apply product keys</button>" not in preview.content
     enough = start(client, contoso, "renew", *make_keys(1, seats=2))
     assert (
