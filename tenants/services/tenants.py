@@ -141,7 +141,7 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
 
     One transaction: any failure leaves no tenant, the keys still reserved and the redemption
     resumable. A second call for the same redemption (a double submit) returns the tenant the
-    first one created. The e-mails are queued after commit.
+    first one created. The e-mails are written to the outbox in the same transaction.
     """
     with transaction.atomic():
         # Lock the redemption: two submits of the same form run one after the other.
