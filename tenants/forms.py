@@ -99,13 +99,7 @@ class TenantForm(forms.Form):
         return email
 
     def clean_admin_phone(self):
-        phone = self.cleaned_data["admin_phone"].strip()
-        digits = re.sub(r"\D", "", phone)
-        if not re.fullmatch(r"\+?[0-9 ().-]+", phone) or not 6 <= len(digits) <= 20:
-            raise forms.ValidationError(
-                _("Enter a phone number with 6 to 20 digits, for example +33 1 23 45 67 89.")
-            )
-        return phone
+        return _phone_number(self.cleaned_data["admin_phone"].strip())
 
     def clean_domain_prefix(self):
         prefix = self.cleaned_data["domain_prefix"].strip().lower()
@@ -126,6 +120,16 @@ class TenantForm(forms.Form):
             language=data["language"],
             domain_prefix=data["domain_prefix"],
         )
+
+
+def _phone_number(phone: str) -> str:
+    """Digits, spaces, brackets, dots, hyphens and a leading +, with 6 to 20 digits."""
+    digits = re.sub(r"\D", "", phone)
+    if not re.fullmatch(r"\+?[0-9 ().-]+", phone) or not 6 <= len(digits) <= 20:
+        raise forms.ValidationError(
+            _("Enter a phone number with 6 to 20 digits, for example +33 1 23 45 67 89.")
+        )
+    return phone
 
 
 def _person_name(value: str) -> str:
@@ -197,14 +201,7 @@ class TenantUserForm(forms.Form):
 
     def clean_phone(self):
         phone = self.cleaned_data["phone"].strip()
-        if not phone:
-            return phone
-        digits = re.sub(r"\D", "", phone)
-        if not re.fullmatch(r"\+?[0-9 ().-]+", phone) or not 6 <= len(digits) <= 20:
-            raise forms.ValidationError(
-                _("Enter a phone number with 6 to 20 digits, for example +33 1 23 45 67 89.")
-            )
-        return phone
+        return _phone_number(phone) if phone else phone  # optional for a user
 
     def details(self) -> UserDetails:
         data = self.cleaned_data
