@@ -89,22 +89,6 @@ def attempt_start(counters: list[Counter], window: timedelta) -> Attempt:
     return attempt
 
 
-def blocked_until(counters: list[Counter]) -> datetime | None:
-    """When the last of these counters at its limit reopens; None when none is at its limit.
-
-    Only for showing a page in advance; the decision is `attempt_start`'s.
-    """
-    now = timezone.now().timestamp()
-    values = cache.get_many([f"{c.name}:{part}" for c in counters for part in ("n", "until")])
-    blocked = [
-        until
-        for c in counters
-        if (values.get(f"{c.name}:n") or 0) >= c.limit
-        and (until := values.get(f"{c.name}:until") or 0) > now
-    ]
-    return datetime.fromtimestamp(max(blocked), tz=UTC) if blocked else None
-
-
 def retry_after_seconds(until: datetime) -> int:
     """The value of a 429's Retry-After header: whole seconds until `until`, at least 1."""
     return max(1, int((until - timezone.now()).total_seconds() + 0.999))

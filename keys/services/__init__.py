@@ -32,7 +32,6 @@ from keys.services.lookup import (
     key_check,
     key_error_message,
     key_find_for_staff,
-    key_guess_blocked_until,
     key_lookup,
 )
 from keys.services.redemptions import (
@@ -68,7 +67,6 @@ __all__ = [
     "key_digest",
     "key_error_message",
     "key_find_for_staff",
-    "key_guess_blocked_until",
     "key_job_download",
     "key_job_generate_start",
     "key_job_import_start",

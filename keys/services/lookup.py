@@ -16,7 +16,7 @@ from keys.codec import KeyFormatError, validate_key
 from keys.models import ProductKey
 from portal.models import Partner, User
 from portal.services import audit_limits_reached
-from portal.throttle import Counter, attempt_start, blocked_until
+from portal.throttle import Counter, attempt_start
 
 
 def character_hint() -> str:
@@ -124,11 +124,6 @@ def _guess_counters(user: User, client_address: str | None) -> list[Counter]:
             Counter(f"keyguess:addr:{client_address}", settings.KEY_GUESS_LIMIT_PER_ADDRESS)
         )
     return counters
-
-
-def key_guess_blocked_until(*, user: User, client_address: str | None) -> datetime | None:
-    """When this user or address may look keys up again; None when they may now."""
-    return blocked_until(_guess_counters(user, client_address))
 
 
 def key_check(*, user: User, partner: Partner, raw: str, client_address: str | None) -> KeyLookup:
