@@ -98,12 +98,36 @@ def signin_attempt_start(*, email: str, client_address: str | None) -> Attempt:
 
 
 def signin_attempt_failed(*, attempt: Attempt, email: str, client_address: str | None) -> None:
-    audit_limits_reached(
+    attempt_settle(
+        attempt,
+        failed=True,
         action="signin.limit_reached",
-        counters=attempt.reached(),
         client_address=client_address,
         details={"account": email_normalize(email)},
     )
+
+
+def attempt_settle(
+    attempt: Attempt,
+    *,
+    failed: bool,
+    action: str,
+    client_address: str | None,
+    actor: User | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """End a counted try (portal.throttle.attempt_start): a failure stays counted, with the
+    `action` audit event for each limit it has just reached; anything else is given back."""
+    if failed:
+        audit_limits_reached(
+            action=action,
+            counters=attempt.reached(),
+            client_address=client_address,
+            actor=actor,
+            details=details,
+        )
+    else:
+        attempt.refund()
 
 
 def _email_link_counters(email: str, client_address: str | None) -> list[Counter]:

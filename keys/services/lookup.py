@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from keys.codec import KeyFormatError, validate_key
 from keys.models import ProductKey
 from portal.models import Partner, User
-from portal.services import audit_limits_reached
+from portal.services import attempt_settle
 from portal.throttle import Counter, attempt_start
 
 
@@ -159,15 +159,13 @@ def _counted_look_up(user: User, client_address: str | None, *, look_up, failed)
     if attempt.blocked:
         raise KeyGuessLimitReached(attempt.until)
     result = look_up()
-    if failed(result):
-        audit_limits_reached(
-            action="key.guess_limit_reached",
-            counters=attempt.reached(),
-            actor=user,
-            client_address=client_address,
-        )
-    else:
-        attempt.refund()
+    attempt_settle(
+        attempt,
+        failed=failed(result),
+        action="key.guess_limit_reached",
+        actor=user,
+        client_address=client_address,
+    )
     return result
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from portal.models import Partner, partner_id_validator
-from portal.services import audit_limits_reached, audit_log
+from portal.services import attempt_settle, audit_log
 from portal.throttle import Attempt, Counter, attempt_start
 from tenants.access import Permission, TenantAccess
 from tenants.emails import partner_of_record_email_queue
@@ -46,16 +46,16 @@ def partner_lookup(*, partner_id: str, access: TenantAccess, client_address: str
             until=attempt.until,
         )
     partner = Partner.objects.filter(partner_id=partner_id).first()
-    if partner is not None:
-        attempt.refund()
-        return partner
-    audit_limits_reached(
+    attempt_settle(
+        attempt,
+        failed=partner is None,
         action="partner.lookup_limit_reached",
-        counters=attempt.reached(),
         client_address=client_address,
         actor=access.user,
         details={"tenant": access.tenant.pk},
     )
+    if partner is not None:
+        return partner
     raise PartnerLookupError(
         _("No partner has the ID %(id)s. Check the ID with your partner.") % {"id": partner_id}
     )
