@@ -16,7 +16,7 @@ from portal.services import audit_log
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ["portal", "keys", "tenants", "renewals"]
 # The writers that take the action from their caller.
-PASS_THROUGH = {"audit_log", "audit_limits_reached"}
+PASS_THROUGH = {"audit_log", "audit_limits_reached", "attempt_settle"}
 
 
 def literal_codes(expr: ast.expr, path: Path) -> set[str]:
