@@ -28,4 +28,7 @@
     clearTimeout(timer);
     timer = setTimeout(check, 300);
   });
+  // A prefix already there (Resume, or typed before this script ran) is checked at once.
+  if (input.value.trim()) check();
+  input.dataset.domainCheckReady = "1";
 })();

@@ -56,7 +56,10 @@ def test_the_partner_pages(watched, live_server, partner_admin, make_keys, count
     page.get_by_role("button", name="Next").click()
     page.get_by_role("button", name="Done adding product keys").click()
     page.get_by_role("link", name="Start step 2").click()
-    page.locator("input[name=domain_prefix]").fill("contoso")
+    prefix = page.locator("input[name=domain_prefix]")
+    # The field exists before the script at the end of the page listens to it.
+    expect(prefix).to_have_attribute("data-domain-check-ready", "1")
+    prefix.fill("contoso")
     # The answer comes from the server after a 300 ms pause in typing: give a loaded machine
     # time (it once took over 5 s while another suite ran).
     expect(page.get_by_test_id("domain-check")).to_have_text(
