@@ -34,6 +34,8 @@ class SignInView(auth_views.LoginView):
         language = self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         if language:
             user_language_set(user=form.get_user(), language=language)
+        else:
+            language_cookie_follow(response, form.get_user())
         return response
 
     def form_invalid(self, form):
@@ -42,6 +44,23 @@ class SignInView(auth_views.LoginView):
             response.status_code = 429
             response["Retry-After"] = str(retry_after_seconds(form.blocked_until))
         return response
+
+
+def language_cookie_follow(response, user) -> None:
+    """Pages in the language saved on the account, for a person signing in on a browser that
+    never chose one (a new device, or a customer admin activating in the language the partner
+    entered): the same cookie the header's switch sets."""
+    if user.language in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            user.language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
 
 
 def too_many_email_links(request, until):
