@@ -53,6 +53,7 @@ ACTION_LABELS = {
     "user.language_changed": _("Language changed"),
     "signin.limit_reached": _("Sign-in limit reached"),
     "email_link.limit_reached": _("E-mail link limit reached"),
+    "outbox.cleaned": _("Sent e-mails deleted from the outbox"),
 }
 
 # portal.admin.AuditedAdmin writes `admin.<app>.<model>.<verb>` for every change made in the admin.

@@ -114,3 +114,40 @@ def _record_failure(email: Email, error: Exception, now: datetime) -> None:
         "will retry" if status == STATUS.requeued else "gave up",
         error,
     )
+
+
+def outbox_clean(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Delete the e-mails sent more than OUTBOX_KEEP_SENT_DAYS ago; return how many.
+
+    Only sent ones: a queued, requeued or failed e-mail is work still to do (or for ops to look
+    at), whatever its age. post_office's own clean-up deletes every e-mail before a date, sent
+    or not, so it is not used. Deleted in batches, each its own short transaction.
+    """
+    from django.conf import settings
+
+    from portal.services import audit_log
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.OUTBOX_KEEP_SENT_DAYS)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Email.objects.filter(status=STATUS.sent, last_updated__lt=cutoff)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not batch:
+                break
+            Log.objects.filter(email_id__in=batch).delete()
+            deleted += (
+                Email.objects.filter(pk__in=batch, status=STATUS.sent)
+                .delete()[1]
+                .get("post_office.Email", 0)
+            )
+    if deleted:
+        audit_log(
+            action="outbox.cleaned",
+            details={"deleted": deleted, "sent_before": cutoff.date().isoformat()},
+        )
+    return deleted

@@ -36,6 +36,16 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         minute="*",
     ),
     PeriodicTaskSpec(
+        name="Clean the outbox",
+        task="portal.tasks.clean_outbox",
+        description=(
+            "Deletes the e-mails sent more than OUTBOX_KEEP_SENT_DAYS days ago; queued and "
+            "failed ones stay."
+        ),
+        minute="17",
+        hour="3",
+    ),
+    PeriodicTaskSpec(
         name="Sweep key jobs",
         task="keys.tasks.sweep_key_jobs",
         description=(

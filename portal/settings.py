@@ -259,6 +259,9 @@ POST_OFFICE = {
     # in all with 20), then the e-mail is marked failed in the admin, where ops can requeue it.
     "MAX_RETRIES": env_int("EMAIL_MAX_RETRIES", 20, minimum=0, maximum=100),
 }
+# Sent e-mails stay in the outbox this long (for ops to look at), then the daily clean-up deletes
+# them. Queued and failed ones stay until they are sent or ops deal with them.
+OUTBOX_KEEP_SENT_DAYS = env_int("OUTBOX_KEEP_SENT_DAYS", 90, minimum=1)
 # Link e-mails (password reset, resending an activation) allowed per recipient account and per
 # client address in the window: nobody can flood a mailbox, or our sender's reputation.
 EMAIL_LINK_LIMIT_PER_ACCOUNT = env_int("EMAIL_LINK_LIMIT_PER_ACCOUNT", 5, minimum=1)
