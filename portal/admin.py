@@ -1,8 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import (
     ClockedSchedule,
@@ -12,9 +16,11 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 from post_office import admin as post_office_admin  # registers the outbox's admin first
+from post_office.models import Email
 
 from portal.audit_labels import action_label, actions_matching, target_type_label
 from portal.models import AuditEvent, Partner, PartnerMembership, User
+from portal.outbox import outbox_requeue
 from portal.services import audit_log, partner_enrolment_set
 
 
@@ -259,6 +265,52 @@ for _model, _base in [
     admin.site.register(
         _model, type(f"Audited{_base.__name__}", (AuditedAdmin, _base), {"__module__": __name__})
     )
+
+
+@admin.action(description=_("Send the selected e-mails again"), permissions=["change"])
+def outbox_requeue_action(modeladmin, request, queryset):
+    count = outbox_requeue(emails=queryset, actor=request.user)
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "%(count)d e-mail is queued again; the outbox sends it within a minute.",
+            "%(count)d e-mails are queued again; the outbox sends them within a minute.",
+            count,
+        )
+        % {"count": count},
+        messages.SUCCESS,
+    )
+
+
+class OutboxEmailAdmin(post_office_admin.EmailAdmin):
+    """post_office's e-mail pages, with its two ways to send again going through the outbox.
+
+    Its "Requeue" action only flipped the status (no audit, the tries left as they were) and its
+    "Resend" button sent from the admin page on a GET, around the row lock that keeps two senders
+    apart. Both now queue the e-mail again with `outbox_requeue`; "Resend" asks first.
+    """
+
+    actions = [outbox_requeue_action]
+
+    def resend(self, request, pk):
+        email = self._get_object_or_deny(request, pk, "change")
+        if request.method == "POST":
+            outbox_requeue_action(self, request, Email.objects.filter(pk=email.pk))
+            return HttpResponseRedirect(reverse("admin:post_office_email_change", args=[email.pk]))
+        return TemplateResponse(
+            request,
+            "admin/post_office/email/resend_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": email,
+                "title": _("Send this e-mail again?"),
+            },
+        )
+
+
+admin.site.unregister(Email)
+admin.site.register(Email, OutboxEmailAdmin)
 
 # The outbox's e-mails are rendered from the portal's own template files: post_office's database
 # templates are not used, and their admin pages need inline scripts and styles that the Content

@@ -54,6 +54,7 @@ ACTION_LABELS = {
     "signin.limit_reached": _("Sign-in limit reached"),
     "email_link.limit_reached": _("E-mail link limit reached"),
     "outbox.cleaned": _("Sent e-mails deleted from the outbox"),
+    "outbox.requeued": _("E-mail queued again"),
 }
 
 # portal.admin.AuditedAdmin writes `admin.<app>.<model>.<verb>` for every change made in the admin.

@@ -151,3 +151,33 @@ def outbox_clean(*, now: datetime | None = None, batch_size: int = 1000) -> int:
             details={"deleted": deleted, "sent_before": cutoff.date().isoformat()},
         )
     return deleted
+
+
+def outbox_requeue(*, emails, actor) -> int:
+    """Ops send e-mails again (the admin's "Requeue" action and "Resend" button): back in the
+    queue with a fresh series of tries, delivered by the same one-sender-at-a-time path as any
+    other, never sent directly from the admin page. Each one is an audit event.
+
+    A sent e-mail sent again keeps its Message-ID, so a mail system that already delivered it
+    may drop the copy: it is for a recipient who says it never arrived.
+    """
+    from portal.emails import outbox_kick
+    from portal.services import audit_log
+
+    with transaction.atomic():
+        requeued = list(emails.select_for_update(of=("self",)).order_by("pk"))
+        for email in requeued:
+            audit_log(
+                action="outbox.requeued",
+                actor=actor,
+                target=email,
+                details={
+                    "status_was": STATUS._fields[email.status] if email.status is not None else ""
+                },
+            )
+        Email.objects.filter(pk__in=[email.pk for email in requeued]).update(
+            status=STATUS.requeued, number_of_retries=0, scheduled_time=None
+        )
+        if requeued:
+            transaction.on_commit(outbox_kick, robust=True)
+    return len(requeued)

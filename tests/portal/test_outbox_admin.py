@@ -33,11 +33,11 @@ def test_ops_requeue_a_failed_email_and_the_next_run_sends_it(client, staff, mai
     client.force_login(staff)
     response = client.post(
         "/admin/post_office/email/",
-        {"action": "requeue", "_selected_action": [email.pk]},
+        {"action": "outbox_requeue_action", "_selected_action": [email.pk]},
     )
     assert response.status_code == 302
     email.refresh_from_db()
-    assert email.status == STATUS.queued
+    assert email.status == STATUS.requeued
     assert outbox_deliver() == 1
     assert [m.to for m in mailoutbox] == [["megan@contoso.example"]]
 
@@ -47,3 +47,47 @@ def test_partner_users_do_not_see_the_outbox(client, partner_admin):
     response = client.get("/admin/post_office/email/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_requeue_action_gives_a_new_series_of_tries_and_is_audited(client, staff):
+    from portal.models import AuditEvent
+
+    email = failed_email()
+    client.force_login(staff)
+    client.post(
+        "/admin/post_office/email/",
+        {"action": "outbox_requeue_action", "_selected_action": [email.pk]},
+    )
+    email.refresh_from_db()
+    assert (email.status, email.number_of_retries) == (STATUS.requeued, 0)
+    event = AuditEvent.objects.get(action="outbox.requeued")
+    assert (event.actor, event.details) == (staff, {"status_was": "failed"})
+
+
+def test_resend_asks_first_and_then_queues_instead_of_sending_from_the_page(
+    client, staff, mailoutbox, django_capture_on_commit_callbacks
+):
+    email = failed_email()
+    Email.objects.filter(pk=email.pk).update(status=STATUS.sent)
+    client.force_login(staff)
+    url = f"/admin/post_office/email/{email.pk}/resend/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b"Send this e-mail again?" in page.content
+    email.refresh_from_db()
+    assert email.status == STATUS.sent and mailoutbox == []  # a GET changes nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url)
+    assert response.status_code == 302
+    email.refresh_from_db()
+    assert email.status == STATUS.sent  # sent again by the outbox (tests run tasks eagerly)
+    assert [m.to for m in mailoutbox] == [["megan@contoso.example"]]
+
+
+def test_partner_users_cannot_resend(client, partner_admin):
+    email = failed_email()
+    client.force_login(partner_admin)
+    response = client.post(f"/admin/post_office/email/{email.pk}/resend/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    email.refresh_from_db()
+    assert email.status == STATUS.failed
