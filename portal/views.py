@@ -32,10 +32,10 @@ class SignInView(auth_views.LoginView):
         # read. Only the switch sets this cookie; a browser's Accept-Language is no choice and
         # leaves the account as it is.
         language = self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        # Without that cookie the pages stay in the browser's language: the account's language
+        # may be only the default ("en") that nobody chose.
         if language:
             user_language_set(user=form.get_user(), language=language)
-        else:
-            language_cookie_follow(response, form.get_user())
         return response
 
     def form_invalid(self, form):
@@ -47,9 +47,9 @@ class SignInView(auth_views.LoginView):
 
 
 def language_cookie_follow(response, user) -> None:
-    """Pages in the language saved on the account, for a person signing in on a browser that
-    never chose one (a new device, or a customer admin activating in the language the partner
-    entered): the same cookie the header's switch sets."""
+    """Pages in the language saved on the account, when it was chosen for this person (the
+    preferred language the partner entered for a customer admin who activates): the same cookie
+    the header's switch sets."""
     if user.language in dict(settings.LANGUAGES):
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
