@@ -1,0 +1,411 @@
+"""Delegated administration: offers, the customer's answer, the tenant rule under a
+relationship, termination and expiry, the activity log (design §4, "Access")."""
+
+import csv
+import datetime
+import io
+
+import pytest
+import time_machine
+from django.core import signing
+from django.http import Http404
+from post_office.models import Email
+
+from portal.models import AuditEvent, User
+from tenants.access import (
+    PERMISSIONS,
+    ROLE_PERMISSIONS,
+    Capacity,
+    Permission,
+    tenant_access,
+)
+from tenants.models import (
+    ActivityLog,
+    DelegatedRole,
+    DelegationOffer,
+    DelegationRelationship,
+    TenantUser,
+)
+from tenants.services.delegation import (
+    OfferClosed,
+    OfferDetails,
+    OfferError,
+    offer_answer,
+    offer_send,
+    offer_token,
+    relationship_terminate,
+)
+from tenants.views_delegation import csv_cell
+from tests.factories import SubscriptionFactory, TenantFactory
+
+P = Permission
+
+# The design's table, written out once more by hand: the code must agree with it.
+MATRIX = {
+    "global_admin": set(Permission) - {P.OWN_LICENSES},
+    "user_admin": {P.READ, P.USERS_READ, P.USERS_MANAGE, P.USER_ACTIVATION_RESEND},
+    "license_admin": {P.READ, P.USERS_READ, P.LICENSES_MANAGE},
+    "billing_reader": {P.READ, P.SUBSCRIPTIONS_READ},
+    "helpdesk": {P.READ, P.USERS_READ, P.USER_ACTIVATION_RESEND},
+}
+
+
+@pytest.fixture
+def contoso(northwind):
+    tenant = TenantFactory(
+        name="Contoso", domain_prefix="contoso", created_by_partner=northwind,
+        preferred_language="fr",
+    )  # fmt: skip
+    SubscriptionFactory(tenant=tenant, end_date=datetime.date(2030, 3, 31))
+    return tenant
+
+
+@pytest.fixture
+def contoso_admin(contoso):
+    user = User.objects.create_user("megan@contoso.example", "portal-demo", language="fr")
+    TenantUser.objects.create(
+        tenant=contoso, user=user, first_name="Megan", last_name="Bowen", email=user.email,
+        is_admin=True,
+    )  # fmt: skip
+    return user
+
+
+@pytest.fixture
+def tailspin_admin(fabrikam):
+    tenant = TenantFactory(name="Tailspin", domain_prefix="tailspin", created_by_partner=fabrikam)
+    user = User.objects.create_user("lee@tailspin.example", "portal-demo")
+    TenantUser.objects.create(
+        tenant=tenant, user=user, first_name="Lee", last_name="Gu", email=user.email,
+        is_admin=True,
+    )  # fmt: skip
+    return user
+
+
+@pytest.fixture
+def alex(contoso):
+    user = User.objects.create_user("alex@contoso.example")  # not activated yet
+    return TenantUser.objects.create(
+        tenant=contoso, user=user, first_name="Alex", last_name="Wilber", email=user.email
+    )
+
+
+def send(partner_admin, tenant, roles=("user_admin",), days=30, auto_extend=False, message="Hi"):
+    return offer_send(
+        membership=partner_admin.partner_membership,
+        tenant=tenant,
+        details=OfferDetails(
+            roles=list(roles), duration_days=days, auto_extend=auto_extend, message=message
+        ),
+    )
+
+
+def related(partner_admin, contoso, contoso_admin, roles=("user_admin",), days=30):
+    offer = send(partner_admin, contoso, roles=roles, days=days)
+    return offer_answer(offer=offer, user=contoso_admin, accept=True)
+
+
+# --- The role-to-permission table ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", list(DelegatedRole))
+@pytest.mark.parametrize("permission", list(Permission))
+def test_each_role_allows_exactly_what_the_table_says(
+    role, permission, partner_admin, contoso, contoso_admin, fabrikam, other_partner_admin
+):
+    # Fabrikam neither created Contoso nor is its partner of record: only the roles count.
+    fabrikam.cloud_program_enrolled = True
+    fabrikam.save()
+    contoso.subscriptions.update(partner_of_record=fabrikam)
+    offer = send(other_partner_admin, contoso, roles=[role])
+    contoso.subscriptions.update(partner_of_record=None)
+    offer_answer(offer=offer, user=contoso_admin, accept=True)
+    expected = permission in MATRIX[role]
+    if expected:
+        access = tenant_access(user=other_partner_admin, tenant_id=contoso.pk, permission=permission)
+        assert access.capacity is Capacity.DELEGATED
+    else:
+        with pytest.raises(Http404):
+            tenant_access(user=other_partner_admin, tenant_id=contoso.pk, permission=permission)
+
+
+def test_the_table_in_the_code_is_the_designs():
+    assert {role.value: set(perms | {P.READ}) for role, perms in ROLE_PERMISSIONS.items()} == MATRIX
+    assert PERMISSIONS[Capacity.TENANT_ADMIN] == frozenset(Permission)
+
+
+def test_the_creator_keeps_its_own_permissions_under_a_relationship(
+    partner_admin, contoso, contoso_admin
+):
+    related(partner_admin, contoso, contoso_admin, roles=["billing_reader"])
+    access = tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.REDEEM)
+    assert access.capacity is Capacity.DELEGATED
+    assert access.can(P.SUBSCRIPTIONS_READ) and not access.can(P.USERS_MANAGE)
+
+
+# --- Sending ---------------------------------------------------------------------------------
+
+
+def test_it_sends_the_offer_to_the_tenants_admins_in_their_language(
+    partner_admin, contoso, contoso_admin
+):
+    offer = send(partner_admin, contoso, roles=["helpdesk", "user_admin"])
+    assert offer.roles == ["user_admin", "helpdesk"]  # the catalog's order
+    assert offer.expires_at - offer.created_at == datetime.timedelta(days=90)
+    (email,) = Email.objects.all()
+    assert email.to == ["megan@contoso.example"]
+    assert "demande" in email.subject  # French: the admin's language
+    assert "/customer/offer/" in email.message
+    assert AuditEvent.objects.filter(action="delegation_offer.sent").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [("partner_agent", "partner admins"), ("other_partner_admin", "not enrolled")],
+)
+def test_only_enrolled_partner_admins_send(request, who, reason, contoso, fabrikam):
+    user = request.getfixturevalue(who)
+    contoso.subscriptions.update(partner_of_record=fabrikam)
+    with pytest.raises(OfferError, match=reason):
+        send(user, contoso)
+    assert not DelegationOffer.objects.exists()
+
+
+def test_it_refuses_auto_extend_with_global_administrator(partner_admin, contoso):
+    with pytest.raises(OfferError, match="cannot auto-extend") as error:
+        send(partner_admin, contoso, roles=["global_admin"], auto_extend=True)
+    assert error.value.field == "auto_extend"
+
+
+def test_it_refuses_a_tenant_that_is_not_the_partners(partner_admin, tailspin_admin):
+    tailspin = tailspin_admin.tenant_user.tenant
+    with pytest.raises(OfferError):
+        send(partner_admin, tailspin)
+
+
+# --- Answering ------------------------------------------------------------------------------
+
+
+def test_an_offer_cannot_be_accepted_by_another_tenants_admin_nor_by_the_partner(
+    partner_admin, contoso, contoso_admin, tailspin_admin, client
+):
+    offer = send(partner_admin, contoso)
+    for user in (tailspin_admin, partner_admin):
+        with pytest.raises(PermissionError):
+            offer_answer(offer=offer, user=user, accept=True)
+        client.force_login(user)
+        assert client.get(f"/customer/offer/{offer_token(offer)}/").status_code == 404
+        assert client.post(
+            f"/customer/partner-relationships/offers/{offer.pk}/", {"answer": "accept"}
+        ).status_code in (403, 404)
+    offer.refresh_from_db()
+    assert offer.state == "pending"
+    assert not DelegationRelationship.objects.exists()
+
+
+def test_the_link_sends_an_anonymous_person_to_sign_in_and_back(partner_admin, contoso, client):
+    offer = send(partner_admin, contoso)
+    url = f"/customer/offer/{offer_token(offer)}/"
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/customer/offer/")
+
+
+def test_the_link_leads_the_admin_to_the_offer_then_accept_works_once(
+    partner_admin, contoso, contoso_admin, client
+):
+    offer = send(partner_admin, contoso, roles=["user_admin", "billing_reader"], days=30)
+    client.force_login(contoso_admin)
+    link = f"/customer/offer/{offer_token(offer)}/"
+    response = client.get(link)
+    assert response["Location"] == f"/customer/partner-relationships/offers/{offer.pk}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Northwind Partners" in page and "1000001" in page
+    assert "Accepter" in page and "Refuser" in page  # the admin's language
+    assert DelegationOffer.objects.get().state == "pending"  # GET changes nothing
+    client.post(response["Location"], {"answer": "accept"})
+    relationship = DelegationRelationship.objects.get()
+    assert relationship.ends_on - relationship.starts_on == datetime.timedelta(days=30)
+    # Single use: the link and the page now say it was answered.
+    assert "déjà" in client.get(link).content.decode()
+    client.post(response["Location"], {"answer": "decline"})
+    assert DelegationOffer.objects.get().state == "accepted"
+    assert DelegationRelationship.objects.count() == 1
+    # Both sides heard of it.
+    recipients = sorted(e.to[0] for e in Email.objects.filter(subject__icontains="accept"))
+    assert recipients == ["megan@contoso.example", "partner@northwind.example"]
+
+
+def test_a_tampered_link_says_so(partner_admin, contoso, contoso_admin, client):
+    offer = send(partner_admin, contoso)
+    token = offer_token(offer)
+    forged = signing.dumps({"offer": offer.pk}, salt="another salt")
+    client.force_login(contoso_admin)
+    for bad in (token[:-2] + "xx", forged, "nonsense"):
+        response = client.get(f"/customer/offer/{bad}/")
+        assert response.status_code == 400
+        assert "pas valide" in response.content.decode()
+
+
+def test_an_offer_expires_after_90_days_and_its_link_says_so(
+    partner_admin, contoso, contoso_admin, client
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC)):
+        offer = send(partner_admin, contoso)
+    with time_machine.travel(datetime.datetime(2026, 4, 1, 10, tzinfo=datetime.UTC)):
+        with pytest.raises(OfferClosed) as closed:
+            offer_answer(offer=offer, user=contoso_admin, accept=True)
+        assert closed.value.state == "expired"
+        client.force_login(contoso_admin)
+        page = client.get(f"/customer/offer/{offer_token(offer)}/").content.decode()
+        assert "expiré" in page
+    assert DelegationOffer.objects.get().state == "expired"
+
+
+def test_a_withdrawn_offer_cannot_be_accepted(partner_admin, contoso, contoso_admin, client):
+    offer = send(partner_admin, contoso)
+    client.force_login(partner_admin)
+    assert client.get(f"/partner/delegated-admin/offers/{offer.pk}/withdraw/").status_code == 200
+    client.post(f"/partner/delegated-admin/offers/{offer.pk}/withdraw/")
+    with pytest.raises(OfferClosed):
+        offer_answer(offer=offer, user=contoso_admin, accept=True)
+
+
+def test_declining_grants_nothing(partner_admin, contoso, contoso_admin):
+    offer = send(partner_admin, contoso)
+    assert offer_answer(offer=offer, user=contoso_admin, accept=False) is None
+    assert offer.state == "declined"
+    with pytest.raises(Http404):
+        tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
+
+
+# --- Acting for the customer, and when it stops ---------------------------------------------
+
+
+def test_the_partner_acts_in_its_roles_and_the_log_records_it(
+    partner_agent, partner_admin, contoso, contoso_admin, alex, client
+):
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    client.force_login(partner_agent)
+    base = f"/partner/customers/{contoso.pk}/users/"
+    assert client.get(base).status_code == 200
+    response = client.post(
+        f"{base}{alex.pk}/",
+        {"first_name": "Alexandra", "last_name": "Wilber", "username": alex.username,
+         "email": alex.email, "phone": ""},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response["Location"] == f"{base}{alex.pk}/"
+    alex.refresh_from_db()
+    assert alex.first_name == "Alexandra"
+    entry = ActivityLog.objects.get()
+    assert (entry.tenant, entry.actor, entry.action) == (contoso, partner_agent, "tenant_user.changed")
+    assert entry.relationship.partner.partner_id == "1000001"
+    # Licenses are not the user administrator's.
+    subscription = contoso.subscriptions.get()
+    response = client.post(f"{base}{alex.pk}/licenses/{subscription.pk}/assign/")
+    assert response.status_code == 404
+    # Nor are administrators: the admin's page is read only, and a forced POST is refused.
+    admin = contoso.users.get(is_admin=True)
+    assert b"Save changes" not in client.get(f"{base}{admin.pk}/").content
+    client.post(
+        f"{base}{admin.pk}/",
+        {"first_name": "X", "last_name": "Y", "username": admin.username, "email": admin.email},
+    )
+    admin.refresh_from_db()
+    assert admin.first_name == "Megan"
+
+
+def test_the_customer_admins_own_actions_are_not_in_the_activity_log(contoso_admin, alex, client):
+    client.force_login(contoso_admin)
+    client.post(f"/customer/users/{alex.pk}/remove/")
+    assert not TenantUser.objects.filter(pk=alex.pk).exists()
+    assert not ActivityLog.objects.exists()
+
+
+def test_access_stops_at_termination(partner_admin, contoso, contoso_admin, client):
+    relationship = related(partner_admin, contoso, contoso_admin, roles=["helpdesk"])
+    client.force_login(partner_admin)
+    admin_page = f"/partner/customers/{contoso.pk}/users/"
+    assert client.get(admin_page).status_code == 200  # as creator (read only) or helpdesk
+    resend = f"/partner/customers/{contoso.pk}/users/{contoso.users.get().pk}/send-activation/"
+    assert client.post(resend).status_code == 302
+    customer = client.__class__()
+    customer.force_login(contoso_admin)
+    url = f"/customer/partner-relationships/{relationship.pk}/remove-roles/"
+    assert customer.get(url).status_code == 200
+    customer.post(url)
+    relationship.refresh_from_db()
+    assert relationship.state == "terminated"
+    assert client.post(resend).status_code == 404  # the next request already
+    assert relationship_terminate(relationship=relationship, user=partner_admin) is False
+
+
+def test_access_stops_after_the_end_date_even_before_the_sweep(
+    partner_admin, contoso, contoso_admin, alex
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC)):
+        related(partner_admin, contoso, contoso_admin, roles=["user_admin"], days=10)
+    with time_machine.travel(datetime.datetime(2026, 1, 11, 23, tzinfo=datetime.UTC)):
+        tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
+    with time_machine.travel(datetime.datetime(2026, 1, 12, 0, 1, tzinfo=datetime.UTC)):
+        with pytest.raises(Http404):
+            tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
+
+
+# --- The activity log's pages --------------------------------------------------------------
+
+
+def test_both_sides_read_filter_and_export_the_log(
+    partner_admin, partner_agent, contoso, contoso_admin, alex, client
+):
+    relationship = related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    for day, action, label in [
+        (3, "tenant_user.created", "=HYPERLINK(\"http://evil\")"),
+        (5, "tenant_user.removed", "Alex"),
+    ]:
+        ActivityLog.objects.create(
+            at=datetime.datetime(2026, 2, day, 12, tzinfo=datetime.UTC), tenant=contoso,
+            relationship=relationship, partner=relationship.partner, actor=partner_agent,
+            actor_label=partner_agent.email, action=action, target_label=label,
+        )  # fmt: skip
+    client.force_login(contoso_admin)
+    page = client.get("/customer/activity/", {"start": "2026-02-04", "end": "2026-02-28"})
+    assert [entry.action for entry, _label in page.context["rows"]] == ["tenant_user.removed"]
+    page = client.get("/customer/activity/", {"action": "tenant_user.created"})
+    assert [entry.target_label for entry, _label in page.context["rows"]][0].startswith("=")
+    export = client.get("/customer/activity/export/")
+    body = export.content.decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body[1:])))
+    assert any(row[6] == "'=HYPERLINK(\"http://evil\")" for row in rows)
+    # The partner: agents read, admins export.
+    client.force_login(partner_agent)
+    assert client.get("/partner/activity/").status_code == 200
+    assert client.get("/partner/activity/export/").status_code == 403
+    client.force_login(partner_admin)
+    assert len(list(csv.reader(io.StringIO(client.get("/partner/activity/export/").content.decode()[1:])))) == 3  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [("=1+1", "'=1+1"), ("+33", "'+33"), ("-2", "'-2"), ("@SUM", "'@SUM"), ("\tx", "'\tx"),
+     ("\rx", "'\rx"), ("Alex", "Alex"), ("", ""), (None, "")],
+)  # fmt: skip
+def test_csv_cells_are_formula_safe(value, cell):
+    assert csv_cell(value) == cell
+
+
+def test_the_activity_page_runs_a_fixed_number_of_queries(
+    partner_admin, contoso, contoso_admin, client, django_assert_num_queries
+):
+    relationship = related(partner_admin, contoso, contoso_admin)
+    for n in range(30):
+        ActivityLog.objects.create(
+            tenant=contoso, relationship=relationship, partner=relationship.partner,
+            actor=partner_admin, actor_label=partner_admin.email, action="license.assigned",
+            target_label=f"#{n}",
+        )  # fmt: skip
+    client.force_login(partner_admin)
+    client.get("/partner/activity/")  # warm the session
+    with django_assert_num_queries(7):
+        client.get("/partner/activity/")
