@@ -231,25 +231,27 @@ def _require_partner_admin(membership: PartnerMembership, partner_id: int) -> No
 
 
 def _expire_if_due(offer: DelegationOffer, now) -> None:
-    """A pending offer past its 90 days is expired, whether or not the sweep has run."""
-    if offer.state == DelegationOffer.State.PENDING and now >= offer.expires_at:
-        offer.state = DelegationOffer.State.EXPIRED
-        offer.save(update_fields=["state"])
-        audit_log(
-            action="delegation_offer.expired",
-            target=offer,
-            partner=offer.partner,
-            tenant=offer.tenant,
-        )
+    """A pending offer past its 90 days is expired, whether or not the sweep has run. Its own
+    transaction: the caller then refuses, and its refusal must not roll the expiry back."""
+    if offer.state != DelegationOffer.State.PENDING or now < offer.expires_at:
+        return
+    with transaction.atomic():
+        if DelegationOffer.objects.filter(pk=offer.pk, state="pending").update(state="expired"):
+            audit_log(
+                action="delegation_offer.expired",
+                target=offer,
+                partner=offer.partner,
+                tenant=offer.tenant,
+            )
 
 
 def offer_withdraw(*, membership: PartnerMembership, offer: DelegationOffer, now=None) -> None:
     """The partner takes back a pending offer; its link dies with it."""
     _require_partner_admin(membership, offer.partner_id)
     now = now or timezone.now()
+    _expire_if_due(offer, now)
     with transaction.atomic():
         locked = _lock_offer(offer)
-        _expire_if_due(locked, now)
         if locked.state != DelegationOffer.State.PENDING:
             raise OfferClosed(locked.state)
         locked.state = DelegationOffer.State.WITHDRAWN
@@ -269,9 +271,9 @@ def offer_resend(*, membership: PartnerMembership, offer: DelegationOffer, now=N
     """The tenant's admins get the offer's e-mail again. Returns how many were queued."""
     _require_partner_admin(membership, offer.partner_id)
     now = now or timezone.now()
+    _expire_if_due(offer, now)
     with transaction.atomic():
         locked = _lock_offer(offer)
-        _expire_if_due(locked, now)
         if locked.state != DelegationOffer.State.PENDING:
             raise OfferClosed(locked.state)
         locked.last_sent_at = now
@@ -306,9 +308,9 @@ def offer_answer(
         raise PermissionError("Only an admin of the offer's tenant may answer it.")
     now = now or timezone.now()
     today = timezone.localdate(now)
+    _expire_if_due(offer, now)
     with transaction.atomic():
         locked = _lock_offer(offer)
-        _expire_if_due(locked, now)
         if locked.state != DelegationOffer.State.PENDING:
             raise OfferClosed(locked.state)
         locked.state = DelegationOffer.State.ACCEPTED if accept else DelegationOffer.State.DECLINED
