@@ -360,9 +360,11 @@ def test_access_stops_after_the_end_date_even_before_the_sweep(
         related(partner_admin, contoso, contoso_admin, roles=["user_admin"], days=10)
     with time_machine.travel(datetime.datetime(2026, 1, 11, 23, tzinfo=datetime.UTC)):
         tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
-    with time_machine.travel(datetime.datetime(2026, 1, 12, 0, 1, tzinfo=datetime.UTC)):
-        with pytest.raises(Http404):
-            tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
+    with (
+        time_machine.travel(datetime.datetime(2026, 1, 12, 0, 1, tzinfo=datetime.UTC)),
+        pytest.raises(Http404),
+    ):
+        tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
 
 
 # --- The activity log's pages --------------------------------------------------------------
@@ -385,7 +387,8 @@ def test_both_sides_read_filter_and_export_the_log(
     page = client.get("/customer/activity/", {"start": "2026-02-04", "end": "2026-02-28"})
     assert [entry.action for entry, _label in page.context["rows"]] == ["tenant_user.removed"]
     page = client.get("/customer/activity/", {"action": "tenant_user.created"})
-    assert [entry.target_label for entry, _label in page.context["rows"]][0].startswith("=")
+    (entry, _label), *_others = page.context["rows"]
+    assert entry.target_label.startswith("=")
     export = client.get("/customer/activity/export/")
     body = export.content.decode("utf-8")
     assert body.startswith("\ufeff")
@@ -405,7 +408,7 @@ def test_both_sides_read_filter_and_export_the_log(
             )
         )
         == 3
-    )  # noqa: E501
+    )
 
 
 @pytest.mark.parametrize(
