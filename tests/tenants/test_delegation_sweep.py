@@ -142,7 +142,7 @@ def test_parallel_sweeps_send_each_notice_once(transactional_db, northwind, cont
     for thread in threads:
         thread.join(timeout=120)
     assert failures == []
-    # 6 relationships × (the partner's admin + the tenant's admin), each once.
+    # 6 relationships, each to (the partner's admin + the tenant's admin), each once.
     assert DelegationNotice.objects.count() == 12
     assert Email.objects.count() == 12
     assert DelegationRelationship.objects.filter(state="active").count() == 6
