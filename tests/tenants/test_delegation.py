@@ -434,3 +434,50 @@ def test_the_activity_page_runs_a_fixed_number_of_queries(
     client.get("/partner/activity/")  # warm the session
     with django_assert_num_queries(8):
         client.get("/partner/activity/")
+
+
+# --- The pages around the offer ------------------------------------------------------------
+
+
+def test_the_overview_says_why_an_agent_cannot_send(client, partner_agent):
+    client.force_login(partner_agent)
+    page = client.get("/partner/").content.decode()
+    assert "Only your organization&#x27;s partner admins can send" in page
+    assert client.get("/partner/delegated-admin/offers/new/").status_code == 403
+
+
+def test_the_overview_says_why_a_partner_not_enrolled_cannot_send(client, other_partner_admin):
+    client.force_login(other_partner_admin)
+    assert "not enrolled in the cloud program" in client.get("/partner/").content.decode()
+    page = client.get("/partner/delegated-admin/offers/new/").content.decode()
+    assert "operations team" in page and "Send the offer" not in page
+
+
+def test_choosing_the_customer_prefills_the_message_in_its_language(client, partner_admin, contoso):
+    client.force_login(partner_admin)
+    form = client.get(f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}").context["form"]
+    assert form.initial["message"].startswith("Bonjour")
+    assert form.initial["duration_days"] == 730
+
+
+def test_the_form_sends_the_offer(client, partner_admin, contoso, contoso_admin):
+    client.force_login(partner_admin)
+    response = client.post(
+        "/partner/delegated-admin/offers/new/",
+        {"tenant": contoso.pk, "roles": ["helpdesk"], "duration_days": "60", "message": "Hi"},
+    )
+    assert response.status_code == 302
+    offer = DelegationOffer.objects.get()
+    assert (offer.roles, offer.duration_days, offer.created_by) == (["helpdesk"], 60, partner_admin)
+
+
+def test_a_helpdesk_resend_is_in_the_activity_log(
+    client, partner_admin, contoso, contoso_admin, alex
+):
+    related(partner_admin, contoso, contoso_admin, roles=["helpdesk"])
+    client.force_login(partner_admin)
+    response = client.post(f"/partner/customers/{contoso.pk}/users/{alex.pk}/send-activation/")
+    assert response.status_code == 302
+    assert ActivityLog.objects.get().action == "tenant_user.activation_resent"
+    # Helpdesk does not edit or add.
+    assert client.get(f"/partner/customers/{contoso.pk}/users/add/").status_code == 404
