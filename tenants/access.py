@@ -138,6 +138,24 @@ def partner_tenants(partner: Partner) -> QuerySet[Tenant]:
     return Tenant.objects.filter(Q(created_by_partner=partner) | Exists(of_record))
 
 
+def partner_customer_tenants(partner: Partner) -> QuerySet[Tenant]:
+    """The partner's customer list: `partner_tenants`, and the tenants it administers under a
+    relationship active today (which the partner may open even when it is not their creator or
+    partner of record any more)."""
+    today = timezone.localdate()
+    delegated = DelegationRelationship.objects.filter(
+        tenant=OuterRef("pk"),
+        partner=partner,
+        state=DelegationRelationship.State.ACTIVE,
+        starts_on__lte=today,
+        ends_on__gte=today,
+    )
+    of_record = Subscription.objects.filter(tenant=OuterRef("pk"), partner_of_record=partner)
+    return Tenant.objects.filter(
+        Q(created_by_partner=partner) | Exists(of_record) | Exists(delegated)
+    )
+
+
 def tenant_access(*, user: User, tenant_id: int, permission: Permission) -> TenantAccess:
     """This tenant, for this person, in which capacity; Http404 when none allows `permission`."""
     access = _tenant_capacity(user, tenant_id)

@@ -448,7 +448,7 @@ class DelegationRelationship(models.Model):
 
     offer = models.OneToOneField(
         DelegationOffer,
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         related_name="relationship",
         verbose_name=_("offer"),
     )
@@ -554,7 +554,7 @@ class ActivityLog(models.Model):
     )
     relationship = models.ForeignKey(
         DelegationRelationship,
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         related_name="activity",
         verbose_name=_("relationship"),
     )

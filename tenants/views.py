@@ -32,7 +32,7 @@ from portal.views import too_many_email_links
 from tenants.access import (
     Permission,
     customer_required,
-    partner_tenants,
+    partner_customer_tenants,
     subscription_of,
     tenant_access,
     tenant_page,
@@ -91,7 +91,7 @@ def _customers(partner, search: str = "", order: str = "name", tenants=None):
     Each word of `search` must match the name, the domain, or an admin's name or e-mail.
     """
     tenants = (
-        (partner_tenants(partner) if tenants is None else tenants)
+        (partner_customer_tenants(partner) if tenants is None else tenants)
         .annotate(next_end_date=Min("subscriptions__end_date"))
         .prefetch_related(
             Prefetch(

@@ -481,3 +481,38 @@ def test_a_helpdesk_resend_is_in_the_activity_log(
     assert ActivityLog.objects.get().action == "tenant_user.activation_resent"
     # Helpdesk does not edit or add.
     assert client.get(f"/partner/customers/{contoso.pk}/users/add/").status_code == 404
+
+
+def test_a_tenant_deleted_takes_its_offers_relationships_and_log_with_it(
+    partner_admin, contoso, contoso_admin
+):
+    relationship = related(partner_admin, contoso, contoso_admin)
+    ActivityLog.objects.create(
+        tenant=contoso, relationship=relationship, partner=relationship.partner,
+        actor=partner_admin, actor_label=partner_admin.email, action="license.assigned",
+    )  # fmt: skip
+    contoso.delete()
+    assert not DelegationOffer.objects.exists()
+    assert not DelegationRelationship.objects.exists()
+    assert not ActivityLog.objects.exists()
+
+
+def test_a_customer_administered_under_a_relationship_only_is_in_the_list(
+    client, contoso, contoso_admin, fabrikam, other_partner_admin
+):
+    fabrikam.cloud_program_enrolled = True
+    fabrikam.save()
+    contoso.subscriptions.update(partner_of_record=fabrikam)
+    offer = send(other_partner_admin, contoso, roles=["billing_reader"])
+    contoso.subscriptions.update(partner_of_record=None)
+    client.force_login(other_partner_admin)
+    assert client.get("/partner/customers/").context["page"].paginator.count == 0
+    relationship = offer_answer(offer=offer, user=contoso_admin, accept=True)
+    assert list(client.get("/partner/customers/").context["page"].object_list) == [contoso]
+    page = client.get(f"/partner/customers/{contoso.pk}/")
+    assert page.status_code == 200
+    assert b"Business Standard" in page.content  # billing reader: the subscriptions
+    assert client.get(f"/partner/customers/{contoso.pk}/users/").status_code == 404
+    relationship_terminate(relationship=relationship, user=contoso_admin)
+    assert client.get("/partner/customers/").context["page"].paginator.count == 0
+    assert client.get(f"/partner/customers/{contoso.pk}/").status_code == 404
