@@ -121,7 +121,7 @@ class TenantAccess:
         return self
 
     @property
-    def audit_details(self) -> dict[str, str]:
+    def audit_details(self) -> dict[str, str | int]:
         """Added to every audit event written under this access: who acted as what."""
         if self.relationship is not None:
             return {"capacity": str(self.capacity), "relationship": self.relationship.pk}

@@ -162,6 +162,8 @@ def offer_resend_view(request, offer_pk: int):
         offer_resend(membership=request.membership, offer=offer)
     except OfferClosed as closed:
         messages.info(request, _closed_message(closed.state))
+    except OfferError as error:
+        messages.error(request, str(error))
     else:
         messages.success(
             request,

@@ -31,6 +31,7 @@ from tenants.models import (
     roles_sorted,
 )
 
+RESEND_INTERVAL = datetime.timedelta(minutes=10)
 TOKEN_SALT = "tenants.delegation.offer"  # noqa: S105 — a signing salt, not a password
 
 
@@ -276,6 +277,12 @@ def offer_resend(*, membership: PartnerMembership, offer: DelegationOffer, now=N
         locked = _lock_offer(offer)
         if locked.state != DelegationOffer.State.PENDING:
             raise OfferClosed(locked.state)
+        # The customer's admins are not to be flooded: one e-mail per offer every few minutes.
+        if locked.last_sent_at and now - locked.last_sent_at < RESEND_INTERVAL:
+            raise OfferError(
+                _("The e-mail was sent less than %(minutes)d minutes ago. Try again later.")
+                % {"minutes": RESEND_INTERVAL.seconds // 60}
+            )
         locked.last_sent_at = now
         locked.save(update_fields=["last_sent_at"])
         audit_log(

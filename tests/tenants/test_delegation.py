@@ -516,3 +516,17 @@ def test_a_customer_administered_under_a_relationship_only_is_in_the_list(
     relationship_terminate(relationship=relationship, user=contoso_admin)
     assert client.get("/partner/customers/").context["page"].paginator.count == 0
     assert client.get(f"/partner/customers/{contoso.pk}/").status_code == 404
+
+
+def test_the_offer_is_e_mailed_again_at_most_every_ten_minutes(
+    client, partner_admin, contoso, contoso_admin
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC), tick=False):
+        offer = send(partner_admin, contoso)
+        client.force_login(partner_admin)
+        client.post(f"/partner/delegated-admin/offers/{offer.pk}/resend/")
+        assert Email.objects.count() == 1
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, 11, tzinfo=datetime.UTC)):
+        client.post(f"/partner/delegated-admin/offers/{offer.pk}/resend/")
+        assert Email.objects.count() == 2
+    assert AuditEvent.objects.filter(action="delegation_offer.resent").count() == 1
