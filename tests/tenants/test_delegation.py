@@ -530,3 +530,57 @@ def test_the_offer_is_e_mailed_again_at_most_every_ten_minutes(
         client.post(f"/partner/delegated-admin/offers/{offer.pk}/resend/")
         assert Email.objects.count() == 2
     assert AuditEvent.objects.filter(action="delegation_offer.resent").count() == 1
+
+
+def test_a_partner_page_refuses_the_day_after_the_end_date(
+    client, partner_admin, contoso, contoso_admin, alex
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC)):
+        related(partner_admin, contoso, contoso_admin, roles=["user_admin"], days=10)
+    client.force_login(partner_admin)
+    url = f"/partner/customers/{contoso.pk}/users/{alex.pk}/remove/"
+    with time_machine.travel(datetime.datetime(2026, 1, 11, 18, tzinfo=datetime.UTC)):
+        assert client.get(url).status_code == 200
+    with time_machine.travel(datetime.datetime(2026, 1, 12, 8, tzinfo=datetime.UTC)):
+        assert client.post(url).status_code == 404
+    assert TenantUser.objects.filter(pk=alex.pk).exists()
+
+
+@pytest.mark.postgres
+def test_two_admins_answering_at_once_make_one_relationship(
+    transactional_db, partner_admin, contoso, contoso_admin
+):
+    import threading
+
+    from django.db import connection
+
+    second = User.objects.create_user("second@contoso.example", "x")
+    TenantUser.objects.create(
+        tenant=contoso, user=second, first_name="S", last_name="A", email=second.email,
+        is_admin=True,
+    )  # fmt: skip
+    offer = send(partner_admin, contoso)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def answer(user, accept):
+        try:
+            barrier.wait(timeout=30)
+            offer_answer(offer=DelegationOffer.objects.get(pk=offer.pk), user=user, accept=accept)
+            outcomes.append("answered")
+        except OfferClosed:
+            outcomes.append("closed")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=answer, args=(contoso_admin, True)),
+        threading.Thread(target=answer, args=(second, False)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["answered", "closed"]
+    state = DelegationOffer.objects.get().state
+    assert DelegationRelationship.objects.count() == (1 if state == "accepted" else 0)
