@@ -142,13 +142,27 @@ def tenant_user_add(*, access: TenantAccess, details: UserDetails) -> TenantUser
                 target=tenant_user,
                 details={"username": tenant_user.username, "admin": details.is_admin},
             )
-            activation_email_queue(account=tenant_user, added_by=access.tenant_user)
+            activation_email_queue(account=tenant_user, added_by=_added_by(access))
     except IntegrityError:
         # Someone took the name or the address between the check and the insert.
         _check(username_problem(details.username, tenant), "username")
         _check(user_email_problem(details.email, tenant), "email")
         raise
     return tenant_user
+
+
+@dataclass(frozen=True)
+class _Adder:
+    full_name: str
+
+
+def _added_by(access: TenantAccess):
+    """Who the activation e-mail says added the person: the tenant's admin, or the partner
+    acting under a delegated-admin relationship (named with its organization)."""
+    if access.tenant_user is not None or access.relationship is None:
+        return access.tenant_user
+    name = access.user.get_full_name() or access.user.email
+    return _Adder(full_name=f"{name} ({access.partner.name})")
 
 
 def _require_admins(access: TenantAccess) -> None:

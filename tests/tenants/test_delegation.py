@@ -584,3 +584,26 @@ def test_two_admins_answering_at_once_make_one_relationship(
     assert sorted(outcomes) == ["answered", "closed"]
     state = DelegationOffer.objects.get().state
     assert DelegationRelationship.objects.count() == (1 if state == "accepted" else 0)
+
+
+def test_a_user_added_by_the_partner_is_told_who_added_them(
+    client, partner_admin, contoso, contoso_admin
+):
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    client.force_login(partner_admin)
+    response = client.post(
+        f"/partner/customers/{contoso.pk}/users/add/",
+        {"first_name": "Lynne", "last_name": "Robbins", "username": "lynne",
+         "email": "lynne@contoso.example", "phone": "", "language": "en", "is_admin": "on"},
+    )  # fmt: skip
+    assert response.status_code == 200  # a user administrator makes no administrator
+    assert "Only the organization" in response.content.decode()
+    response = client.post(
+        f"/partner/customers/{contoso.pk}/users/add/",
+        {"first_name": "Lynne", "last_name": "Robbins", "username": "lynne",
+         "email": "lynne@contoso.example", "phone": "", "language": "en"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    email = Email.objects.get(to=["lynne@contoso.example"])
+    assert "partner@northwind.example (Northwind Partners) added you to Contoso" in email.message
+    assert ActivityLog.objects.get().action == "tenant_user.created"
