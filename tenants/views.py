@@ -165,7 +165,15 @@ def partner_customer(request, pk: int):
     return render(
         request,
         "tenants/partner_customer.html",
-        {"tenant": tenant, "admins": admins, "users": users, "access": access},
+        {
+            "tenant": tenant,
+            "admins": admins,
+            "users": users,
+            "access": access,
+            # To the offer form with this customer chosen (the message in its language).
+            "may_offer": offer_eligibility_problem(request.membership) is None
+            and access.can(Permission.REDEEM),
+        },
     )
 
 
