@@ -54,6 +54,17 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         ),
         minute="*/10",
     ),
+    PeriodicTaskSpec(
+        name="Delegated administration sweep",
+        task="tenants.tasks.delegation_sweep",
+        description=(
+            "Expires delegated-admin offers unanswered for 90 days and relationships past their "
+            "end date, auto-extends those that ask for it, and sends the 30, 7, 1 and 0-day "
+            "notices (each once)."
+        ),
+        minute="15",
+        hour="0",
+    ),
 ]
 
 # Tasks that services queue when something asks for them: they are not scheduled, but they live

@@ -37,7 +37,8 @@ cat <<INFO
   Demo sign-ins (password: portal-demo)
     partner admin   partner@example.com      (Northwind Partners, 1000001, enrolled)
     partner agent   agent@fabrikam.example   (Fabrikam Resellers, 1000002)
-    customer admin  admin@contoso.example    (Contoso, contoso.cloudsuite.example)
+    customer admin  admin@contoso.example    (Contoso, contoso.cloudsuite.example; an offer waits)
+    customer admin  admin@adatum.example     (Adatum, French; Northwind is its delegated admin)
     ops (admin)     ops@example.com          http://127.0.0.1:${PORT}/admin/
 INFO
 if [ -f var/demo_keys.txt ]; then

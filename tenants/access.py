@@ -7,8 +7,8 @@ module says what they may do *in a given tenant*. It answers a capacity:
 - a tenant user who is not an admin: their own licenses;
 - a partner that created the tenant or is partner of record for one of its subscriptions: read
   the customer, redeem keys into it (add licenses, renew), resend its admins' activation;
-- (issue: delegated administration) a partner under an active delegated-admin relationship:
-  what its roles allow — `_delegated_access` is the place for it;
+- a partner under an active delegated-admin relationship: what its roles allow (ROLE_PERMISSIONS),
+  checked on every request, so access ends the moment the relationship does;
 - or nothing: 404, the same answer as for a tenant that does not exist, so that nobody learns
   that a tenant exists.
 
@@ -17,38 +17,80 @@ Views get the tenant from `tenant_access`, never from a bare `get()`, and servic
 """
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from portal.access import partner_membership
 from portal.models import Partner, PartnerMembership, User
-from tenants.models import Subscription, Tenant, TenantUser
+from tenants.models import (
+    DelegatedRole,
+    DelegationRelationship,
+    Subscription,
+    Tenant,
+    TenantUser,
+)
 
 
 class Capacity(enum.StrEnum):
     TENANT_ADMIN = "tenant_admin"
     TENANT_USER = "tenant_user"
     PARTNER = "partner"
+    DELEGATED = "delegated"  # a partner under an active delegated-admin relationship
 
 
 class Permission(enum.StrEnum):
     READ = "read"  # see the customer: organization, subscriptions, admins
     REDEEM = "redeem"  # redeem product keys into it: add licenses, renew
     RESEND_ACTIVATION = "resend_activation"  # send an admin's activation link again
-    MANAGE = "manage"  # the tenant's own administration (users, licenses, partner of record)
+    MANAGE = "manage"  # the tenant's own settings (partner of record, delegated admin, activity)
     OWN_LICENSES = "own_licenses"  # see one's own licenses
+    USERS_READ = "users_read"  # see the users and their licenses
+    USERS_MANAGE = "users_manage"  # add, edit, remove users who are not admins
+    ADMINS_MANAGE = "admins_manage"  # make, edit, remove administrators
+    USER_ACTIVATION_RESEND = "user_activation_resend"  # send a user's activation again
+    LICENSES_MANAGE = "licenses_manage"  # assign and unassign licenses
+    SUBSCRIPTIONS_READ = "subscriptions_read"  # subscriptions: seats, dates, states
 
 
 PERMISSIONS: dict[Capacity, frozenset[Permission]] = {
     Capacity.TENANT_ADMIN: frozenset(Permission),
     Capacity.TENANT_USER: frozenset({Permission.OWN_LICENSES}),
-    Capacity.PARTNER: frozenset({Permission.READ, Permission.REDEEM, Permission.RESEND_ACTIVATION}),
+    Capacity.PARTNER: frozenset(
+        {
+            Permission.READ,
+            Permission.REDEEM,
+            Permission.RESEND_ACTIVATION,
+            Permission.USERS_READ,
+            Permission.SUBSCRIPTIONS_READ,
+        }
+    ),
 }
+
+# What each delegated role allows (design, "Access"). A partner under a relationship also sees
+# the customer (READ); it keeps what it has as creator or partner of record.
+ROLE_PERMISSIONS: dict[DelegatedRole, frozenset[Permission]] = {
+    # Everything the tenant's admin may, but not "one's own licenses": the partner has none.
+    DelegatedRole.GLOBAL_ADMIN: frozenset(Permission) - {Permission.OWN_LICENSES},
+    DelegatedRole.USER_ADMIN: frozenset(
+        {Permission.USERS_READ, Permission.USERS_MANAGE, Permission.USER_ACTIVATION_RESEND}
+    ),
+    DelegatedRole.LICENSE_ADMIN: frozenset({Permission.USERS_READ, Permission.LICENSES_MANAGE}),
+    DelegatedRole.BILLING_READER: frozenset({Permission.SUBSCRIPTIONS_READ}),
+    DelegatedRole.HELPDESK: frozenset({Permission.USERS_READ, Permission.USER_ACTIVATION_RESEND}),
+}
+
+
+def role_permissions(roles) -> frozenset[Permission]:
+    granted = {Permission.READ}
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[DelegatedRole(role)]
+    return frozenset(granted)
 
 
 @dataclass(frozen=True)
@@ -61,9 +103,16 @@ class TenantAccess:
     partner: Partner | None = None  # the partner acting, for the partner capacities
     membership: PartnerMembership | None = None
     tenant_user: TenantUser | None = None  # the person's own record, for the tenant capacities
+    # Under a delegated-admin relationship: the relationship, and what its roles allow.
+    relationship: DelegationRelationship | None = None
+    granted: frozenset[Permission] | None = None
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return self.granted if self.granted is not None else PERMISSIONS[self.capacity]
 
     def can(self, permission: Permission) -> bool:
-        return permission in PERMISSIONS[self.capacity]
+        return permission in self.permissions
 
     def require(self, permission: Permission) -> "TenantAccess":
         """The same 404 as a missing tenant: never say what exists or what one may not do."""
@@ -72,8 +121,10 @@ class TenantAccess:
         return self
 
     @property
-    def audit_details(self) -> dict[str, str]:
+    def audit_details(self) -> dict[str, str | int]:
         """Added to every audit event written under this access: who acted as what."""
+        if self.relationship is not None:
+            return {"capacity": str(self.capacity), "relationship": self.relationship.pk}
         return {"capacity": str(self.capacity)}
 
 
@@ -85,6 +136,24 @@ def partner_tenants(partner: Partner) -> QuerySet[Tenant]:
     """
     of_record = Subscription.objects.filter(tenant=OuterRef("pk"), partner_of_record=partner)
     return Tenant.objects.filter(Q(created_by_partner=partner) | Exists(of_record))
+
+
+def partner_customer_tenants(partner: Partner) -> QuerySet[Tenant]:
+    """The partner's customer list: `partner_tenants`, and the tenants it administers under a
+    relationship active today (which the partner may open even when it is not their creator or
+    partner of record any more)."""
+    today = timezone.localdate()
+    delegated = DelegationRelationship.objects.filter(
+        tenant=OuterRef("pk"),
+        partner=partner,
+        state=DelegationRelationship.State.ACTIVE,
+        starts_on__lte=today,
+        ends_on__gte=today,
+    )
+    of_record = Subscription.objects.filter(tenant=OuterRef("pk"), partner_of_record=partner)
+    return Tenant.objects.filter(
+        Q(created_by_partner=partner) | Exists(of_record) | Exists(delegated)
+    )
 
 
 def tenant_access(*, user: User, tenant_id: int, permission: Permission) -> TenantAccess:
@@ -106,8 +175,14 @@ def _tenant_capacity(user: User, tenant_id: int) -> TenantAccess | None:
     membership = partner_membership(user)
     if membership is not None:
         tenant = partner_tenants(membership.partner).filter(pk=tenant_id).first()
+        delegated = _delegated_access(user, membership, tenant_id)
+        if delegated is not None:
+            if tenant is None:
+                return delegated
+            # Creator or partner of record too: both capacities' permissions.
+            return replace(delegated, granted=delegated.granted | PERMISSIONS[Capacity.PARTNER])
         if tenant is None:
-            return None  # here: _delegated_access(membership, tenant_id) (delegated admin)
+            return None
         return TenantAccess(
             user=user,
             tenant=tenant,
@@ -116,6 +191,45 @@ def _tenant_capacity(user: User, tenant_id: int) -> TenantAccess | None:
             membership=membership,
         )
     return None
+
+
+def active_relationship(partner: Partner, tenant_id: int) -> DelegationRelationship | None:
+    """The partner's relationship with the tenant that is active today, or None.
+
+    Read on every request, never cached: the dates decide, not only the state the sweep sets, so
+    access ends on the end date's evening (or the moment either side terminates) even if the
+    sweep has not run yet.
+    """
+    today = timezone.localdate()
+    return (
+        DelegationRelationship.objects.select_related("tenant", "partner")
+        .filter(
+            partner=partner,
+            tenant_id=tenant_id,
+            state=DelegationRelationship.State.ACTIVE,
+            starts_on__lte=today,
+            ends_on__gte=today,
+        )
+        .order_by("-ends_on")
+        .first()
+    )
+
+
+def _delegated_access(
+    user: User, membership: PartnerMembership, tenant_id: int
+) -> TenantAccess | None:
+    relationship = active_relationship(membership.partner, tenant_id)
+    if relationship is None:
+        return None
+    return TenantAccess(
+        user=user,
+        tenant=relationship.tenant,
+        capacity=Capacity.DELEGATED,
+        partner=membership.partner,
+        membership=membership,
+        relationship=relationship,
+        granted=role_permissions(relationship.roles),
+    )
 
 
 def customer_account(user: User) -> TenantUser | None:
@@ -182,3 +296,49 @@ def customer_required(permission: Permission):
         return wrapper
 
     return decorator
+
+
+def tenant_page(permission: Permission):
+    """A page that serves both sides: the customer admin's own (no tenant in the URL) and the
+    partner's, acting for the customer (`pk`: the tenant, under /partner/customers/<pk>/).
+
+    The customer side is `customer_required`. The partner side is for partner users only (others
+    get 403, as every partner page), and the tenant rule answers the partner's capacity there:
+    404 unless it allows `permission`. The view finds `request.access`, `request.tenant`,
+    `request.tenant_user` (None for a partner) and `request.acting_for` (True on the partner
+    side); `tenant_url()` and the `tenant_url` template tag give the link on the same side.
+    """
+
+    def decorator(view):
+        customer_view = customer_required(permission)(view)
+
+        @login_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            pk = kwargs.pop("pk", None)
+            if pk is None:
+                request.acting_for = False
+                return customer_view(request, *args, **kwargs)
+            if partner_membership(request.user) is None:
+                raise PermissionDenied
+            access = tenant_access(user=request.user, tenant_id=pk, permission=permission)
+            request.access = access
+            request.tenant = access.tenant
+            request.tenant_user = None
+            request.acting_for = True
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def tenant_url(request, name: str, *args) -> str:
+    """`customer_<x>` on the customer's side, `delegated_<x>` (with the tenant) on the partner's."""
+    from django.urls import reverse
+
+    if getattr(request, "acting_for", False):
+        return reverse(
+            "tenants:" + name.replace("customer_", "delegated_", 1), args=[request.tenant.pk, *args]
+        )
+    return reverse("tenants:" + name, args=args)

@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin import AuditedAdmin, ReadOnlyInline, RecordAdmin
+from portal.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, RecordAdmin
 from tenants.models import (
+    ActivityLog,
+    DelegationNotice,
+    DelegationOffer,
+    DelegationRelationship,
     License,
     Subscription,
     SubscriptionKey,
@@ -125,3 +129,53 @@ class SubscriptionKeyAdmin(RecordAdmin):
         "redeemed_by",
     ]
     readonly_fields = ["product_key", "subscription", "kind", "seats", "redeemed_at", "redeemed_by"]
+
+
+# Delegated administration. Offers and relationships change through their services only (the
+# partner's and the customer's pages, the sweep): ops look. The ledger and the activity log are
+# records nobody edits.
+
+
+@admin.register(DelegationOffer)
+class DelegationOfferAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "partner", "state", "duration_days", "auto_extend", "created_at"]
+    list_filter = ["state", "auto_extend"]
+    search_fields = [
+        "tenant__name",
+        "tenant__domain_prefix",
+        "partner__name",
+        "partner__partner_id",
+    ]
+    list_select_related = ["tenant", "partner"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(DelegationRelationship)
+class DelegationRelationshipAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "partner", "state", "starts_on", "ends_on", "auto_extend"]
+    list_filter = ["state", "auto_extend"]
+    search_fields = [
+        "tenant__name",
+        "tenant__domain_prefix",
+        "partner__name",
+        "partner__partner_id",
+    ]
+    list_select_related = ["tenant", "partner"]
+    date_hierarchy = "ends_on"
+
+
+@admin.register(DelegationNotice)
+class DelegationNoticeAdmin(ReadOnlyAdmin):
+    list_display = ["relationship", "ends_on", "threshold", "recipient", "sent_at"]
+    list_filter = ["threshold"]
+    search_fields = ["recipient", "relationship__tenant__name"]
+    list_select_related = ["relationship__tenant", "relationship__partner"]
+
+
+@admin.register(ActivityLog)
+class ActivityLogAdmin(ReadOnlyAdmin):
+    list_display = ["at", "tenant", "partner", "actor_label", "action", "target_label"]
+    list_filter = ["action"]
+    search_fields = ["tenant__name", "partner__name", "actor_label", "target_label"]
+    list_select_related = ["tenant", "partner"]
+    date_hierarchy = "at"

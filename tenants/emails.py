@@ -130,3 +130,11 @@ def partner_of_record_email_queue(
                 )
             )
     return emails
+
+
+def delegation_offer_url(offer) -> str:
+    """The link in a delegated-admin offer's e-mail: signed, for the tenant's admins."""
+    from tenants.services.delegation import offer_token
+
+    path = reverse("tenants:offer_link", kwargs={"token": offer_token(offer)})
+    return f"{settings.PORTAL_BASE_URL}{path}"

@@ -318,3 +318,269 @@ class RedemptionTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.redemption} → {self.tenant} ({self.get_intent_display()})"
+
+
+# --- Delegated administration (design §4) ---------------------------------------------------
+
+
+class DelegatedRole(models.TextChoices):
+    """The fixed catalog of roles a partner may ask for (design, "Access")."""
+
+    GLOBAL_ADMIN = "global_admin", _("Global administrator")
+    USER_ADMIN = "user_admin", _("User administrator")
+    LICENSE_ADMIN = "license_admin", _("License administrator")
+    BILLING_READER = "billing_reader", _("Billing reader")
+    HELPDESK = "helpdesk", _("Helpdesk")
+
+
+ROLE_DESCRIPTIONS = {
+    DelegatedRole.GLOBAL_ADMIN: _("Everything the organization's administrators may do."),
+    DelegatedRole.USER_ADMIN: _(
+        "Add, edit and remove users (not administrators); send a user's activation again."
+    ),
+    DelegatedRole.LICENSE_ADMIN: _("Assign and unassign licenses."),
+    DelegatedRole.BILLING_READER: _("Read subscriptions: seats, dates and states."),
+    DelegatedRole.HELPDESK: _("See users; send a user's activation again."),
+}
+
+OFFER_LIFETIME_DAYS = 90  # an offer nobody answers expires (design §4)
+AUTO_EXTEND_DAYS = 180
+MAX_DURATION_DAYS = 730
+NOTICE_THRESHOLDS = (30, 7, 1, 0)  # days before a relationship's end date
+
+
+def roles_sorted(roles) -> list[str]:
+    """The roles in the catalog's order, each once."""
+    order = list(DelegatedRole.values)
+    return sorted(set(roles), key=order.index)
+
+
+class DelegationOffer(models.Model):
+    """A partner asks a tenant for delegated-admin roles; the tenant's admin accepts or declines."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        EXPIRED = "expired", _("Expired")
+
+    partner = models.ForeignKey(
+        "portal.Partner",
+        on_delete=models.CASCADE,
+        related_name="delegation_offers",
+        verbose_name=_("partner"),
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="delegation_offers", verbose_name=_("tenant")
+    )
+    roles = models.JSONField(_("roles"), default=list)
+    duration_days = models.PositiveSmallIntegerField(_("duration (days)"))
+    auto_extend = models.BooleanField(_("auto-extend"), default=False)
+    message = models.TextField(_("message"), blank=True, max_length=2000)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default="pending")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_sent_at = models.DateTimeField(_("e-mail last sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delegated-admin offer")
+        verbose_name_plural = _("delegated-admin offers")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_days__gte=1, duration_days__lte=MAX_DURATION_DAYS),
+                name="delegation_offer_duration_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    state__in=["pending", "accepted", "declined", "withdrawn", "expired"]
+                ),
+                name="delegation_offer_state_valid",
+            ),
+        ]
+        indexes = [
+            # delegation_sweep: pending offers whose 90 days are over.
+            models.Index(
+                fields=["expires_at"],
+                name="delegation_offer_pending",
+                condition=models.Q(state="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner.name} → {self.tenant.name} ({self.get_state_display()})"
+
+    @property
+    def role_choices(self) -> list[DelegatedRole]:
+        return [DelegatedRole(role) for role in roles_sorted(self.roles)]
+
+    def is_open(self, now=None) -> bool:
+        return self.state == self.State.PENDING and (now or timezone.now()) < self.expires_at
+
+
+class DelegationRelationship(models.Model):
+    """Granted roles, from acceptance to the end date (the last day), unless terminated first.
+
+    Once expired or terminated it is never made active again: a new offer is needed.
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        EXPIRED = "expired", _("Expired")
+        TERMINATED = "terminated", _("Terminated")
+
+    offer = models.OneToOneField(
+        DelegationOffer,
+        on_delete=models.CASCADE,
+        related_name="relationship",
+        verbose_name=_("offer"),
+    )
+    partner = models.ForeignKey(
+        "portal.Partner",
+        on_delete=models.CASCADE,
+        related_name="delegation_relationships",
+        verbose_name=_("partner"),
+    )
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.CASCADE,
+        related_name="delegation_relationships",
+        verbose_name=_("tenant"),
+    )
+    roles = models.JSONField(_("roles"), default=list)
+    auto_extend = models.BooleanField(_("auto-extend"), default=False)
+    starts_on = models.DateField(_("start date"))
+    ends_on = models.DateField(_("end date"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default="active")
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    terminated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("terminated by"),
+    )
+    created_at = models.DateTimeField(_("accepted"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("delegated-admin relationship")
+        verbose_name_plural = _("delegated-admin relationships")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="delegation_relationship_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["active", "expired", "terminated"]),
+                name="delegation_relationship_state_valid",
+            ),
+        ]
+        indexes = [
+            # The tenant rule, on every request of a partner user: the active relationship.
+            models.Index(
+                fields=["tenant", "partner"],
+                name="delegation_relationship_active",
+                condition=models.Q(state="active"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner.name} → {self.tenant.name} ({self.get_state_display()})"
+
+    @property
+    def role_choices(self) -> list[DelegatedRole]:
+        return [DelegatedRole(role) for role in roles_sorted(self.roles)]
+
+    def is_active_on(self, today) -> bool:
+        return self.state == self.State.ACTIVE and self.starts_on <= today <= self.ends_on
+
+
+class DelegationNotice(models.Model):
+    """The ledger of end-of-relationship notices: one per relationship, end date, threshold and
+    recipient. The unique constraint is what makes repeated and parallel sweeps send each once."""
+
+    relationship = models.ForeignKey(
+        DelegationRelationship,
+        on_delete=models.CASCADE,
+        related_name="notices",
+        verbose_name=_("relationship"),
+    )
+    ends_on = models.DateField(_("end date"))
+    threshold = models.PositiveSmallIntegerField(_("days before the end"))
+    recipient = NormalizedEmailModelField(_("recipient"))
+    sent_at = models.DateTimeField(_("queued"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("delegation notice")
+        verbose_name_plural = _("delegation notices")
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["relationship", "ends_on", "threshold", "recipient"],
+                name="delegation_notice_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relationship} · {self.ends_on} − {self.threshold} · {self.recipient}"
+
+
+class ActivityLog(models.Model):
+    """What a partner's user did in a tenant under a delegated-admin relationship. Both sides
+    read it. Written by the service that acted, in its transaction; never changed."""
+
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="activity", verbose_name=_("tenant")
+    )
+    relationship = models.ForeignKey(
+        DelegationRelationship,
+        on_delete=models.CASCADE,
+        related_name="activity",
+        verbose_name=_("relationship"),
+    )
+    partner = models.ForeignKey(
+        "portal.Partner", on_delete=models.CASCADE, related_name="+", verbose_name=_("partner")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    actor_label = models.CharField(_("who"), max_length=254)
+    action = models.CharField(_("action"), max_length=64)
+    target_label = models.CharField(_("on"), max_length=300, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("activity log entry")
+        verbose_name_plural = _("activity log")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-at"], name="activity_by_tenant"),
+            models.Index(fields=["partner", "-at"], name="activity_by_partner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} · {self.actor_label} · {self.action}"

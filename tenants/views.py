@@ -32,13 +32,22 @@ from portal.views import language_cookie_follow, too_many_email_links
 from tenants.access import (
     Permission,
     customer_required,
-    partner_tenants,
+    partner_customer_tenants,
     subscription_of,
     tenant_access,
+    tenant_page,
+    tenant_url,
     tenant_user_of,
 )
 from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
-from tenants.models import License, RedemptionTarget, Subscription, TenantUser
+from tenants.models import (
+    DelegationOffer,
+    License,
+    RedemptionTarget,
+    Subscription,
+    Tenant,
+    TenantUser,
+)
 from tenants.services import (
     KeysApplyError,
     LicenseError,
@@ -60,6 +69,7 @@ from tenants.services import (
     tenant_user_edit,
     tenant_user_remove,
 )
+from tenants.services.delegation import offer_eligibility_problem
 from tenants.services.subscriptions import subscription_state_on
 from tenants.tokens import activation_token
 
@@ -75,13 +85,13 @@ CUSTOMER_ORDERS = {
 }
 
 
-def _customers(partner, search: str = "", order: str = "name"):
+def _customers(partner, search: str = "", order: str = "name", tenants=None):
     """The partner's customers with their subscriptions: a fixed number of queries per page.
 
     Each word of `search` must match the name, the domain, or an admin's name or e-mail.
     """
     tenants = (
-        partner_tenants(partner)
+        (partner_customer_tenants(partner) if tenants is None else tenants)
         .annotate(next_end_date=Min("subscriptions__end_date"))
         .prefetch_related(
             Prefetch(
@@ -113,6 +123,7 @@ def partner_dashboard(request):
             "partner": request.partner,
             "membership": request.membership,
             "customers": customers,
+            "offer_problem": offer_eligibility_problem(request.membership),
             "drafts": Redemption.objects.drafts_of(request.membership)
             .with_active_lines()
             .select_related("target__tenant"),
@@ -139,12 +150,14 @@ def partner_customers(request):
 def _customer_of_partner(request, pk: int):
     """The customer as the partner may see it (next end date, subscriptions), through the rule."""
     access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.READ)
-    return access, get_object_or_404(_customers(request.partner), pk=access.tenant.pk)
+    # The rule decided: a customer under a delegated-admin relationship only is in no list.
+    only = Tenant.objects.filter(pk=access.tenant.pk)
+    return access, get_object_or_404(_customers(request.partner, tenants=only), pk=access.tenant.pk)
 
 
 @partner_required
 def partner_customer(request, pk: int):
-    _access, tenant = _customer_of_partner(request, pk)
+    access, tenant = _customer_of_partner(request, pk)
     admins = TenantUser.objects.filter(tenant=tenant, is_admin=True).select_related("user")
     # Read only: managing users and licenses is the customer's (or, later, a delegated
     # administrator's).
@@ -152,7 +165,15 @@ def partner_customer(request, pk: int):
     return render(
         request,
         "tenants/partner_customer.html",
-        {"tenant": tenant, "admins": admins, "users": users},
+        {
+            "tenant": tenant,
+            "admins": admins,
+            "users": users,
+            "access": access,
+            # To the offer form with this customer chosen (the message in its language).
+            "may_offer": offer_eligibility_problem(request.membership) is None
+            and access.can(Permission.REDEEM),
+        },
     )
 
 
@@ -398,6 +419,9 @@ def customer_home(request):
             "account": request.tenant_user,
             "user_count": TenantUser.objects.filter(tenant=tenant).count(),
             "pending_admins": pending_admins,
+            "pending_offers": DelegationOffer.objects.filter(
+                tenant=tenant, state="pending", expires_at__gt=timezone.now()
+            ).count(),
         },
     )
 
@@ -437,7 +461,7 @@ def _users(tenant, search: str = ""):
     return users
 
 
-@customer_required(Permission.MANAGE)
+@tenant_page(Permission.USERS_READ)
 def customer_users(request):
     """ "Users and licenses": the organization's directory."""
     search = request.GET.get("q", "").strip()[:100]
@@ -447,11 +471,11 @@ def customer_users(request):
     return render(
         request,
         "tenants/customer_users.html",
-        {"tenant": request.tenant, "page": page, "search": search},
+        {"tenant": request.tenant, "page": page, "search": search, "access": request.access},
     )
 
 
-@customer_required(Permission.MANAGE)
+@tenant_page(Permission.USERS_MANAGE)
 def customer_user_add(request):
     """ "Add a user": they get an activation e-mail, as the first admin did."""
     form = TenantUserForm(posted_data(request), tenant=request.tenant)
@@ -466,13 +490,15 @@ def customer_user_add(request):
                 _("%(name)s was added. An activation e-mail is on its way to %(email)s.")
                 % {"name": tenant_user.full_name, "email": tenant_user.email},
             )
-            return redirect("tenants:customer_user", tenant_user.pk)
+            return redirect(tenant_url(request, "customer_user", tenant_user.pk))
     return render(
-        request, "tenants/customer_user_add.html", {"form": form, "tenant": request.tenant}
+        request,
+        "tenants/customer_user_add.html",
+        {"form": form, "tenant": request.tenant, "access": request.access},
     )
 
 
-@customer_required(Permission.MANAGE)
+@tenant_page(Permission.USERS_READ)
 def customer_user(request, account_pk: int):
     """A user's page: their details (edit) and a license per subscription (assign, unassign)."""
     tenant_user = tenant_user_of(request.access, account_pk)
@@ -483,6 +509,8 @@ def customer_user(request, account_pk: int):
     form = TenantUserForm(
         posted_data(request), tenant=request.tenant, tenant_user=tenant_user, initial=initial
     )
+    if request.method == "POST":
+        request.access.require(Permission.USERS_MANAGE)
     if request.method == "POST" and form.is_valid():
         try:
             changed = tenant_user_edit(
@@ -495,7 +523,7 @@ def customer_user(request, account_pk: int):
                 messages.success(request, _("The changes were saved."))
             else:
                 messages.info(request, _("Nothing was changed."))
-            return redirect("tenants:customer_user", tenant_user.pk)
+            return redirect(tenant_url(request, "customer_user", tenant_user.pk))
     assigned = set(tenant_user.licenses.values_list("subscription_id", flat=True))
     return render(
         request,
@@ -506,12 +534,13 @@ def customer_user(request, account_pk: int):
             "form": form,
             "subscriptions": _subscriptions(request.tenant),
             "assigned": assigned,
-            "is_self": tenant_user.pk == request.tenant_user.pk,
+            "is_self": tenant_user.pk == getattr(request.tenant_user, "pk", None),
+            "access": request.access,
         },
     )
 
 
-@customer_required(Permission.MANAGE)
+@tenant_page(Permission.USERS_MANAGE)
 def customer_user_remove(request, account_pk: int):
     """GET asks to confirm; POST removes the user and frees their licenses."""
     tenant_user = tenant_user_of(request.access, account_pk)
@@ -520,7 +549,7 @@ def customer_user_remove(request, account_pk: int):
             freed = tenant_user_remove(access=request.access, tenant_user=tenant_user)
         except TenantUserError as error:
             messages.error(request, str(error))
-            return redirect("tenants:customer_user", tenant_user.pk)
+            return redirect(tenant_url(request, "customer_user", tenant_user.pk))
         messages.success(
             request,
             ngettext(
@@ -530,7 +559,7 @@ def customer_user_remove(request, account_pk: int):
             )
             % {"name": tenant_user.full_name, "count": freed},
         )
-        return redirect("tenants:customer_users")
+        return redirect(tenant_url(request, "customer_users"))
     return render(
         request,
         "tenants/customer_user_remove.html",
@@ -538,13 +567,14 @@ def customer_user_remove(request, account_pk: int):
             "tenant": request.tenant,
             "tenant_user": tenant_user,
             "licenses": tenant_user.licenses.select_related("subscription__product"),
-            "is_self": tenant_user.pk == request.tenant_user.pk,
+            "is_self": tenant_user.pk == getattr(request.tenant_user, "pk", None),
+            "access": request.access,
         },
     )
 
 
 @require_POST
-@customer_required(Permission.RESEND_ACTIVATION)
+@tenant_page(Permission.USER_ACTIVATION_RESEND)
 def customer_resend_activation(request, account_pk: int):
     """A new activation link for a user who has not activated their account yet (rate-limited
     per address, as every link e-mail)."""
@@ -562,11 +592,11 @@ def customer_resend_activation(request, account_pk: int):
     else:
         attempt.refund()  # nothing was sent
         messages.info(request, _("This user has already activated their account."))
-    return redirect("tenants:customer_user", tenant_user.pk)
+    return redirect(tenant_url(request, "customer_user", tenant_user.pk))
 
 
 @require_POST
-@customer_required(Permission.MANAGE)
+@tenant_page(Permission.LICENSES_MANAGE)
 def customer_license_assign(request, account_pk: int, subscription_pk: int):
     tenant_user = tenant_user_of(request.access, account_pk)
     subscription = subscription_of(request.access, subscription_pk)
@@ -583,11 +613,11 @@ def customer_license_assign(request, account_pk: int, subscription_pk: int):
                 _("%(name)s has a license of %(product)s.")
                 % {"name": tenant_user.full_name, "product": subscription.product.name},
             )
-    return redirect("tenants:customer_user", tenant_user.pk)
+    return redirect(tenant_url(request, "customer_user", tenant_user.pk))
 
 
 @require_POST
-@customer_required(Permission.MANAGE)
+@tenant_page(Permission.LICENSES_MANAGE)
 def customer_license_unassign(request, account_pk: int, subscription_pk: int):
     tenant_user = tenant_user_of(request.access, account_pk)
     subscription = subscription_of(request.access, subscription_pk)
@@ -597,7 +627,7 @@ def customer_license_unassign(request, account_pk: int, subscription_pk: int):
             _("The license of %(product)s was unassigned from %(name)s.")
             % {"name": tenant_user.full_name, "product": subscription.product.name},
         )
-    return redirect("tenants:customer_user", tenant_user.pk)
+    return redirect(tenant_url(request, "customer_user", tenant_user.pk))
 
 
 @customer_required(Permission.MANAGE)

@@ -18,6 +18,7 @@ from portal.identity import email_normalize
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from tenants.access import TenantAccess
+from tenants.activity import activity_record
 from tenants.emails import activation_email_queue, tenant_created_email_queue
 from tenants.models import (
     DOMAIN_PREFIX_PATTERN,
@@ -322,6 +323,7 @@ def activation_resend(*, account: TenantUser, access: TenantAccess) -> bool:
             tenant=account.tenant,
             details=access.audit_details,
         )
+        activity_record(access, action="tenant_user.activation_resent", target=account)
         # Sent by one of the tenant's admins: the e-mail says who added the person.
         activation_email_queue(account=account, added_by=access.tenant_user)
     return True

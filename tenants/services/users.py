@@ -16,6 +16,7 @@ from portal.identity import email_normalize
 from portal.models import User
 from portal.services import audit_log
 from tenants.access import Permission, TenantAccess
+from tenants.activity import activity_record
 from tenants.emails import activation_email_queue
 from tenants.models import USERNAME_PATTERN, License, Subscription, Tenant, TenantUser
 
@@ -103,7 +104,9 @@ def _lock_tenant(tenant: Tenant) -> None:
 def tenant_user_add(*, access: TenantAccess, details: UserDetails) -> TenantUser:
     """ "Add a user": the tenant user and their portal account (no password: they choose it
     through the activation link, which is queued in the same transaction)."""
-    access.require(Permission.MANAGE)
+    access.require(Permission.USERS_MANAGE)
+    if details.is_admin:
+        _require_admins(access)
     tenant = access.tenant
     _check(username_problem(details.username, tenant), "username")
     _check(user_email_problem(details.email, tenant), "email")
@@ -133,13 +136,45 @@ def tenant_user_add(*, access: TenantAccess, details: UserDetails) -> TenantUser
                 details={**access.audit_details, "admin": details.is_admin},
                 **_acting(access),
             )
-            activation_email_queue(account=tenant_user, added_by=access.tenant_user)
+            activity_record(
+                access,
+                action="tenant_user.created",
+                target=tenant_user,
+                details={"username": tenant_user.username, "admin": details.is_admin},
+            )
+            activation_email_queue(account=tenant_user, added_by=_added_by(access))
     except IntegrityError:
         # Someone took the name or the address between the check and the insert.
         _check(username_problem(details.username, tenant), "username")
         _check(user_email_problem(details.email, tenant), "email")
         raise
     return tenant_user
+
+
+@dataclass(frozen=True)
+class _Adder:
+    full_name: str
+
+
+def _added_by(access: TenantAccess):
+    """Who the activation e-mail says added the person: the tenant's admin, or the partner
+    acting under a delegated-admin relationship (named with its organization)."""
+    if access.tenant_user is not None or access.relationship is None:
+        return access.tenant_user
+    name = access.user.get_full_name() or access.user.email
+    return _Adder(full_name=f"{name} ({access.partner.name})")
+
+
+def _require_admins(access: TenantAccess) -> None:
+    # A delegated user administrator manages users, not administrators (design, "Access").
+    if not access.can(Permission.ADMINS_MANAGE):
+        raise TenantUserError(
+            _(
+                "Only the organization's administrators can make, change or remove an "
+                "administrator."
+            ),
+            field="is_admin",
+        )
 
 
 def _other_admins(tenant_user: TenantUser) -> int:
@@ -155,7 +190,7 @@ def tenant_user_edit(
 ) -> bool:
     """Change a user's name, user name, contact e-mail (also their sign-in), phone or admin
     role. The last admin cannot stop being one. Returns whether anything changed."""
-    access.require(Permission.MANAGE)
+    access.require(Permission.USERS_MANAGE)
     tenant = access.tenant
     if tenant_user.tenant_id != tenant.pk:
         raise ValueError("The user is not in the tenant the access was checked for.")
@@ -165,6 +200,8 @@ def tenant_user_edit(
     with transaction.atomic():
         _lock_tenant(tenant)
         current = TenantUser.objects.select_for_update().get(pk=tenant_user.pk)
+        if current.is_admin or details.is_admin:
+            _require_admins(access)
         if current.is_admin and not details.is_admin:
             if current.pk == getattr(access.tenant_user, "pk", None):
                 raise TenantUserError(
@@ -207,6 +244,9 @@ def tenant_user_edit(
             details={**access.audit_details, "changes": changes},
             **_acting(access),
         )
+        activity_record(
+            access, action="tenant_user.changed", target=current, details={"changes": changes}
+        )
     tenant_user.refresh_from_db()
     return True
 
@@ -214,7 +254,7 @@ def tenant_user_edit(
 def tenant_user_remove(*, access: TenantAccess, tenant_user: TenantUser) -> int:
     """Remove a user: their licenses are freed and their portal account is deleted. Neither
     the last admin nor oneself. Returns the number of licenses freed."""
-    access.require(Permission.MANAGE)
+    access.require(Permission.USERS_MANAGE)
     if tenant_user.tenant_id != access.tenant.pk:
         raise ValueError("The user is not in the tenant the access was checked for.")
     if tenant_user.pk == getattr(access.tenant_user, "pk", None):
@@ -224,6 +264,8 @@ def tenant_user_remove(*, access: TenantAccess, tenant_user: TenantUser) -> int:
         current = TenantUser.objects.select_for_update().filter(pk=tenant_user.pk).first()
         if current is None:
             return 0  # removed already (a double submit)
+        if current.is_admin:
+            _require_admins(access)
         if current.is_admin and _other_admins(current) == 0:
             raise TenantUserError(
                 _("%(name)s is the last administrator: the organization needs one.")
@@ -246,6 +288,12 @@ def tenant_user_remove(*, access: TenantAccess, tenant_user: TenantUser) -> int:
             },
             **_acting(access),
         )
+        activity_record(
+            access,
+            action="tenant_user.removed",
+            target=current,
+            details={"username": current.username, "licenses_freed": sorted(licenses)},
+        )
         account_id = current.user_id
         current.delete()  # its licenses go with it
         if account_id:
@@ -261,7 +309,7 @@ def license_assign(
     The subscription row is locked, then the licenses counted, then one inserted: two admins
     racing for the last seat take turns, and the second one counts the first one's license.
     """
-    access.require(Permission.MANAGE)
+    access.require(Permission.LICENSES_MANAGE)
     tenant = access.tenant
     if subscription.tenant_id != tenant.pk or tenant_user.tenant_id != tenant.pk:
         raise ValueError("The subscription or the user is not in the tenant of the access.")
@@ -298,6 +346,12 @@ def license_assign(
             },
             **_acting(access),
         )
+        activity_record(
+            access,
+            action="license.assigned",
+            target=locked,
+            details={"username": tenant_user.username},
+        )
     return True
 
 
@@ -305,7 +359,7 @@ def license_unassign(
     *, access: TenantAccess, subscription: Subscription, tenant_user: TenantUser
 ) -> bool:
     """Free `tenant_user`'s seat of `subscription`. False when they had none."""
-    access.require(Permission.MANAGE)
+    access.require(Permission.LICENSES_MANAGE)
     if subscription.tenant_id != access.tenant.pk or tenant_user.tenant_id != access.tenant.pk:
         raise ValueError("The subscription or the user is not in the tenant of the access.")
     with transaction.atomic():
@@ -323,5 +377,11 @@ def license_unassign(
                 "username": tenant_user.username,
             },
             **_acting(access),
+        )
+        activity_record(
+            access,
+            action="license.unassigned",
+            target=subscription,
+            details={"username": tenant_user.username},
         )
     return True

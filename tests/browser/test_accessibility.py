@@ -26,7 +26,12 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Page, expect
 
 from keys.codec import format_key, generate_key
-from tests.factories import SubscriptionFactory, TenantFactory
+from tests.factories import (
+    DelegationOfferFactory,
+    DelegationRelationshipFactory,
+    SubscriptionFactory,
+    TenantFactory,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -54,6 +59,11 @@ class World:
     expired: str  # Contoso's admin's activation link, genuine but too old
     subscription: int  # Contoso's subscription: its partner of record page
     alex: int  # a Contoso user who is not an admin, with a license
+    offer: int  # Northwind's pending delegated-admin offer to Contoso
+    relationship: int  # Northwind's active relationship with Contoso (user administrator)
+    tailspin: int  # a customer Northwind administers as user and license administrator
+    tailspin_user: int
+    offer_link: str  # a made-up link to an offer: "not valid"
     change: str = "/accounts/password_change/"
 
 
@@ -72,7 +82,7 @@ def world(
 ):
     from portal.models import User
     from tenants.emails import activation_url
-    from tenants.models import License, RedemptionTarget, TenantUser
+    from tenants.models import ActivityLog, License, RedemptionTarget, TenantUser
     from tenants.services import tenant_create
     from tenants.tokens import activation_token
 
@@ -105,6 +115,19 @@ def world(
     RedemptionTarget.objects.create(redemption=targeted, tenant=contoso, intent="add_licenses")
     refused = redeem(partner_admin, northwind, *make_keys(1, sku="BUS-BASIC"))
     RedemptionTarget.objects.create(redemption=refused, tenant=contoso, intent="renew")
+    offer = DelegationOfferFactory(partner=northwind, tenant=contoso, created_by=partner_admin)
+    relationship = DelegationRelationshipFactory(partner=northwind, tenant=contoso)
+    DelegationRelationshipFactory(
+        partner=northwind, tenant=tailspin, roles=["user_admin", "license_admin"]
+    )
+    tailspin_user = TenantUser.objects.create(
+        tenant=tailspin, first_name="Pat", last_name="Lee", email="pat@tailspin.example",
+        username="pat",
+    )  # fmt: skip
+    ActivityLog.objects.create(
+        tenant=contoso, relationship=relationship, partner=northwind, actor=partner_admin,
+        actor_label=partner_admin.email, action="tenant_user.changed", target_label=str(alex),
+    )  # fmt: skip
     too_old = activation_token._num_seconds(activation_token._now()) - 30 * 24 * 3600
     expired = reverse(
         "tenants:activate",
@@ -134,6 +157,11 @@ def world(
         expired=expired,
         subscription=subscription.pk,
         alex=alex.pk,
+        offer=offer.pk,
+        relationship=relationship.pk,
+        tailspin=tailspin.pk,
+        tailspin_user=tailspin_user.pk,
+        offer_link="/customer/offer/not-a-link/",
     )
 
 
@@ -273,6 +301,11 @@ def submitted(path: str, text: str = ""):
     return go
 
 
+def offer_without_roles(page: Page, world: World):
+    page.goto(f"{world.url}/partner/delegated-admin/offers/new/?tenant={world.customer}")
+    submit(page, "main form[method=post] button[type=submit]")
+
+
 def ask_for_a_new_link(page: Page, world: World):
     page.goto(world.url + world.expired)
     submit(page)
@@ -330,6 +363,26 @@ STEPS = [
         goto("/partner/redeem/{w.refused}/apply/"),
         shows="[data-testid=row-problem]",
     ),
+    # Delegated administration, the partner's side.
+    Step("delegated administration", goto("/partner/delegated-admin/")),
+    Step("send delegated admin offers", goto("/partner/delegated-admin/offers/new/")),
+    Step(
+        "send an offer, customer chosen",
+        goto("/partner/delegated-admin/offers/new/?tenant={w.customer}"),
+    ),
+    Step("send an offer, no role", offer_without_roles, shows=ERROR),
+    Step("withdraw an offer", goto("/partner/delegated-admin/offers/{w.offer}/withdraw/")),
+    Step(
+        "terminate a relationship",
+        goto("/partner/delegated-admin/relationships/{w.relationship}/terminate/"),
+    ),
+    Step("activity log, partner", goto("/partner/activity/")),
+    Step("acting for a customer: users", goto("/partner/customers/{w.tailspin}/users/")),
+    Step(
+        "acting for a customer: a user",
+        goto("/partner/customers/{w.tailspin}/users/{w.tailspin_user}/"),
+    ),
+    Step("acting for a customer: add a user", goto("/partner/customers/{w.tailspin}/users/add/")),
     Step("change password", goto("{w.change}")),
     Step("change password, errors", new_passwords("{w.change}", "x", "y"), shows=ERROR),
     Step("password changed", goto("/accounts/password_change/done/")),
@@ -358,6 +411,19 @@ STEPS = [
         submitted("/customer/subscriptions/{w.subscription}/partner-of-record/", "9999999"),
         shows=ERROR,
     ),
+    Step("partner relationships", goto("/customer/partner-relationships/")),
+    Step("a delegated admin offer", goto("/customer/partner-relationships/offers/{w.offer}/")),
+    Step(
+        "remove a partner's roles",
+        goto("/customer/partner-relationships/{w.relationship}/remove-roles/"),
+    ),
+    Step("activity log, customer", goto("/customer/activity/")),
+    Step(
+        "activity log, bad range",
+        goto("/customer/activity/?start=2026-02-02&end=2026-01-01"),
+        shows=ERROR,
+    ),
+    Step("offer link not valid", goto("{w.offer_link}"), 400),
     Step("activation link used", goto("{w.activation}")),
     Step("not allowed (customer on a partner page)", goto("/partner/"), 403),
     # A user of the customer who is not an admin: their own licenses.

@@ -18,7 +18,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.models import User
 from tenants.models import RedemptionTarget, TenantUser
-from tests.factories import SubscriptionFactory, TenantFactory
+from tenants.services.delegation import offer_token
+from tests.factories import (
+    DelegationOfferFactory,
+    DelegationRelationshipFactory,
+    SubscriptionFactory,
+    TenantFactory,
+)
 
 LOGIN = "login"
 ADMIN_LOGIN = "admin-login"
@@ -71,6 +77,12 @@ def own_tenant(status=200):
 def own_redemption(status=200):
     """A redemption belongs to the user who started it: a colleague gets 404 too."""
     return {**own_tenant(404), "partner_admin": status}
+
+
+def partner_admins(status=200, other=404):
+    """A Northwind admin's page about its own offer or relationship: agents are refused (403),
+    the other partner's admin gets `other` (404 for Northwind's objects)."""
+    return {**partners_only(403), "partner_admin": status, "other_partner_admin": other}
 
 
 def customer_admins(status=200, other=200):
@@ -135,6 +147,32 @@ EXPECTED = {
     # Contoso's admin is active already: told so, then back to the page.
     "tenants:customer_resend_activation": ("POST", customer_admins(302, other=404)),
     "tenants:customer_license_unassign": ("POST", customer_admins(302, other=404)),
+    # Acting for Contoso under the world's relationship (user and license administrator).
+    "tenants:delegated_users": ("GET", own_tenant()),
+    "tenants:delegated_user_add": ("GET", own_tenant()),
+    "tenants:delegated_user": ("GET", own_tenant()),
+    "tenants:delegated_user_remove": ("GET", own_tenant()),
+    "tenants:delegated_resend_activation": ("POST", own_tenant(302)),
+    "tenants:delegated_license_assign": ("POST", own_tenant(302)),
+    "tenants:delegated_license_unassign": ("POST", own_tenant(302)),
+    # Delegated administration, the partner's side. Fabrikam's admin sees the send page, which
+    # says why it cannot send (not enrolled).
+    "tenants:delegation": ("GET", partners_only()),
+    "tenants:offer_new": ("GET", partner_admins(other=200)),
+    "tenants:offer_withdraw": ("GET", partner_admins()),
+    "tenants:offer_resend": ("POST", partner_admins(302)),
+    "tenants:relationship_terminate": ("GET", partner_admins()),
+    "tenants:partner_activity": ("GET", partners_only()),
+    "tenants:partner_activity_export": ("GET", partner_admins(other=200)),
+    # The customer's side.
+    "tenants:customer_relationships": ("GET", customer_admins()),
+    "tenants:offer_answer": ("GET", customer_admins(other=404)),
+    "tenants:customer_relationship_terminate": ("GET", customer_admins(other=404)),
+    "tenants:customer_activity": ("GET", customer_admins()),
+    "tenants:customer_activity_export": ("GET", customer_admins()),
+    # The offer's e-mail link: sign in first; then Contoso's admin goes on to the offer, and
+    # everyone else gets 404.
+    "tenants:offer_link": ("GET", {**signed_in(404), "customer_admin": 302}),
     "tenants:activate": ("GET", everyone(200)),  # a bad link says so, to anyone
     # Asking for a new link with a made-up one: refused, to anyone.
     "tenants:activation_renew": ("POST", everyone(400)),
@@ -153,6 +191,10 @@ ADMIN_READ_ONLY = {
         "keys_redemption",
         "keys_redemptionline",
         "portal_auditevent",
+        "tenants_activitylog",
+        "tenants_delegationnotice",
+        "tenants_delegationoffer",
+        "tenants_delegationrelationship",
         "tenants_license",
         "tenants_subscription",
         "tenants_subscriptionkey",
@@ -244,7 +286,14 @@ def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
     redemption = redeem(partner_admin, northwind, *make_keys(1))
     for_contoso = redeem(partner_admin, northwind, *make_keys(1))
     RedemptionTarget.objects.create(redemption=for_contoso, tenant=contoso, intent="add_licenses")
+    # Northwind's pending offer to Contoso, and an active relationship from an earlier one.
+    offer = DelegationOfferFactory(partner=northwind, tenant=contoso, created_by=partner_admin)
+    relationship = DelegationRelationshipFactory(
+        partner=northwind, tenant=contoso, roles=["user_admin", "license_admin"]
+    )
     return {
+        "offer": offer,
+        "relationship": relationship,
         "for_contoso": for_contoso,
         "contoso": contoso,
         "contoso_admin": admins["contoso"],
@@ -268,6 +317,12 @@ def _kwargs(name: str, pattern: str, world) -> dict:
                 values[key] = world["for_contoso"].pk
         elif key == "account_pk":
             values[key] = world["contoso_admin"].pk
+        elif key == "offer_pk":
+            values[key] = world["offer"].pk
+        elif key == "relationship_pk":
+            values[key] = world["relationship"].pk
+        elif key == "token":
+            values[key] = "set-x" if name != "tenants:offer_link" else offer_token(world["offer"])
         elif key == "subscription_pk":
             values[key] = world["subscription"].pk
         elif converter == "int":

@@ -31,7 +31,7 @@ def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countrie
     )
     assert first == again
     assert first[0] == {("1000001", True), ("1000002", False)}
-    assert ProductKey.objects.count() == 31  # 10 per product, and Contoso's own
+    assert ProductKey.objects.count() == 32  # 10 per product, Contoso's and Adatum's own
     lines = first[4].splitlines()
     assert len(lines) == 30
     contoso = Tenant.objects.get(domain_prefix="contoso")
@@ -47,6 +47,12 @@ def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countrie
     ):
         assert User.objects.get(email=email).check_password("portal-demo"), email
     assert User.objects.get(email="ops@example.com").is_staff
+    # Delegated administration: a pending offer to Contoso, an active relationship with Adatum.
+    from tenants.models import DelegationOffer, DelegationRelationship
+
+    assert DelegationOffer.objects.get(tenant=contoso).state == "pending"
+    (relationship,) = DelegationRelationship.objects.all()
+    assert (relationship.tenant.domain_prefix, relationship.state) == ("adatum", "active")
     # The plain keys are in the file only: the database has digests.
     out = StringIO()
     monkeypatch.setattr(

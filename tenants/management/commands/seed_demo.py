@@ -15,8 +15,10 @@ from keys.services import (
     redemption_start,
 )
 from portal.models import Partner, PartnerMembership, User
-from tenants.models import Tenant
+from tenants.forms import offer_default_message
+from tenants.models import DelegationOffer, Tenant
 from tenants.services import TenantDetails, tenant_admin_activate, tenant_create
+from tenants.services.delegation import OfferDetails, offer_answer, offer_send
 
 DEMO_PASSWORD = "portal-demo"  # noqa: S105 — printed by `make run`; demo data only
 
@@ -86,10 +88,19 @@ def _demo_keys(northwind: Partner) -> None:
     os.chmod(DEMO_KEYS_FILE, 0o600)
 
 
-def _demo_tenant(northwind: Partner) -> None:
-    """Contoso, created through the same services as the browser flow, from a key of its own:
-    2 seats of Business Standard, one of them the admin's, so one seat is left to assign."""
-    if Tenant.objects.filter(domain_prefix="contoso").exists():
+def _demo_tenant(
+    northwind: Partner,
+    name: str = "Contoso",
+    prefix: str = "contoso",
+    first_name: str = "Megan",
+    last_name: str = "Bowen",
+    country: str = "US",
+    language: str = "en",
+) -> None:
+    """A customer (Contoso, and Adatum for delegated administration), created through the same
+    services as the browser flow, from a key of its own: 2 seats of Business Standard, one of
+    them the admin's, so one seat is left to assign."""
+    if Tenant.objects.filter(domain_prefix=prefix).exists():
         return
     partner_admin = User.objects.get(email="partner@example.com")
     _batch, (key,) = batch_generate(
@@ -97,7 +108,7 @@ def _demo_tenant(northwind: Partner) -> None:
         count=1,
         seats_per_key=2,
         partner=northwind,
-        note="Contoso's key (seed_demo)",
+        note=f"{name}'s key (seed_demo)",
         actor=None,
     )
     redemption, errors = redemption_start(
@@ -110,19 +121,50 @@ def _demo_tenant(northwind: Partner) -> None:
         redemption=redemption,
         user=partner_admin,
         details=TenantDetails(
-            country="US",
-            name="Contoso",
-            admin_first_name="Megan",
-            admin_last_name="Bowen",
-            admin_email="admin@contoso.example",
+            country=country,
+            name=name,
+            admin_first_name=first_name,
+            admin_last_name=last_name,
+            admin_email=f"admin@{prefix}.example",
             admin_phone="+1 425 555 0100",
-            language="en",
-            domain_prefix="contoso",
+            language=language,
+            domain_prefix=prefix,
         ),
     )
-    admin = User.objects.get(email="admin@contoso.example")
+    admin = User.objects.get(email=f"admin@{prefix}.example")
     tenant_admin_activate(user=admin, password=DEMO_PASSWORD)
     assert tenant.users.filter(user=admin, is_admin=True).exists()
+
+
+def _demo_delegation(northwind: Partner) -> None:
+    """A pending offer from Northwind to Contoso, and an active relationship with Adatum: both
+    sides of delegated administration can be seen at once."""
+    membership = PartnerMembership.objects.get(user__email="partner@example.com")
+    contoso = Tenant.objects.get(domain_prefix="contoso")
+    adatum = Tenant.objects.get(domain_prefix="adatum")
+    if not DelegationOffer.objects.filter(partner=northwind, tenant=contoso).exists():
+        offer_send(
+            membership=membership,
+            tenant=contoso,
+            details=OfferDetails(
+                roles=["user_admin", "license_admin"],
+                duration_days=365,
+                auto_extend=True,
+                message=offer_default_message(northwind, contoso.preferred_language),
+            ),
+        )
+    if not DelegationOffer.objects.filter(partner=northwind, tenant=adatum).exists():
+        offer = offer_send(
+            membership=membership,
+            tenant=adatum,
+            details=OfferDetails(
+                roles=["user_admin", "license_admin", "billing_reader"],
+                duration_days=730,
+                auto_extend=False,
+                message=offer_default_message(northwind, adatum.preferred_language),
+            ),
+        )
+        offer_answer(offer=offer, user=User.objects.get(email="admin@adatum.example"), accept=True)
 
 
 def _user(email: str, **extra) -> User:
@@ -166,4 +208,6 @@ class Command(BaseCommand):
         northwind = Partner.objects.get(partner_id="1000001")
         _demo_keys(northwind)
         _demo_tenant(northwind)
+        _demo_tenant(northwind, "Adatum", "adatum", "Adèle", "Vance", country="FR", language="fr")
+        _demo_delegation(northwind)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from tenants.services.delegation import delegation_sweep as run_delegation_sweep
+
+
+@shared_task
+def delegation_sweep() -> dict[str, int]:
+    return run_delegation_sweep()

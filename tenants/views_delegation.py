@@ -1,0 +1,442 @@
+"""Delegated administration's pages: the partner's offers and relationships, the customer's
+answer and "Partner relationships", and the activity log both sides read and export."""
+
+import csv
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from portal.access import partner_admin_required, partner_required
+from portal.audit_labels import action_label
+from portal.forms import posted_data
+from tenants.access import Permission, customer_required, partner_tenants
+from tenants.forms import ActivityFilterForm, OfferForm, offer_default_message
+from tenants.models import (
+    ROLE_DESCRIPTIONS,
+    ActivityLog,
+    DelegationOffer,
+    DelegationRelationship,
+)
+from tenants.services.delegation import (
+    OfferClosed,
+    OfferError,
+    offer_answer,
+    offer_eligibility_problem,
+    offer_from_token,
+    offer_may_answer,
+    offer_resend,
+    offer_send,
+    offer_withdraw,
+    relationship_terminate,
+)
+
+OFFERS_PER_PAGE = 25
+ACTIVITY_PER_PAGE = 50
+
+
+def _roles_described(roles) -> list[dict]:
+    return [{"label": role.label, "description": ROLE_DESCRIPTIONS[role]} for role in roles]
+
+
+# --- Partner side ---------------------------------------------------------------------------
+
+
+@partner_required
+def partner_delegation(request):
+    """The partner's offers (with their states) and relationships."""
+    offers = Paginator(
+        DelegationOffer.objects.filter(partner=request.partner)
+        .select_related("tenant", "created_by")
+        .order_by("-created_at", "-id"),
+        OFFERS_PER_PAGE,
+    ).get_page(request.GET.get("page"))
+    relationships = (
+        DelegationRelationship.objects.filter(partner=request.partner)
+        .select_related("tenant")
+        .order_by("state", "ends_on", "id")
+    )
+    return render(
+        request,
+        "tenants/delegation.html",
+        {
+            "offers": offers,
+            "relationships": relationships,
+            "is_admin": request.membership.is_admin,
+            "problem": offer_eligibility_problem(request.membership),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@partner_admin_required
+def offer_new(request):
+    """ "Send delegated admin offers". Choosing the customer (GET ?tenant=) prefills the message
+    in that customer's language; the partner edits it."""
+    problem = offer_eligibility_problem(request.membership)
+    tenants = partner_tenants(request.partner).order_by("name", "id")
+    chosen = None
+    if request.GET.get("tenant", "").isdigit():
+        chosen = tenants.filter(pk=int(request.GET["tenant"])).first()
+    initial = {"duration_days": 730}
+    if chosen is not None:
+        initial["tenant"] = chosen.pk
+        initial["message"] = offer_default_message(request.partner, chosen.preferred_language)
+    form = OfferForm(posted_data(request), tenants=tenants, initial=initial)
+    if request.method == "POST" and problem is None and form.is_valid():
+        try:
+            offer = offer_send(
+                membership=request.membership,
+                tenant=form.cleaned_data["tenant"],
+                details=form.details(),
+            )
+        except OfferError as error:
+            form.add_error(error.field, str(error))
+        else:
+            messages.success(
+                request,
+                _(
+                    "The offer was sent to the administrators of %(name)s. Nothing is granted "
+                    "until one of them accepts."
+                )
+                % {"name": offer.tenant.name},
+            )
+            return redirect("tenants:delegation")
+    return render(
+        request,
+        "tenants/offer_new.html",
+        {"form": form, "problem": problem, "chosen": chosen, "tenants": tenants},
+    )
+
+
+def _partner_offer(request, offer_pk: int) -> DelegationOffer:
+    offer = (
+        DelegationOffer.objects.select_related("tenant", "partner")
+        .filter(pk=offer_pk, partner=request.partner)
+        .first()
+    )
+    if offer is None:
+        raise Http404
+    return offer
+
+
+def _closed_message(state: str) -> str:
+    return {
+        DelegationOffer.State.ACCEPTED: _("This offer was accepted already."),
+        DelegationOffer.State.DECLINED: _("This offer was declined."),
+        DelegationOffer.State.WITHDRAWN: _("This offer was withdrawn by the partner."),
+        DelegationOffer.State.EXPIRED: _(
+            "This offer expired: nobody answered it within 90 days. The partner can send a new one."
+        ),
+    }.get(state, _("This offer can no longer be answered."))
+
+
+@partner_admin_required
+def offer_withdraw_view(request, offer_pk: int):
+    """GET asks to confirm; POST withdraws the pending offer (its link stops working)."""
+    offer = _partner_offer(request, offer_pk)
+    if request.method == "POST":
+        try:
+            offer_withdraw(membership=request.membership, offer=offer)
+        except OfferClosed as closed:
+            messages.info(request, _closed_message(closed.state))
+        else:
+            messages.success(
+                request, _("The offer to %(name)s was withdrawn.") % {"name": offer.tenant.name}
+            )
+        return redirect("tenants:delegation")
+    return render(request, "tenants/offer_withdraw.html", {"offer": offer})
+
+
+@require_POST
+@partner_admin_required
+def offer_resend_view(request, offer_pk: int):
+    offer = _partner_offer(request, offer_pk)
+    try:
+        offer_resend(membership=request.membership, offer=offer)
+    except OfferClosed as closed:
+        messages.info(request, _closed_message(closed.state))
+    except OfferError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("The offer's e-mail is on its way again to the administrators of %(name)s.")
+            % {"name": offer.tenant.name},
+        )
+    return redirect("tenants:delegation")
+
+
+def _terminate(request, relationship, template: str, done: str):
+    if request.method == "POST":
+        if relationship_terminate(relationship=relationship, user=request.user):
+            messages.success(
+                request, _("The relationship was ended. The partner's access ended now.")
+            )
+        else:
+            messages.info(request, _("This relationship had already ended."))
+        return redirect(done)
+    return render(
+        request,
+        template,
+        {"relationship": relationship, "roles": _roles_described(relationship.role_choices)},
+    )
+
+
+@partner_admin_required
+def partner_relationship_terminate(request, relationship_pk: int):
+    """ "Terminate relationship": GET asks to confirm, POST ends it now."""
+    relationship = (
+        DelegationRelationship.objects.select_related("tenant", "partner", "offer")
+        .filter(pk=relationship_pk, partner=request.partner)
+        .first()
+    )
+    if relationship is None:
+        raise Http404
+    return _terminate(
+        request, relationship, "tenants/relationship_terminate.html", "tenants:delegation"
+    )
+
+
+# --- Customer side --------------------------------------------------------------------------
+
+
+@customer_required(Permission.MANAGE)
+def customer_relationships(request):
+    """ "Partner relationships": pending offers to answer, and the relationships."""
+    now = timezone.now()
+    offers = (
+        DelegationOffer.objects.filter(tenant=request.tenant, state="pending", expires_at__gt=now)
+        .select_related("partner")
+        .order_by("-created_at")
+    )
+    relationships = (
+        DelegationRelationship.objects.filter(tenant=request.tenant)
+        .select_related("partner")
+        .order_by("state", "ends_on", "id")
+    )
+    return render(
+        request,
+        "tenants/customer_relationships.html",
+        {
+            "tenant": request.tenant,
+            "offers": offers,
+            "relationships": relationships,
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def offer_link(request, token: str):
+    """The link in the offer's e-mail. Signed: a tampered one says so. Then the signed-in admin
+    of that tenant only (anyone else: 404) goes on to the offer, at a URL without the token."""
+    offer_pk = offer_from_token(token)
+    if offer_pk is None:
+        return render(request, "tenants/offer_link.html", {"problem": "invalid"}, status=400)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    offer = DelegationOffer.objects.select_related("tenant", "partner").filter(pk=offer_pk).first()
+    if offer is None or not offer_may_answer(request.user, offer):
+        raise Http404
+    if not offer.is_open():
+        state = offer.state if offer.state != "pending" else "expired"
+        return render(
+            request,
+            "tenants/offer_link.html",
+            {"problem": state, "message": _closed_message(state), "offer": offer},
+        )
+    return redirect("tenants:offer_answer", offer.pk)
+
+
+@customer_required(Permission.MANAGE)
+def offer_answer_view(request, offer_pk: int):
+    """The offer: partner, roles with what each allows, duration, end date, auto-extend and the
+    message. GET shows; POST **Accept** or **Decline**."""
+    offer = (
+        DelegationOffer.objects.select_related("partner", "tenant")
+        .filter(pk=offer_pk, tenant=request.tenant)
+        .first()
+    )
+    if offer is None:
+        raise Http404
+    if request.method == "POST":
+        accept = request.POST.get("answer") == "accept"
+        if request.POST.get("answer") not in ("accept", "decline"):
+            return redirect("tenants:offer_answer", offer.pk)
+        try:
+            offer_answer(offer=offer, user=request.user, accept=accept)
+        except OfferClosed as closed:
+            messages.error(request, _closed_message(closed.state))
+        else:
+            if accept:
+                messages.success(
+                    request,
+                    _(
+                        "You accepted the offer of %(partner)s. You can remove its roles at any "
+                        "time."
+                    )
+                    % {"partner": offer.partner.name},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("You declined the offer of %(partner)s. Nothing was granted.")
+                    % {"partner": offer.partner.name},
+                )
+        return redirect("tenants:customer_relationships")
+    today = timezone.localdate()
+    return render(
+        request,
+        "tenants/offer_answer.html",
+        {
+            "offer": offer,
+            "open": offer.is_open(),
+            "closed_message": None
+            if offer.is_open()
+            else _closed_message(offer.state if offer.state != "pending" else "expired"),
+            "roles": _roles_described(offer.role_choices),
+            "end_date": today + datetime.timedelta(days=offer.duration_days),
+        },
+    )
+
+
+@customer_required(Permission.MANAGE)
+def customer_relationship_terminate(request, relationship_pk: int):
+    """ "Remove roles": GET asks to confirm, POST ends the relationship now."""
+    relationship = (
+        DelegationRelationship.objects.select_related("tenant", "partner", "offer")
+        .filter(pk=relationship_pk, tenant=request.tenant)
+        .first()
+    )
+    if relationship is None:
+        raise Http404
+    return _terminate(
+        request,
+        relationship,
+        "tenants/relationship_terminate.html",
+        "tenants:customer_relationships",
+    )
+
+
+# --- The activity log -----------------------------------------------------------------------
+
+
+def _activity(request, entries):
+    codes = sorted(set(entries.values_list("action", flat=True).distinct()))
+    form = ActivityFilterForm(request.GET or None, actions=codes)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data.get("start"):
+            entries = entries.filter(at__date__gte=data["start"])
+        if data.get("end"):
+            entries = entries.filter(at__date__lte=data["end"])
+        if data.get("action"):
+            entries = entries.filter(action=data["action"])
+    elif form.is_bound:
+        entries = entries.none()
+    return form, entries.select_related("tenant", "partner", "relationship")
+
+
+def _activity_page(request, entries, template_context: dict):
+    form, entries = _activity(request, entries)
+    page = Paginator(entries, ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "tenants/activity.html",
+        {
+            **template_context,
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "rows": [(entry, action_label(entry.action)) for entry in page.object_list],
+        },
+    )
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a quote first."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _activity_csv(request, entries, filename: str) -> HttpResponse:
+    _form, entries = _activity(request, entries)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # a BOM: spreadsheet programs then read UTF-8
+    writer = csv.writer(response)
+    writer.writerow(
+        [_("When (UTC)"), _("Customer"), _("Partner"), _("Relationship"), _("Who"), _("Action"),
+         _("On"), _("Details")]
+    )  # fmt: skip
+    for entry in entries.iterator(chunk_size=500):
+        writer.writerow(
+            [
+                csv_cell(value)
+                for value in (
+                    entry.at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                    entry.tenant.name,
+                    f"{entry.partner.name} ({entry.partner.partner_id})",
+                    entry.relationship_id,
+                    entry.actor_label,
+                    action_label(entry.action),
+                    entry.target_label,
+                    "; ".join(f"{key}: {value}" for key, value in entry.details.items()),
+                )
+            ]
+        )
+    return response
+
+
+@partner_required
+def partner_activity(request):
+    """What the partner's users did under its relationships, in every customer."""
+    return _activity_page(
+        request,
+        ActivityLog.objects.filter(partner=request.partner),
+        {
+            "side": "partner",
+            "may_export": request.membership.is_admin,
+            "export_url_name": "tenants:partner_activity_export",
+        },
+    )
+
+
+@partner_admin_required
+def partner_activity_export(request):
+    return _activity_csv(
+        request, ActivityLog.objects.filter(partner=request.partner), "activity-log.csv"
+    )
+
+
+@customer_required(Permission.MANAGE)
+def customer_activity(request):
+    """What partners did in the organization under delegated administration."""
+    return _activity_page(
+        request,
+        ActivityLog.objects.filter(tenant=request.tenant),
+        {
+            "side": "customer",
+            "tenant": request.tenant,
+            "may_export": True,
+            "export_url_name": "tenants:customer_activity_export",
+        },
+    )
+
+
+@customer_required(Permission.MANAGE)
+def customer_activity_export(request):
+    return _activity_csv(
+        request, ActivityLog.objects.filter(tenant=request.tenant), "activity-log.csv"
+    )

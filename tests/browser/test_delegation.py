@@ -1,0 +1,160 @@
+"""Delegated administration in Chromium, in English and French: the partner sends an offer, the
+customer's admin accepts it from the e-mail's link, the partner acts for the customer (the
+activity log shows it), then the customer removes the roles and the partner's access ends; and
+an offer the customer declines."""
+
+import re
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from portal.models import User
+from tenants.models import ActivityLog, DelegationOffer, TenantUser
+from tests.browser.conftest import sign_in
+from tests.browser.test_redeem_journey import field
+
+pytestmark = pytest.mark.browser
+
+WORDS = {
+    "en": {
+        "locale": "en-US",
+        "send": "Send delegated admin offers",
+        "choose": "Choose",
+        "user_admin": "User administrator",
+        "send_offer": "Send the offer",
+        "sent": "The offer was sent to the administrators of Contoso.",
+        "accept": "Accept",
+        "decline": "Decline",
+        "accepted": "You accepted the offer of Northwind Partners.",
+        "declined": "You declined the offer of Northwind Partners.",
+        "users": "Users and licenses",
+        "first": "First name",
+        "save": "Save changes",
+        "saved": "The changes were saved.",
+        "remove_roles": "Remove roles",
+        "ended": "The relationship was ended.",
+        "activity": "Activity log",
+        "changed": "Customer user changed",
+        "relationships": "Partner relationships",
+    },
+    "fr": {
+        "locale": "fr-FR",
+        "send": "Envoyer des offres d’administration déléguée",
+        "choose": "Choisir",
+        "user_admin": "Administrateur des utilisateurs",
+        "send_offer": "Envoyer l’offre",
+        "sent": "L’offre a été envoyée aux administrateurs de Contoso.",
+        "accept": "Accepter",
+        "decline": "Refuser",
+        "accepted": "Vous avez accepté l’offre de Northwind Partners.",
+        "declined": "Vous avez refusé l’offre de Northwind Partners.",
+        "users": "Utilisateurs et licences",
+        "first": "Prénom",
+        "save": "Enregistrer les modifications",
+        "saved": "Les modifications ont été enregistrées.",
+        "remove_roles": "Retirer les rôles",
+        "ended": "La relation a pris fin.",
+        "activity": "Journal d’activité",
+        "changed": "Utilisateur client modifié",
+        "relationships": "Relations avec les partenaires",
+    },
+}
+
+
+@pytest.fixture
+def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
+    """Contoso (its admin Megan can sign in) and Alex, a user who is not an admin."""
+    from tenants.services import tenant_create
+
+    tenant = tenant_create(
+        redemption=redeem(partner_admin, northwind, *make_keys(1, seats=2)),
+        user=partner_admin,
+        details=tenant_details(language="en"),
+    )
+    megan = User.objects.get(email="megan@contoso.example")
+    megan.set_password("portal-demo")
+    megan.save()
+    TenantUser.objects.create(
+        tenant=tenant, first_name="Alex", last_name="Wilber", email="alex@contoso.example",
+        username="alex",
+    )  # fmt: skip
+    return tenant
+
+
+def send_offer(browser, live_server, words):
+    context = browser.new_context(locale=words["locale"])
+    page = context.new_page()
+    sign_in(page, live_server, "partner@northwind.example")
+    page.get_by_role("link", name=words["send"]).first.click()
+    page.get_by_role("button", name=words["choose"]).click()
+    page.get_by_label(re.compile(words["user_admin"])).check()
+    page.get_by_role("button", name=words["send_offer"]).click()
+    expect(page.get_by_role("alert")).to_contain_text(words["sent"])
+    return context, page
+
+
+def open_the_link(browser, live_server, words):
+    """Megan opens the link in her e-mail, signs in, and lands on the offer."""
+    message = next(
+        m for m in mail.outbox if m.to == ["megan@contoso.example"] and "/offer/" in m.body
+    )
+    link = re.search(r"http://\S+/customer/offer/\S+/", message.body).group(0)
+    context = browser.new_context(locale=words["locale"])
+    page = context.new_page()
+    page.goto(f"{live_server.url}{link.split('127.0.0.1:8000', 1)[1]}")
+    page.locator("input[name=username]").fill("megan@contoso.example")
+    page.locator("input[name=password]").fill("portal-demo")
+    page.locator("main form button[type=submit]").click()
+    expect(page.get_by_test_id("offer")).to_contain_text("1000001")
+    expect(page.get_by_test_id("offer-roles")).to_contain_text(words["user_admin"])
+    return context, page
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_send_accept_act_and_terminate(browser, live_server, contoso, language):
+    words = WORDS[language]
+    partner, partner_page = send_offer(browser, live_server, words)
+    customer, page = open_the_link(browser, live_server, words)
+    page.get_by_role("button", name=words["accept"]).click()
+    expect(page.get_by_role("alert")).to_contain_text(words["accepted"])
+
+    # The partner acts for Contoso: renames Alex.
+    alex = contoso.users.get(username="alex")
+    partner_page.goto(f"{live_server.url}/partner/customers/{contoso.pk}/")
+    partner_page.get_by_test_id("customer-actions").get_by_role("link", name=words["users"]).click()
+    partner_page.get_by_role("link", name="Alex Wilber").click()
+    field(partner_page, words["first"]).fill("Alexandra")
+    partner_page.get_by_role("button", name=words["save"]).click()
+    expect(partner_page.get_by_role("alert")).to_contain_text(words["saved"])
+    assert ActivityLog.objects.get().action == "tenant_user.changed"
+
+    # The customer sees it in the activity log, then removes the roles.
+    page.goto(f"{live_server.url}/customer/activity/")
+    expect(page.get_by_test_id("activity")).to_contain_text(words["changed"])
+    expect(page.get_by_test_id("activity")).to_contain_text("partner@northwind.example")
+    page.get_by_role("navigation").first.get_by_role("link", name=words["relationships"]).click()
+    page.get_by_role("link", name=words["remove_roles"]).click()
+    page.get_by_role("main").get_by_role("button", name=words["remove_roles"]).click()
+    expect(page.get_by_role("alert")).to_contain_text(words["ended"])
+
+    # From the partner's next request on, the roles are gone: the user's page is read only.
+    response = partner_page.goto(
+        f"{live_server.url}/partner/customers/{contoso.pk}/users/{alex.pk}/"
+    )
+    assert response.status == 200  # as the customer's creator: read only
+    expect(partner_page.get_by_role("button", name=words["save"])).to_have_count(0)
+    partner.close()
+    customer.close()
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_send_and_decline(browser, live_server, contoso, language):
+    words = WORDS[language]
+    partner, _partner_page = send_offer(browser, live_server, words)
+    customer, page = open_the_link(browser, live_server, words)
+    page.get_by_role("button", name=words["decline"]).click()
+    expect(page.get_by_role("alert")).to_contain_text(words["declined"])
+    assert DelegationOffer.objects.get().state == "declined"
+    partner.close()
+    customer.close()

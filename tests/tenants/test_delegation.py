@@ -1,0 +1,609 @@
+"""Delegated administration: offers, the customer's answer, the tenant rule under a
+relationship, termination and expiry, the activity log (design §4, "Access")."""
+
+import csv
+import datetime
+import io
+
+import pytest
+import time_machine
+from django.core import signing
+from django.http import Http404
+from post_office.models import Email
+
+from portal.models import AuditEvent, User
+from tenants.access import (
+    PERMISSIONS,
+    ROLE_PERMISSIONS,
+    Capacity,
+    Permission,
+    tenant_access,
+)
+from tenants.models import (
+    ActivityLog,
+    DelegatedRole,
+    DelegationOffer,
+    DelegationRelationship,
+    TenantUser,
+)
+from tenants.services.delegation import (
+    OfferClosed,
+    OfferDetails,
+    OfferError,
+    offer_answer,
+    offer_send,
+    offer_token,
+    relationship_terminate,
+)
+from tenants.views_delegation import csv_cell
+from tests.factories import SubscriptionFactory, TenantFactory
+
+P = Permission
+
+# The design's table, written out once more by hand: the code must agree with it.
+MATRIX = {
+    "global_admin": set(Permission) - {P.OWN_LICENSES},
+    "user_admin": {P.READ, P.USERS_READ, P.USERS_MANAGE, P.USER_ACTIVATION_RESEND},
+    "license_admin": {P.READ, P.USERS_READ, P.LICENSES_MANAGE},
+    "billing_reader": {P.READ, P.SUBSCRIPTIONS_READ},
+    "helpdesk": {P.READ, P.USERS_READ, P.USER_ACTIVATION_RESEND},
+}
+
+
+@pytest.fixture
+def contoso(northwind):
+    tenant = TenantFactory(
+        name="Contoso", domain_prefix="contoso", created_by_partner=northwind,
+        preferred_language="fr",
+    )  # fmt: skip
+    SubscriptionFactory(tenant=tenant, end_date=datetime.date(2030, 3, 31))
+    return tenant
+
+
+@pytest.fixture
+def contoso_admin(contoso):
+    user = User.objects.create_user("megan@contoso.example", "portal-demo", language="fr")
+    TenantUser.objects.create(
+        tenant=contoso, user=user, first_name="Megan", last_name="Bowen", email=user.email,
+        is_admin=True,
+    )  # fmt: skip
+    return user
+
+
+@pytest.fixture
+def client_fr(client):
+    """The pages in French (the browser's language)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    return client
+
+
+@pytest.fixture
+def tailspin_admin(fabrikam):
+    tenant = TenantFactory(name="Tailspin", domain_prefix="tailspin", created_by_partner=fabrikam)
+    user = User.objects.create_user("lee@tailspin.example", "portal-demo")
+    TenantUser.objects.create(
+        tenant=tenant, user=user, first_name="Lee", last_name="Gu", email=user.email,
+        is_admin=True,
+    )  # fmt: skip
+    return user
+
+
+@pytest.fixture
+def alex(contoso):
+    user = User.objects.create_user("alex@contoso.example")  # not activated yet
+    return TenantUser.objects.create(
+        tenant=contoso, user=user, first_name="Alex", last_name="Wilber", email=user.email
+    )
+
+
+def send(partner_admin, tenant, roles=("user_admin",), days=30, auto_extend=False, message="Hi"):
+    return offer_send(
+        membership=partner_admin.partner_membership,
+        tenant=tenant,
+        details=OfferDetails(
+            roles=list(roles), duration_days=days, auto_extend=auto_extend, message=message
+        ),
+    )
+
+
+def related(partner_admin, contoso, contoso_admin, roles=("user_admin",), days=30):
+    offer = send(partner_admin, contoso, roles=roles, days=days)
+    return offer_answer(offer=offer, user=contoso_admin, accept=True)
+
+
+# --- The role-to-permission table ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", list(DelegatedRole))
+@pytest.mark.parametrize("permission", list(Permission))
+def test_each_role_allows_exactly_what_the_table_says(
+    role, permission, partner_admin, contoso, contoso_admin, fabrikam, other_partner_admin
+):
+    # Fabrikam neither created Contoso nor is its partner of record: only the roles count.
+    fabrikam.cloud_program_enrolled = True
+    fabrikam.save()
+    contoso.subscriptions.update(partner_of_record=fabrikam)
+    offer = send(other_partner_admin, contoso, roles=[role])
+    contoso.subscriptions.update(partner_of_record=None)
+    offer_answer(offer=offer, user=contoso_admin, accept=True)
+    expected = permission in MATRIX[role]
+    if expected:
+        access = tenant_access(
+            user=other_partner_admin, tenant_id=contoso.pk, permission=permission
+        )
+        assert access.capacity is Capacity.DELEGATED
+    else:
+        with pytest.raises(Http404):
+            tenant_access(user=other_partner_admin, tenant_id=contoso.pk, permission=permission)
+
+
+def test_the_table_in_the_code_is_the_designs():
+    assert {role.value: set(perms | {P.READ}) for role, perms in ROLE_PERMISSIONS.items()} == MATRIX
+    assert PERMISSIONS[Capacity.TENANT_ADMIN] == frozenset(Permission)
+
+
+def test_the_creator_keeps_its_own_permissions_under_a_relationship(
+    partner_admin, contoso, contoso_admin
+):
+    related(partner_admin, contoso, contoso_admin, roles=["billing_reader"])
+    access = tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.REDEEM)
+    assert access.capacity is Capacity.DELEGATED
+    assert access.can(P.SUBSCRIPTIONS_READ) and not access.can(P.USERS_MANAGE)
+
+
+# --- Sending ---------------------------------------------------------------------------------
+
+
+def test_it_sends_the_offer_to_the_tenants_admins_in_their_language(
+    partner_admin, contoso, contoso_admin
+):
+    offer = send(partner_admin, contoso, roles=["helpdesk", "user_admin"])
+    assert offer.roles == ["user_admin", "helpdesk"]  # the catalog's order
+    assert offer.expires_at - offer.created_at == datetime.timedelta(days=90)
+    (email,) = Email.objects.all()
+    assert email.to == ["megan@contoso.example"]
+    assert "demande" in email.subject  # French: the admin's language
+    assert "/customer/offer/" in email.message
+    assert AuditEvent.objects.filter(action="delegation_offer.sent").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [("partner_agent", "partner admins"), ("other_partner_admin", "not enrolled")],
+)
+def test_only_enrolled_partner_admins_send(request, who, reason, contoso, fabrikam):
+    user = request.getfixturevalue(who)
+    contoso.subscriptions.update(partner_of_record=fabrikam)
+    with pytest.raises(OfferError, match=reason):
+        send(user, contoso)
+    assert not DelegationOffer.objects.exists()
+
+
+def test_it_refuses_auto_extend_with_global_administrator(partner_admin, contoso):
+    with pytest.raises(OfferError, match="cannot auto-extend") as error:
+        send(partner_admin, contoso, roles=["global_admin"], auto_extend=True)
+    assert error.value.field == "auto_extend"
+
+
+def test_it_refuses_a_tenant_that_is_not_the_partners(partner_admin, tailspin_admin):
+    tailspin = tailspin_admin.tenant_user.tenant
+    with pytest.raises(OfferError):
+        send(partner_admin, tailspin)
+
+
+# --- Answering ------------------------------------------------------------------------------
+
+
+def test_an_offer_cannot_be_accepted_by_another_tenants_admin_nor_by_the_partner(
+    partner_admin, contoso, contoso_admin, tailspin_admin, client
+):
+    offer = send(partner_admin, contoso)
+    for user in (tailspin_admin, partner_admin):
+        with pytest.raises(PermissionError):
+            offer_answer(offer=offer, user=user, accept=True)
+        client.force_login(user)
+        assert client.get(f"/customer/offer/{offer_token(offer)}/").status_code == 404
+        assert client.post(
+            f"/customer/partner-relationships/offers/{offer.pk}/", {"answer": "accept"}
+        ).status_code in (403, 404)
+    offer.refresh_from_db()
+    assert offer.state == "pending"
+    assert not DelegationRelationship.objects.exists()
+
+
+def test_the_link_sends_an_anonymous_person_to_sign_in_and_back(partner_admin, contoso, client):
+    offer = send(partner_admin, contoso)
+    url = f"/customer/offer/{offer_token(offer)}/"
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/customer/offer/")
+
+
+def test_the_link_leads_the_admin_to_the_offer_then_accept_works_once(
+    partner_admin, contoso, contoso_admin, client_fr
+):
+    offer = send(partner_admin, contoso, roles=["user_admin", "billing_reader"], days=30)
+    client_fr.force_login(contoso_admin)
+    link = f"/customer/offer/{offer_token(offer)}/"
+    response = client_fr.get(link)
+    assert response["Location"] == f"/customer/partner-relationships/offers/{offer.pk}/"
+    page = client_fr.get(response["Location"]).content.decode()
+    assert "Northwind Partners" in page and "1000001" in page
+    assert "Accepter" in page and "Refuser" in page  # the admin's language
+    assert DelegationOffer.objects.get().state == "pending"  # GET changes nothing
+    client_fr.post(response["Location"], {"answer": "accept"})
+    relationship = DelegationRelationship.objects.get()
+    assert relationship.ends_on - relationship.starts_on == datetime.timedelta(days=30)
+    # Single use: the link and the page now say it was answered.
+    assert "déjà" in client_fr.get(link).content.decode()
+    client_fr.post(response["Location"], {"answer": "decline"})
+    assert DelegationOffer.objects.get().state == "accepted"
+    assert DelegationRelationship.objects.count() == 1
+    # Both sides heard of it.
+    recipients = sorted(e.to[0] for e in Email.objects.filter(subject__icontains="accept"))
+    assert recipients == ["megan@contoso.example", "partner@northwind.example"]
+
+
+def test_a_tampered_link_says_so(partner_admin, contoso, contoso_admin, client_fr):
+    offer = send(partner_admin, contoso)
+    token = offer_token(offer)
+    forged = signing.dumps({"offer": offer.pk}, salt="another salt")
+    client_fr.force_login(contoso_admin)
+    for bad in (token[:-2] + "xx", forged, "nonsense"):
+        response = client_fr.get(f"/customer/offer/{bad}/")
+        assert response.status_code == 400
+        assert "pas valide" in response.content.decode()
+
+
+def test_an_offer_expires_after_90_days_and_its_link_says_so(
+    partner_admin, contoso, contoso_admin, client_fr
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC)):
+        offer = send(partner_admin, contoso)
+    with time_machine.travel(datetime.datetime(2026, 4, 1, 10, tzinfo=datetime.UTC)):
+        with pytest.raises(OfferClosed) as closed:
+            offer_answer(offer=offer, user=contoso_admin, accept=True)
+        assert closed.value.state == "expired"
+        client_fr.force_login(contoso_admin)
+        page = client_fr.get(f"/customer/offer/{offer_token(offer)}/").content.decode()
+        assert "expiré" in page
+    assert DelegationOffer.objects.get().state == "expired"
+
+
+def test_a_withdrawn_offer_cannot_be_accepted(partner_admin, contoso, contoso_admin, client):
+    offer = send(partner_admin, contoso)
+    client.force_login(partner_admin)
+    assert client.get(f"/partner/delegated-admin/offers/{offer.pk}/withdraw/").status_code == 200
+    client.post(f"/partner/delegated-admin/offers/{offer.pk}/withdraw/")
+    with pytest.raises(OfferClosed):
+        offer_answer(offer=offer, user=contoso_admin, accept=True)
+
+
+def test_declining_grants_nothing(partner_admin, contoso, contoso_admin):
+    offer = send(partner_admin, contoso)
+    assert offer_answer(offer=offer, user=contoso_admin, accept=False) is None
+    assert offer.state == "declined"
+    with pytest.raises(Http404):
+        tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
+
+
+# --- Acting for the customer, and when it stops ---------------------------------------------
+
+
+def test_the_partner_acts_in_its_roles_and_the_log_records_it(
+    partner_agent, partner_admin, contoso, contoso_admin, alex, client
+):
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    client.force_login(partner_agent)
+    base = f"/partner/customers/{contoso.pk}/users/"
+    assert client.get(base).status_code == 200
+    response = client.post(
+        f"{base}{alex.pk}/",
+        {"first_name": "Alexandra", "last_name": "Wilber", "username": alex.username,
+         "email": alex.email, "phone": ""},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response["Location"] == f"{base}{alex.pk}/"
+    alex.refresh_from_db()
+    assert alex.first_name == "Alexandra"
+    entry = ActivityLog.objects.get()
+    assert (entry.tenant, entry.actor, entry.action) == (
+        contoso,
+        partner_agent,
+        "tenant_user.changed",
+    )
+    assert entry.relationship.partner.partner_id == "1000001"
+    # Licenses are not the user administrator's.
+    subscription = contoso.subscriptions.get()
+    response = client.post(f"{base}{alex.pk}/licenses/{subscription.pk}/assign/")
+    assert response.status_code == 404
+    # Nor are administrators: the admin's page is read only, and a forced POST is refused.
+    admin = contoso.users.get(is_admin=True)
+    assert b"Save changes" not in client.get(f"{base}{admin.pk}/").content
+    client.post(
+        f"{base}{admin.pk}/",
+        {"first_name": "X", "last_name": "Y", "username": admin.username, "email": admin.email},
+    )
+    admin.refresh_from_db()
+    assert admin.first_name == "Megan"
+
+
+def test_the_customer_admins_own_actions_are_not_in_the_activity_log(contoso_admin, alex, client):
+    client.force_login(contoso_admin)
+    client.post(f"/customer/users/{alex.pk}/remove/")
+    assert not TenantUser.objects.filter(pk=alex.pk).exists()
+    assert not ActivityLog.objects.exists()
+
+
+def test_access_stops_at_termination(partner_admin, contoso, contoso_admin, client):
+    relationship = related(partner_admin, contoso, contoso_admin, roles=["helpdesk"])
+    client.force_login(partner_admin)
+    admin_page = f"/partner/customers/{contoso.pk}/users/"
+    assert client.get(admin_page).status_code == 200  # as creator (read only) or helpdesk
+    resend = f"/partner/customers/{contoso.pk}/users/{contoso.users.get().pk}/send-activation/"
+    assert client.post(resend).status_code == 302
+    customer = client.__class__()
+    customer.force_login(contoso_admin)
+    url = f"/customer/partner-relationships/{relationship.pk}/remove-roles/"
+    assert customer.get(url).status_code == 200
+    customer.post(url)
+    relationship.refresh_from_db()
+    assert relationship.state == "terminated"
+    assert client.post(resend).status_code == 404  # the next request already
+    assert relationship_terminate(relationship=relationship, user=partner_admin) is False
+
+
+def test_access_stops_after_the_end_date_even_before_the_sweep(
+    partner_admin, contoso, contoso_admin, alex
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC)):
+        related(partner_admin, contoso, contoso_admin, roles=["user_admin"], days=10)
+    with time_machine.travel(datetime.datetime(2026, 1, 11, 23, tzinfo=datetime.UTC)):
+        tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
+    with (
+        time_machine.travel(datetime.datetime(2026, 1, 12, 0, 1, tzinfo=datetime.UTC)),
+        pytest.raises(Http404),
+    ):
+        tenant_access(user=partner_admin, tenant_id=contoso.pk, permission=P.USERS_MANAGE)
+
+
+# --- The activity log's pages --------------------------------------------------------------
+
+
+def test_both_sides_read_filter_and_export_the_log(
+    partner_admin, partner_agent, contoso, contoso_admin, alex, client
+):
+    relationship = related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    for day, action, label in [
+        (3, "tenant_user.created", '=HYPERLINK("http://evil")'),
+        (5, "tenant_user.removed", "Alex"),
+    ]:
+        ActivityLog.objects.create(
+            at=datetime.datetime(2026, 2, day, 12, tzinfo=datetime.UTC), tenant=contoso,
+            relationship=relationship, partner=relationship.partner, actor=partner_agent,
+            actor_label=partner_agent.email, action=action, target_label=label,
+        )  # fmt: skip
+    client.force_login(contoso_admin)
+    page = client.get("/customer/activity/", {"start": "2026-02-04", "end": "2026-02-28"})
+    assert [entry.action for entry, _label in page.context["rows"]] == ["tenant_user.removed"]
+    page = client.get("/customer/activity/", {"action": "tenant_user.created"})
+    (entry, _label), *_others = page.context["rows"]
+    assert entry.target_label.startswith("=")
+    export = client.get("/customer/activity/export/")
+    body = export.content.decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body[1:])))
+    assert any(row[6] == '\'=HYPERLINK("http://evil")' for row in rows)
+    # The partner: agents read, admins export.
+    client.force_login(partner_agent)
+    assert client.get("/partner/activity/").status_code == 200
+    assert client.get("/partner/activity/export/").status_code == 403
+    client.force_login(partner_admin)
+    assert (
+        len(
+            list(
+                csv.reader(
+                    io.StringIO(client.get("/partner/activity/export/").content.decode()[1:])
+                )
+            )
+        )
+        == 3
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [("=1+1", "'=1+1"), ("+33", "'+33"), ("-2", "'-2"), ("@SUM", "'@SUM"), ("\tx", "'\tx"),
+     ("\rx", "'\rx"), ("Alex", "Alex"), ("", ""), (None, "")],
+)  # fmt: skip
+def test_csv_cells_are_formula_safe(value, cell):
+    assert csv_cell(value) == cell
+
+
+def test_the_activity_page_runs_a_fixed_number_of_queries(
+    partner_admin, contoso, contoso_admin, client, django_assert_num_queries
+):
+    relationship = related(partner_admin, contoso, contoso_admin)
+    for n in range(30):
+        ActivityLog.objects.create(
+            tenant=contoso, relationship=relationship, partner=relationship.partner,
+            actor=partner_admin, actor_label=partner_admin.email, action="license.assigned",
+            target_label=f"#{n}",
+        )  # fmt: skip
+    client.force_login(partner_admin)
+    client.get("/partner/activity/")  # warm the session
+    with django_assert_num_queries(8):
+        client.get("/partner/activity/")
+
+
+# --- The pages around the offer ------------------------------------------------------------
+
+
+def test_the_overview_says_why_an_agent_cannot_send(client, partner_agent):
+    client.force_login(partner_agent)
+    page = client.get("/partner/").content.decode()
+    assert "Only your organization&#x27;s partner admins can send" in page
+    assert client.get("/partner/delegated-admin/offers/new/").status_code == 403
+
+
+def test_the_overview_says_why_a_partner_not_enrolled_cannot_send(client, other_partner_admin):
+    client.force_login(other_partner_admin)
+    assert "not enrolled in the cloud program" in client.get("/partner/").content.decode()
+    page = client.get("/partner/delegated-admin/offers/new/").content.decode()
+    assert "operations team" in page and "Send the offer" not in page
+
+
+def test_choosing_the_customer_prefills_the_message_in_its_language(client, partner_admin, contoso):
+    client.force_login(partner_admin)
+    form = client.get(f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}").context["form"]
+    assert form.initial["message"].startswith("Bonjour")
+    assert form.initial["duration_days"] == 730
+
+
+def test_the_form_sends_the_offer(client, partner_admin, contoso, contoso_admin):
+    client.force_login(partner_admin)
+    response = client.post(
+        "/partner/delegated-admin/offers/new/",
+        {"tenant": contoso.pk, "roles": ["helpdesk"], "duration_days": "60", "message": "Hi"},
+    )
+    assert response.status_code == 302
+    offer = DelegationOffer.objects.get()
+    assert (offer.roles, offer.duration_days, offer.created_by) == (["helpdesk"], 60, partner_admin)
+
+
+def test_a_helpdesk_resend_is_in_the_activity_log(
+    client, partner_admin, contoso, contoso_admin, alex
+):
+    related(partner_admin, contoso, contoso_admin, roles=["helpdesk"])
+    client.force_login(partner_admin)
+    response = client.post(f"/partner/customers/{contoso.pk}/users/{alex.pk}/send-activation/")
+    assert response.status_code == 302
+    assert ActivityLog.objects.get().action == "tenant_user.activation_resent"
+    # Helpdesk does not edit or add.
+    assert client.get(f"/partner/customers/{contoso.pk}/users/add/").status_code == 404
+
+
+def test_a_tenant_deleted_takes_its_offers_relationships_and_log_with_it(
+    partner_admin, contoso, contoso_admin
+):
+    relationship = related(partner_admin, contoso, contoso_admin)
+    ActivityLog.objects.create(
+        tenant=contoso, relationship=relationship, partner=relationship.partner,
+        actor=partner_admin, actor_label=partner_admin.email, action="license.assigned",
+    )  # fmt: skip
+    contoso.delete()
+    assert not DelegationOffer.objects.exists()
+    assert not DelegationRelationship.objects.exists()
+    assert not ActivityLog.objects.exists()
+
+
+def test_a_customer_administered_under_a_relationship_only_is_in_the_list(
+    client, contoso, contoso_admin, fabrikam, other_partner_admin
+):
+    fabrikam.cloud_program_enrolled = True
+    fabrikam.save()
+    contoso.subscriptions.update(partner_of_record=fabrikam)
+    offer = send(other_partner_admin, contoso, roles=["billing_reader"])
+    contoso.subscriptions.update(partner_of_record=None)
+    client.force_login(other_partner_admin)
+    assert client.get("/partner/customers/").context["page"].paginator.count == 0
+    relationship = offer_answer(offer=offer, user=contoso_admin, accept=True)
+    assert list(client.get("/partner/customers/").context["page"].object_list) == [contoso]
+    page = client.get(f"/partner/customers/{contoso.pk}/")
+    assert page.status_code == 200
+    assert b"Business Standard" in page.content  # billing reader: the subscriptions
+    assert client.get(f"/partner/customers/{contoso.pk}/users/").status_code == 404
+    relationship_terminate(relationship=relationship, user=contoso_admin)
+    assert client.get("/partner/customers/").context["page"].paginator.count == 0
+    assert client.get(f"/partner/customers/{contoso.pk}/").status_code == 404
+
+
+def test_the_offer_is_e_mailed_again_at_most_every_ten_minutes(
+    client, partner_admin, contoso, contoso_admin
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC), tick=False):
+        offer = send(partner_admin, contoso)
+        client.force_login(partner_admin)
+        client.post(f"/partner/delegated-admin/offers/{offer.pk}/resend/")
+        assert Email.objects.count() == 1
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, 11, tzinfo=datetime.UTC)):
+        client.post(f"/partner/delegated-admin/offers/{offer.pk}/resend/")
+        assert Email.objects.count() == 2
+    assert AuditEvent.objects.filter(action="delegation_offer.resent").count() == 1
+
+
+def test_a_partner_page_refuses_the_day_after_the_end_date(
+    client, partner_admin, contoso, contoso_admin, alex
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC)):
+        related(partner_admin, contoso, contoso_admin, roles=["user_admin"], days=10)
+    client.force_login(partner_admin)
+    url = f"/partner/customers/{contoso.pk}/users/{alex.pk}/remove/"
+    with time_machine.travel(datetime.datetime(2026, 1, 11, 18, tzinfo=datetime.UTC)):
+        assert client.get(url).status_code == 200
+    with time_machine.travel(datetime.datetime(2026, 1, 12, 8, tzinfo=datetime.UTC)):
+        assert client.post(url).status_code == 404
+    assert TenantUser.objects.filter(pk=alex.pk).exists()
+
+
+@pytest.mark.postgres
+def test_two_admins_answering_at_once_make_one_relationship(
+    transactional_db, partner_admin, contoso, contoso_admin
+):
+    import threading
+
+    from django.db import connection
+
+    second = User.objects.create_user("second@contoso.example", "x")
+    TenantUser.objects.create(
+        tenant=contoso, user=second, first_name="S", last_name="A", email=second.email,
+        is_admin=True,
+    )  # fmt: skip
+    offer = send(partner_admin, contoso)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def answer(user, accept):
+        try:
+            barrier.wait(timeout=30)
+            offer_answer(offer=DelegationOffer.objects.get(pk=offer.pk), user=user, accept=accept)
+            outcomes.append("answered")
+        except OfferClosed:
+            outcomes.append("closed")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=answer, args=(contoso_admin, True)),
+        threading.Thread(target=answer, args=(second, False)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["answered", "closed"]
+    state = DelegationOffer.objects.get().state
+    assert DelegationRelationship.objects.count() == (1 if state == "accepted" else 0)
+
+
+def test_a_user_added_by_the_partner_is_told_who_added_them(
+    client, partner_admin, contoso, contoso_admin
+):
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    client.force_login(partner_admin)
+    response = client.post(
+        f"/partner/customers/{contoso.pk}/users/add/",
+        {"first_name": "Lynne", "last_name": "Robbins", "username": "lynne",
+         "email": "lynne@contoso.example", "phone": "", "language": "en", "is_admin": "on"},
+    )  # fmt: skip
+    assert response.status_code == 200  # a user administrator makes no administrator
+    assert "Only the organization" in response.content.decode()
+    response = client.post(
+        f"/partner/customers/{contoso.pk}/users/add/",
+        {"first_name": "Lynne", "last_name": "Robbins", "username": "lynne",
+         "email": "lynne@contoso.example", "phone": "", "language": "en"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    email = Email.objects.get(to=["lynne@contoso.example"])
+    assert "partner@northwind.example (Northwind Partners) added you to Contoso" in email.message
+    assert ActivityLog.objects.get().action == "tenant_user.created"
