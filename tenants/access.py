@@ -42,6 +42,7 @@ class Permission(enum.StrEnum):
     RESEND_ACTIVATION = "resend_activation"  # send an admin's activation link again
     MANAGE = "manage"  # the tenant's own administration (users, licenses, partner of record)
     OWN_LICENSES = "own_licenses"  # see one's own licenses
+    DIRECT_BILLING = "direct_billing"  # switch a subscription to direct billing (renewals)
 
 
 PERMISSIONS: dict[Capacity, frozenset[Permission]] = {

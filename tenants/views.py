@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
@@ -38,6 +39,7 @@ from tenants.access import (
     tenant_user_of,
 )
 from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
+from tenants.lifecycle import next_change
 from tenants.models import License, RedemptionTarget, Subscription, TenantUser
 from tenants.services import (
     KeysApplyError,
@@ -367,6 +369,13 @@ class HomeSubscription:
     @property
     def state_label(self) -> str:
         return Subscription.State(self.state).label
+
+    @property
+    def next_change(self) -> tuple[str, date] | None:
+        """What happens next (expired, disabled, deleted) and when, as the dates say."""
+        if self.subscription.ended_by_direct_billing:
+            return None
+        return next_change(self.subscription.end_date, timezone.localdate())
 
 
 @customer_required(Permission.MANAGE)
