@@ -28,7 +28,17 @@ def contoso(northwind, partner_admin, partner_agent):
 
 
 @pytest.fixture
-def subscribe(contoso, northwind):
+def notice_days(db):
+    """The seeded notice days. The data migration adds them, but transactional tests flush
+    tables, so tests that need them ask for them."""
+    from renewals.models import NoticeOffset
+
+    for days in (60, 30, 7, 1):
+        NoticeOffset.objects.get_or_create(days_before=days)
+
+
+@pytest.fixture
+def subscribe(contoso, northwind, notice_days):
     """subscribe(end_date, sku=..., tenant=...) -> a subscription of Northwind's record."""
     from tests.factories import ProductFactory
 

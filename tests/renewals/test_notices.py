@@ -24,6 +24,13 @@ def notices(**filters):
 
 
 def test_the_data_migration_seeds_the_four_thresholds(db):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("renewals.migrations.0002_notice_offsets")
+    NoticeOffset.objects.all().delete()
+    migration.seed(apps, None)
     assert sorted(NoticeOffset.objects.values_list("days_before", flat=True)) == [1, 7, 30, 60]
 
 
