@@ -31,12 +31,6 @@ logger = logging.getLogger(__name__)
 State = Subscription.State
 Event = RenewalNotice.Event
 
-LIFECYCLE_ACTIONS = {
-    State.EXPIRED: "subscription.expired",
-    State.DISABLED: "subscription.disabled",
-    State.DELETED: "subscription.deleted",
-}
-
 # Subscriptions claimed per transaction by a sweep: short transactions, few locks held.
 BATCH_SIZE = 200
 
@@ -274,7 +268,13 @@ def _subscription_advance(subscription: Subscription, *, today: date, now) -> No
     tenant = subscription.tenant
     for state in passed:
         audit_log(
-            action=LIFECYCLE_ACTIONS[state],
+            action=(
+                "subscription.expired"
+                if state == State.EXPIRED
+                else "subscription.disabled"
+                if state == State.DISABLED
+                else "subscription.deleted"
+            ),
             actor=None,
             target=subscription,
             tenant=tenant,
