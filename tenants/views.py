@@ -753,6 +753,6 @@ class ActivateView(PasswordResetConfirmView):
         tenant_admin_activate(user=self.user, password=form.cleaned_data["new_password1"])
         del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
         user = User.objects.get(pk=self.user.pk)
-        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(self.request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         messages.success(self.request, _("Your account is active. Welcome!"))
         return HttpResponseRedirect(self.get_success_url())
