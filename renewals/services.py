@@ -153,11 +153,26 @@ def _send(
 
 
 def _due_batch(queryset, size: int) -> list[Subscription]:
+    # No ORDER BY: the LIMIT stops the index scan after `size` rows instead of sorting every due
+    # row first. Rows another sweep holds are skipped, not waited for.
     return list(
-        queryset.select_for_update(skip_locked=True, of=("self",))
-        .select_related("tenant", "product", "partner_of_record")
-        .order_by("pk")[:size]
+        queryset.select_for_update(skip_locked=True, of=("self",)).select_related(
+            "tenant", "product", "partner_of_record"
+        )[:size]
     )
+
+
+class SweepLoop(RuntimeError):
+    """A subscription came back in the same run: its next date was not moved past today."""
+
+
+def _first_time(batch: list[Subscription], seen: set[int]) -> None:
+    # Each row leaves the due set once handled (its date moves past today, or its state on);
+    # meeting one again would mean a bug that loops for ever: stop instead.
+    for subscription in batch:
+        if subscription.pk in seen:
+            raise SweepLoop(subscription.pk)
+        seen.add(subscription.pk)
 
 
 def renewal_notices_send(*, today: date | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -177,13 +192,12 @@ def renewal_notices_send(*, today: date | None = None, batch_size: int = BATCH_S
     while True:
         with transaction.atomic():
             batch = _due_batch(
-                Subscription.objects.filter(renewal_notice_on__lte=today).exclude(pk__in=seen),
-                batch_size,
+                Subscription.objects.filter(renewal_notice_on__lte=today), batch_size
             )
             if not batch:
                 return sent
+            _first_time(batch, seen)
             for subscription in batch:
-                seen.add(subscription.pk)
                 sent += _subscription_notices(subscription, today=today, now=now, offsets=offsets)
 
 
@@ -239,6 +253,7 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
     today = today or timezone.localdate()
     now = timezone.now()
     moved = 0
+    seen: set[int] = set()
     while True:
         with transaction.atomic():
             batch = _due_batch(
@@ -247,6 +262,7 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
             )
             if not batch:
                 return moved
+            _first_time(batch, seen)
             for subscription in batch:
                 _subscription_advance(subscription, today=today, now=now)
                 moved += 1

@@ -233,8 +233,14 @@ class Subscription(models.Model):
                 name="subscription_notice_due",
                 condition=models.Q(renewal_notice_on__isnull=False),
             ),
-            # renewals.services.lifecycle_advance: per state, `end_date < a day`.
-            models.Index(fields=["state", "end_date"], name="subscription_lifecycle_due"),
+            # renewals.services.lifecycle_advance: per state, `end_date < a day`. A subscription
+            # ended by direct billing never moves on (no lifecycle e-mail about it): out of the
+            # index, so that the sweep does not read them again and again as they pile up.
+            models.Index(
+                fields=["state", "end_date"],
+                name="subscription_lifecycle_due",
+                condition=models.Q(ended_by_direct_billing=False),
+            ),
         ]
 
     def __str__(self) -> str:
