@@ -17,7 +17,7 @@ import os
 import platform
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def recreate_database() -> None:
 
 
 def fill(total: int) -> None:
-    """`total` subscriptions (total / 10 tenants × 10 products); DUE of them due today."""
+    """`total` subscriptions (total / 10 tenants, 10 products each); DUE of them due today."""
     from django.db import connection
 
     tenants = total // PRODUCTS

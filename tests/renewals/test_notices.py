@@ -177,3 +177,26 @@ def test_the_celery_task_calls_the_sweep(subscribe, time_machine):
     subscribe(END)
     time_machine.move_to(datetime.datetime(2026, 6, 23, 8, tzinfo=datetime.UTC))
     assert send_renewal_notices.apply().get() == 2
+
+
+def test_the_sweep_costs_the_same_queries_whatever_is_not_due(subscribe, django_assert_num_queries):
+    subscribe(END)
+    Subscription.objects.update(renewal_notice_on=END - timedelta(days=30))
+    with django_assert_num_queries(0) as quiet:
+        pass
+    day = END - timedelta(days=30)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as alone:
+        renewal_notices_send(today=day)
+    RenewalNotice.objects.all().delete()
+    Email.objects.all().delete()
+    for index in range(40):  # not due: their next notice is later
+        later = subscribe(END + timedelta(days=100 + index), sku=f"N{index}")
+        later.renewal_notice_on = later.end_date - timedelta(days=60)
+        later.save()
+    Subscription.objects.filter(end_date=END).update(renewal_notice_on=day)
+    with CaptureQueriesContext(connection) as crowded:
+        assert renewal_notices_send(today=day) == 2
+    assert len(crowded.captured_queries) == len(alone.captured_queries)
