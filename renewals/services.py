@@ -227,7 +227,7 @@ def notice_schedule_changed() -> int:
     today = timezone.localdate()
     return (
         Subscription.objects.exclude(state=State.DELETED)
-        .filter(end_date__gte=today)
+        .filter(end_date__gte=today, ended_by_direct_billing=False)
         .update(renewal_notice_on=today)
     )
 
