@@ -152,3 +152,25 @@ def test_one_usable_subscription_is_enough_to_sign_in(subscribe, time_machine):
     subscribe(END + timedelta(days=100), sku="BUS-PREM")
     time_machine.move_to(END + timedelta(days=40))
     assert _signs_in("alex@contoso.example")
+
+
+def test_each_recipient_reads_the_change_in_their_language(subscribe):
+    subscribe(END)
+    lifecycle_advance(today=END + timedelta(days=30))
+    french = Email.objects.get(to=["megan@contoso.example"])
+    english = Email.objects.get(to=["partner@northwind.example"])
+    assert "est désactivé" in french.subject
+    assert "is disabled" in english.subject
+    assert "Oct. 28, 2026" in english.message  # the deletion day
+    assert "28 octobre 2026" in french.message
+
+
+def test_the_celery_task_calls_the_sweep(subscribe, time_machine):
+    import datetime
+
+    from renewals.tasks import advance_lifecycle
+
+    subscription = subscribe(END)
+    time_machine.move_to(datetime.datetime(2026, 7, 1, 8, tzinfo=datetime.UTC))
+    assert advance_lifecycle.apply().get() == 1
+    assert state_of(subscription) == State.EXPIRED
