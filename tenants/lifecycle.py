@@ -42,6 +42,14 @@ def lifecycle_state_on(end_date: date, today: date) -> str:
     return State.DELETED
 
 
+def subscription_state(subscription: Subscription, today: date) -> str:
+    """The state a page or a rule goes by: the later of the recorded one and the one the dates
+    give (a subscription past day 30 is disabled before the sweep records it; a deleted one stays
+    deleted)."""
+    by_dates = lifecycle_state_on(subscription.end_date, today)
+    return max(subscription.state, by_dates, key=LIFECYCLE_ORDER.index)
+
+
 def next_change(end_date: date, today: date) -> tuple[str, date] | None:
     """What happens next to a subscription ending on `end_date`, and when: (state, day), or
     None once it is deleted."""

@@ -25,7 +25,7 @@ from keys.services import (
 from portal.services import audit_log
 from tenants.access import Permission, TenantAccess
 from tenants.emails import keys_applied_email_queue
-from tenants.lifecycle import LIFECYCLE_ORDER, lifecycle_state_on
+from tenants.lifecycle import subscription_state
 from tenants.models import RedemptionTarget, Subscription, SubscriptionKey, Tenant
 from tenants.services.tenants import subscription_end
 
@@ -74,9 +74,7 @@ def subscription_state_on(subscription: Subscription, today: date) -> str:
     """The state as the dates say it, until the lifecycle sweep keeps it up to date: a
     subscription past its end date is expired (then disabled, deleted) even if nothing has
     recorded it yet. A recorded later state wins (deleted stays deleted)."""
-    order = LIFECYCLE_ORDER
-    by_dates = lifecycle_state_on(subscription.end_date, today)
-    return max(subscription.state, by_dates, key=order.index)
+    return subscription_state(subscription, today)
 
 
 def _by_product(lines: Sequence[RedemptionLine]) -> list[tuple[Product, list]]:

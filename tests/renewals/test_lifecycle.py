@@ -174,3 +174,20 @@ def test_the_celery_task_calls_the_sweep(subscribe, time_machine):
     time_machine.move_to(datetime.datetime(2026, 7, 1, 8, tzinfo=datetime.UTC))
     assert advance_lifecycle.apply().get() == 1
     assert state_of(subscription) == State.EXPIRED
+
+
+def test_nothing_can_be_assigned_once_the_dates_say_disabled(subscribe, contoso, time_machine):
+    import pytest
+
+    from tenants.access import Permission, tenant_access
+    from tenants.services.users import LicenseError, license_assign
+
+    subscription = subscribe(END)
+    megan = User.objects.get(email="megan@contoso.example")
+    alex = TenantUser.objects.get(email="alex@contoso.example")
+    access = tenant_access(user=megan, tenant_id=contoso.pk, permission=Permission.MANAGE)
+    time_machine.move_to(END + timedelta(days=30))  # the sweep has not run: stored "active"
+    with pytest.raises(LicenseError):
+        license_assign(access=access, subscription=subscription, tenant_user=alex)
+    time_machine.move_to(END + timedelta(days=29))  # expired: still fully usable
+    assert license_assign(access=access, subscription=subscription, tenant_user=alex)
