@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal.access import partner_required
@@ -169,7 +170,7 @@ def customer_subscription(request, pk: int):
     )
 
 
-def _direct_billing(request, access: TenantAccess, subscription: Subscription, done_url: str):
+def _direct_billing(request, access: TenantAccess, subscription: Subscription, back_url: str):
     if not direct_billing_allowed(access, subscription):
         raise Http404
     today = timezone.localdate()
@@ -182,7 +183,7 @@ def _direct_billing(request, access: TenantAccess, subscription: Subscription, d
             messages.success(
                 request,
                 _("%(product)s is now billed directly, until %(end)s.")
-                % {"product": new.product.name, "end": new.end_date.strftime("%Y-%m-%d")},
+                % {"product": new.product.name, "end": date_format(new.end_date, "DATE_FORMAT")},
             )
             return redirect(_done(access, new))
     return render(
@@ -193,7 +194,7 @@ def _direct_billing(request, access: TenantAccess, subscription: Subscription, d
             "subscription": subscription,
             "days_lost": prepaid_days_lost(subscription, today),
             "old_end": direct_billing_old_end(subscription, today),
-            "back_url": done_url,
+            "back_url": back_url,
             "allowed": _switchable(subscription, today),
         },
     )
