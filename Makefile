@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv lint format messages bench clean
+.PHONY: run test venv lint format messages bench bench-renewals clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ messages: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+bench-renewals: venv
+	$(BIN)/python bench/renewals.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -65,6 +65,26 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         minute="15",
         hour="0",
     ),
+    PeriodicTaskSpec(
+        name="Advance the subscription lifecycle",
+        task="renewals.tasks.advance_lifecycle",
+        description=(
+            "Moves subscriptions past their end date to expired, disabled or deleted as their "
+            "dates say, and e-mails each change once."
+        ),
+        minute="5",
+        hour="*/6",
+    ),
+    PeriodicTaskSpec(
+        name="Send renewal notices",
+        task="renewals.tasks.send_renewal_notices",
+        description=(
+            "Sends the renewal notices due (60, 30, 7 and 1 days before the end date, as set "
+            "in the admin), each once."
+        ),
+        minute="15",
+        hour="*/6",
+    ),
 ]
 
 # Tasks that services queue when something asks for them: they are not scheduled, but they live

@@ -177,6 +177,9 @@ CELERY_TIMEZONE = "UTC"
 
 # Users
 AUTH_USER_MODEL = "portal.User"
+# Django's backend, plus the lifecycle's rule: non-admin users of a tenant whose subscriptions
+# are all disabled cannot sign in (renewals.auth).
+AUTHENTICATION_BACKENDS = ["renewals.auth.LifecycleModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -189,6 +192,12 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=60)
 # The customer admin's activation link (signed, single use) stays valid this long.
 ACTIVATION_LINK_DAYS = env_int("ACTIVATION_LINK_DAYS", 7, minimum=1, maximum=60)
+
+# The lifecycle after a subscription's end date (design §5), in days counted from the end date
+# (the last day of service): expired from the day after it (still fully usable), disabled from
+# day RENEWAL_DISABLED_AFTER_DAYS (only admins sign in), deleted on day RENEWAL_DELETED_AFTER_DAYS.
+RENEWAL_DISABLED_AFTER_DAYS = env_int("RENEWAL_DISABLED_AFTER_DAYS", 30, minimum=1, maximum=365)
+RENEWAL_DELETED_AFTER_DAYS = env_int("RENEWAL_DELETED_AFTER_DAYS", 120, minimum=2, maximum=3650)
 
 # Failed sign-ins allowed per account and per client address in the window, before the sign-in
 # form refuses further tries until the window ends.

@@ -19,4 +19,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("keys.urls")),
     path("", include("tenants.urls")),
+    path("", include("renewals.urls")),
 ]

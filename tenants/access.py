@@ -56,6 +56,7 @@ class Permission(enum.StrEnum):
     USER_ACTIVATION_RESEND = "user_activation_resend"  # send a user's activation again
     LICENSES_MANAGE = "licenses_manage"  # assign and unassign licenses
     SUBSCRIPTIONS_READ = "subscriptions_read"  # subscriptions: seats, dates, states
+    DIRECT_BILLING = "direct_billing"  # switch a subscription to direct billing (renewals)
 
 
 PERMISSIONS: dict[Capacity, frozenset[Permission]] = {

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, RecordAdmin
@@ -62,6 +65,24 @@ class TenantAdmin(RecordAdmin):
         return obj.domain
 
 
+class EndsWithinFilter(admin.SimpleListFilter):
+    """Subscriptions ending within 7, 30 or 60 days (from today, not yet ended)."""
+
+    title = _("ends within")
+    parameter_name = "ends_within"
+
+    def lookups(self, request, model_admin):
+        return [(str(days), _("%(days)d days") % {"days": days}) for days in (7, 30, 60)]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {"7", "30", "60"}:
+            return queryset
+        today = timezone.localdate()
+        return queryset.filter(
+            end_date__gte=today, end_date__lte=today + timedelta(days=int(self.value()))
+        )
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(RecordAdmin):
     list_display = [
@@ -73,7 +94,7 @@ class SubscriptionAdmin(RecordAdmin):
         "state",
         "partner_of_record",
     ]
-    list_filter = ["state", "product", "partner_of_record"]
+    list_filter = [EndsWithinFilter, "state", "product", "partner_of_record"]
     search_fields = ["tenant__name", "tenant__domain_prefix"]
     list_select_related = ["tenant", "product", "partner_of_record"]
     date_hierarchy = "end_date"
@@ -87,6 +108,8 @@ class SubscriptionAdmin(RecordAdmin):
         "created_by_partner",
         "partner_of_record",
         "created_at",
+        "renewal_notice_on",
+        "ended_by_direct_billing",
     ]
 
 

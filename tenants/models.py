@@ -191,14 +191,28 @@ class Subscription(models.Model):
         verbose_name=_("partner of record"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # When the renewal-notice sweep (renewals.services) must look at this subscription again:
+    # the day of its next notice, or today when its end date changed (a new row, a renewal), so
+    # that the sweep works out the schedule again. None: no notice left for this end date.
+    # The sweep reads `renewal_notice_on <= today` through the partial index below, so its cost
+    # follows what is due, not the size of the table.
+    renewal_notice_on = models.DateField(
+        _("next renewal notice"), null=True, blank=True, default=timezone.localdate
+    )
+    # Set when the subscription was ended early by a switch to direct billing.
+    ended_by_direct_billing = models.BooleanField(_("ended by direct billing"), default=False)
 
     class Meta:
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
         ordering = ["end_date", "id"]
         constraints = [
+            # A subscription switched to direct billing stays as the record of its prepaid
+            # term, next to the one that replaced it (renewals.services.direct_billing_switch).
             models.UniqueConstraint(
-                fields=["tenant", "product"], name="subscription_one_per_product"
+                fields=["tenant", "product"],
+                condition=models.Q(ended_by_direct_billing=False),
+                name="subscription_one_per_product",
             ),
             models.CheckConstraint(
                 condition=models.Q(seats__gte=1), name="subscription_seats_positive"
@@ -210,6 +224,22 @@ class Subscription(models.Model):
             models.CheckConstraint(
                 condition=models.Q(state__in=["active", "expired", "disabled", "deleted"]),
                 name="subscription_state_valid",
+            ),
+        ]
+        indexes = [
+            # renewals.services.renewal_notices_send: `renewal_notice_on <= today`.
+            models.Index(
+                fields=["renewal_notice_on"],
+                name="subscription_notice_due",
+                condition=models.Q(renewal_notice_on__isnull=False),
+            ),
+            # renewals.services.lifecycle_advance: per state, `end_date < a day`. A subscription
+            # ended by direct billing never moves on (no lifecycle e-mail about it): out of the
+            # index, so that the sweep does not read them again and again as they pile up.
+            models.Index(
+                fields=["state", "end_date"],
+                name="subscription_lifecycle_due",
+                condition=models.Q(ended_by_direct_billing=False),
             ),
         ]
 

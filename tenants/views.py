@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
@@ -40,6 +41,7 @@ from tenants.access import (
     tenant_user_of,
 )
 from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
+from tenants.lifecycle import next_change
 from tenants.models import (
     DelegationOffer,
     License,
@@ -388,6 +390,13 @@ class HomeSubscription:
     @property
     def state_label(self) -> str:
         return Subscription.State(self.state).label
+
+    @property
+    def next_change(self) -> tuple[str, date] | None:
+        """What happens next (expired, disabled, deleted) and when, as the dates say."""
+        if self.subscription.ended_by_direct_billing:
+            return None
+        return next_change(self.subscription.end_date, timezone.localdate())
 
 
 @customer_required(Permission.MANAGE)
@@ -774,7 +783,7 @@ class ActivateView(PasswordResetConfirmView):
         tenant_admin_activate(user=self.user, password=form.cleaned_data["new_password1"])
         del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
         user = User.objects.get(pk=self.user.pk)
-        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(self.request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         if settings.LANGUAGE_COOKIE_NAME in self.request.COOKIES:
             messages.success(self.request, _("Your account is active. Welcome!"))
             return HttpResponseRedirect(self.get_success_url())

@@ -25,6 +25,7 @@ from keys.services import (
 from portal.services import audit_log
 from tenants.access import Permission, TenantAccess
 from tenants.emails import keys_applied_email_queue
+from tenants.lifecycle import subscription_state
 from tenants.models import RedemptionTarget, Subscription, SubscriptionKey, Tenant
 from tenants.services.tenants import subscription_end
 
@@ -71,12 +72,9 @@ class KeysApplyError(Exception):
 
 def subscription_state_on(subscription: Subscription, today: date) -> str:
     """The state as the dates say it, until the lifecycle sweep keeps it up to date: a
-    subscription past its end date is expired even if nothing has recorded it yet."""
-    if subscription.state in (State.DISABLED, State.DELETED):
-        return subscription.state
-    if subscription.end_date < today:
-        return State.EXPIRED
-    return State.ACTIVE
+    subscription past its end date is expired (then disabled, deleted) even if nothing has
+    recorded it yet. A recorded later state wins (deleted stays deleted)."""
+    return subscription_state(subscription, today)
 
 
 def _by_product(lines: Sequence[RedemptionLine]) -> list[tuple[Product, list]]:
@@ -93,7 +91,9 @@ def keys_apply_preview(
     """Each product's subscription before and after the keys, and what would stop it."""
     subscriptions = {
         subscription.product_id: subscription
-        for subscription in Subscription.objects.filter(tenant=tenant)
+        for subscription in Subscription.objects.filter(
+            tenant=tenant, ended_by_direct_billing=False
+        )
         .select_related("product")
         .annotate(seats_used=Count("licenses"))
     }
@@ -256,9 +256,14 @@ def _apply_row(row: PreviewRow, target, access: TenantAccess, keys, today: date,
         )
     else:
         subscription.seats = row.after.seats
+        fields = ["seats", "end_date", "state"]
+        if subscription.end_date != row.after.end_date:
+            # A new end date: the renewal-notice sweep works out its thresholds again.
+            subscription.renewal_notice_on = today
+            fields.append("renewal_notice_on")
         subscription.end_date = row.after.end_date
         subscription.state = row.after.state
-        subscription.save(update_fields=["seats", "end_date", "state"])
+        subscription.save(update_fields=fields)
         renewing = target.intent == Intent.RENEW
         kind = SubscriptionKey.Kind.RENEWED if renewing else SubscriptionKey.Kind.ADDED
         audit_log(

@@ -18,6 +18,7 @@ from portal.services import audit_log
 from tenants.access import Permission, TenantAccess
 from tenants.activity import activity_record
 from tenants.emails import activation_email_queue
+from tenants.lifecycle import subscription_state
 from tenants.models import USERNAME_PATTERN, License, Subscription, Tenant, TenantUser
 
 # Licenses of these subscriptions cannot be assigned (the lifecycle: renew first).
@@ -319,10 +320,20 @@ def license_assign(
             .select_related("product")
             .get(pk=subscription.pk)
         )
-        if locked.state in UNASSIGNABLE_STATES:
+        # The dates decide (tenants.lifecycle): a late lifecycle sweep opens no window.
+        state = subscription_state(locked, timezone.localdate())
+        if state in UNASSIGNABLE_STATES:
             raise LicenseError(
                 _("The %(product)s subscription is %(state)s: its licenses cannot be assigned.")
-                % {"product": locked.product.name, "state": locked.get_state_display().lower()}
+                % {"product": locked.product.name, "state": Subscription.State(state).label.lower()}
+            )
+        if locked.ended_by_direct_billing:
+            raise LicenseError(
+                _(
+                    "The prepaid %(product)s subscription ended when it switched to direct "
+                    "billing: assign the licenses of the new one."
+                )
+                % {"product": locked.product.name}
             )
         if License.objects.filter(subscription=locked, tenant_user=tenant_user).exists():
             return False

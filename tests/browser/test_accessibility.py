@@ -342,6 +342,9 @@ STEPS = [
     Step("customers, no match", goto("/partner/customers/?q=zzz")),
     Step("customer", goto("/partner/customers/{w.customer}/")),
     Step("customer created", goto("/partner/customers/{w.customer}/created/")),
+    Step("renewals", goto("/partner/renewals/"), shows="[data-testid=renewals]"),
+    Step("renewals, none in the window", goto("/partner/renewals/?window=disabled")),
+    Step("subscription timeline", goto("/partner/renewals/{w.subscription}/"), shows=".timeline"),
     Step("check a key", goto("/partner/keys/check/")),
     Step("check a key, typing mistake", check_key("BCDFG-HJKMP-QRTVW-XY234-6789K"), shows=ERROR),
     Step("check a key, found", a_good_key),
@@ -424,6 +427,12 @@ STEPS = [
         shows=ERROR,
     ),
     Step("offer link not valid", goto("{w.offer_link}"), 400),
+    Step("subscription", goto("/customer/subscriptions/{w.subscription}/"), shows=".timeline"),
+    Step(
+        "switch to direct billing",
+        goto("/customer/subscriptions/{w.subscription}/direct-billing/"),
+        shows="[data-testid=days-lost]",
+    ),
     Step("activation link used", goto("{w.activation}")),
     Step("not allowed (customer on a partner page)", goto("/partner/"), 403),
     # A user of the customer who is not an admin: their own licenses.

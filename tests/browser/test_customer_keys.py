@@ -91,8 +91,11 @@ def test_a_partner_adds_licenses_after_seeing_what_changes(
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_a_partner_renews_a_lapsed_subscription(browser, live_server, contoso, make_keys, language):
+    # Lapsed 40 days ago: disabled, not yet deleted (day 120), so renewing reactivates it.
+    today = datetime.date.today()
     Subscription.objects.filter(tenant=contoso).update(
-        start_date=datetime.date(2024, 1, 1), end_date=datetime.date(2025, 1, 31)
+        start_date=today - datetime.timedelta(days=400),
+        end_date=today - datetime.timedelta(days=40),
     )
     context, page = in_language(browser, live_server, language)
     preview = keys_for(page, live_server, contoso, language, "renew", make_keys(1, seats=5)[0])

@@ -173,6 +173,14 @@ EXPECTED = {
     # The offer's e-mail link: sign in first; then Contoso's admin goes on to the offer, and
     # everyone else gets 404.
     "tenants:offer_link": ("GET", {**signed_in(404), "customer_admin": 302}),
+    "renewals:partner_renewals": ("GET", partners_only()),
+    "renewals:partner_renewals_csv": ("GET", partners_only()),
+    # Contoso's subscription (Northwind is its partner of record).
+    "renewals:partner_subscription": ("GET", own_tenant()),
+    # Only a partner admin of the subscription's partner of record may switch it.
+    "renewals:partner_direct_billing": ("GET", {**own_tenant(), "partner_agent": 404}),
+    "renewals:customer_subscription": ("GET", customer_admins(other=404)),
+    "renewals:customer_direct_billing": ("GET", customer_admins(other=404)),
     "tenants:activate": ("GET", everyone(200)),  # a bad link says so, to anyone
     # Asking for a new link with a made-up one: refused, to anyone.
     "tenants:activation_renew": ("POST", everyone(400)),
@@ -195,6 +203,7 @@ ADMIN_READ_ONLY = {
         "tenants_delegationnotice",
         "tenants_delegationoffer",
         "tenants_delegationrelationship",
+        "renewals_renewalnotice",
         "tenants_license",
         "tenants_subscription",
         "tenants_subscriptionkey",
@@ -271,7 +280,9 @@ def test_every_url_declares_its_expectations():
 @pytest.fixture
 def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
     contoso = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
-    subscription = SubscriptionFactory(tenant=contoso, end_date=datetime.date(2027, 3, 31))
+    subscription = SubscriptionFactory(
+        tenant=contoso, end_date=datetime.date(2027, 3, 31), partner_of_record=northwind
+    )
     tailspin = TenantFactory(name="Tailspin", domain_prefix="tailspin", created_by_partner=fabrikam)
     admins = {}
     for tenant, email in ((contoso, "megan@contoso.example"), (tailspin, "lee@tailspin.example")):
@@ -315,6 +326,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
             values[key] = world["redemption"].pk if redemption_scoped else world["contoso"].pk
             if name == "tenants:apply_keys":
                 values[key] = world["for_contoso"].pk
+            if name.startswith("renewals:"):  # the renewals pages are a subscription's
+                values[key] = world["subscription"].pk
         elif key == "account_pk":
             values[key] = world["contoso_admin"].pk
         elif key == "offer_pk":

@@ -34,6 +34,14 @@ def test_it_seeds_the_demo_and_is_idempotent(db, tmp_path, monkeypatch, countrie
     assert ProductKey.objects.count() == 32  # 10 per product, Contoso's and Adatum's own
     lines = first[4].splitlines()
     assert len(lines) == 30
+    # The renewal demos: ends in 1, 7, 30 and 60 days, one expired, one disabled.
+    from tenants.models import Subscription
+
+    assert sorted(
+        Subscription.objects.exclude(tenant__domain_prefix="contoso").values_list(
+            "state", flat=True
+        )
+    ) == ["active"] * 4 + ["disabled", "expired"]
     contoso = Tenant.objects.get(domain_prefix="contoso")
     assert contoso.created_by_partner.partner_id == "1000001"
     subscription = contoso.subscriptions.get()

@@ -1,10 +1,12 @@
 """Demo data for a newcomer's `make run`. Idempotent: running it again changes nothing."""
 
 import os
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from keys.codec import format_key, validate_key
 from keys.models import Product, ProductKey
@@ -16,7 +18,7 @@ from keys.services import (
 )
 from portal.models import Partner, PartnerMembership, User
 from tenants.forms import offer_default_message
-from tenants.models import DelegationOffer, Tenant
+from tenants.models import DelegationOffer, Subscription, Tenant, TenantUser
 from tenants.services import TenantDetails, tenant_admin_activate, tenant_create
 from tenants.services.delegation import OfferDetails, offer_answer, offer_send
 
@@ -167,6 +169,49 @@ def _demo_delegation(northwind: Partner) -> None:
         offer_answer(offer=offer, user=User.objects.get(email="admin@adatum.example"), accept=True)
 
 
+# Customers whose subscription ends soon or ended, so that the renewal list, the timeline and the
+# notices can be seen at once: (domain prefix, name, days from today to the end date, state).
+RENEWAL_DEMOS = [
+    ("alpineski", "Alpine Ski House", 1, Subscription.State.ACTIVE),
+    ("fourthcoffee", "Fourth Coffee", 7, Subscription.State.ACTIVE),
+    ("litware", "Litware", 30, Subscription.State.ACTIVE),
+    ("proseware", "Proseware", 60, Subscription.State.ACTIVE),
+    ("wingtip", "Wingtip Toys", -10, Subscription.State.EXPIRED),
+    ("woodgrove", "Woodgrove Bank", -45, Subscription.State.DISABLED),
+]
+
+
+def _demo_renewals(northwind: Partner) -> None:
+    """One Northwind customer per line of RENEWAL_DEMOS, Northwind its partner of record. Made
+    directly (demo rows, dated from today): the renewal sweeps pick them up like any other."""
+    today = timezone.localdate()
+    product = Product.objects.get(sku="BUS-STD")
+    for prefix, name, days, state in RENEWAL_DEMOS:
+        if Tenant.objects.filter(domain_prefix=prefix).exists():
+            continue
+        tenant = Tenant.objects.create(
+            name=name, domain_prefix=prefix, country="US", created_by_partner=northwind
+        )
+        TenantUser.objects.create(
+            tenant=tenant,
+            first_name="Alex",
+            last_name="Admin",
+            email=f"admin@{prefix}.example",
+            is_admin=True,
+        )
+        end = today + timedelta(days=days)
+        Subscription.objects.create(
+            tenant=tenant,
+            product=product,
+            seats=10,
+            start_date=end - timedelta(days=364),
+            end_date=end,
+            state=state,
+            created_by_partner=northwind,
+            partner_of_record=northwind,
+        )
+
+
 def _user(email: str, **extra) -> User:
     user = User.objects.filter(email=email).first()  # normalized by the field
     if user is None:
@@ -210,4 +255,5 @@ class Command(BaseCommand):
         _demo_tenant(northwind)
         _demo_tenant(northwind, "Adatum", "adatum", "Adèle", "Vance", country="FR", language="fr")
         _demo_delegation(northwind)
+        _demo_renewals(northwind)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))

@@ -1,0 +1,225 @@
+import csv
+import io
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from portal.access import partner_required
+from renewals import schedule
+from renewals.queries import STATES, WINDOWS, renewal_list, renewal_row
+from renewals.services import (
+    DirectBillingError,
+    direct_billing_allowed,
+    direct_billing_old_end,
+    direct_billing_switch,
+    prepaid_days_lost,
+)
+from tenants.access import (
+    Permission,
+    TenantAccess,
+    customer_required,
+    subscription_of,
+    tenant_access,
+)
+from tenants.models import Subscription
+
+RENEWALS_PER_PAGE = 25
+
+
+def _filters(request) -> tuple[str, str]:
+    window = request.GET.get("window", "")
+    state = request.GET.get("state", "")
+    return (window if window in WINDOWS else "", state if state in STATES else "")
+
+
+@partner_required
+def partner_renewals(request):
+    """Every subscription the partner created or is partner of record for, soonest end first."""
+    today = timezone.localdate()
+    window, state = _filters(request)
+    page = Paginator(
+        renewal_list(request.partner, today=today, window=window, state=state), RENEWALS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    rows = [renewal_row(subscription, today) for subscription in page.object_list]
+    return render(
+        request,
+        "renewals/partner_renewals.html",
+        {
+            "page": page,
+            "rows": rows,
+            "window": window,
+            "state": state,
+            "windows": _window_choices(),
+            "states": [(value, Subscription.State(value).label) for value in STATES],
+        },
+    )
+
+
+def _window_choices():
+    return [
+        ("7", _("Ends within 7 days")),
+        ("30", _("Ends within 30 days")),
+        ("60", _("Ends within 60 days")),
+        ("expired", _("Expired (grace period)")),
+        ("disabled", _("Disabled")),
+    ]
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: one starting with = + - @ or a control character
+    would be run as a formula (CSV injection), so it gets a leading apostrophe."""
+    text = str(value)
+    if text and text[0] in "=+-@\t\r\n":
+        return "'" + text
+    return text
+
+
+@partner_required
+def partner_renewals_csv(request):
+    today = timezone.localdate()
+    window, state = _filters(request)
+    out = io.StringIO()
+    # The byte order mark makes spreadsheet programs read the file as UTF-8 ("Société").
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("Customer"),
+            _("Domain"),
+            _("Product"),
+            _("Seats"),
+            _("End date"),
+            _("Days left"),
+            _("State"),
+            _("Partner of record"),
+        ]
+    )
+    for subscription in renewal_list(request.partner, today=today, window=window, state=state):
+        row = renewal_row(subscription, today)
+        por = subscription.partner_of_record
+        writer.writerow(
+            csv_cell(cell)
+            for cell in [
+                subscription.tenant.name,
+                subscription.tenant.domain,
+                subscription.product.name,
+                subscription.seats,
+                subscription.end_date.isoformat(),
+                row.days_left,
+                row.state_label,
+                por.name if por else "",
+            ]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="renewals-{today.isoformat()}.csv"'
+    return response
+
+
+def _partner_subscription(request, pk: int) -> tuple[TenantAccess, Subscription]:
+    """The subscription through the tenant rule: the same 404 for missing and forbidden."""
+    tenant_id = Subscription.objects.filter(pk=pk).values_list("tenant_id", flat=True).first()
+    if tenant_id is None:
+        raise Http404
+    access = tenant_access(user=request.user, tenant_id=tenant_id, permission=Permission.READ)
+    return access, subscription_of(access, pk)
+
+
+def _switchable(subscription: Subscription, today) -> bool:
+    return not subscription.ended_by_direct_billing and renewal_row(subscription, today).state in (
+        Subscription.State.ACTIVE,
+        Subscription.State.EXPIRED,
+    )
+
+
+def _timeline_context(access: TenantAccess, subscription: Subscription) -> dict:
+    today = timezone.localdate()
+    return {
+        "tenant": access.tenant,
+        "subscription": subscription,
+        "row": renewal_row(subscription, today),
+        "timeline": schedule.timeline(subscription, today, schedule.notice_offsets()),
+        "next_change": schedule.next_change(subscription.end_date, today),
+        "may_switch": direct_billing_allowed(access, subscription)
+        and _switchable(subscription, today),
+    }
+
+
+@partner_required
+def partner_subscription(request, pk: int):
+    access, subscription = _partner_subscription(request, pk)
+    return render(
+        request,
+        "renewals/partner_subscription.html",
+        _timeline_context(access, subscription),
+    )
+
+
+@customer_required(Permission.MANAGE)
+def customer_subscription(request, pk: int):
+    subscription = subscription_of(request.access, pk)
+    return render(
+        request,
+        "renewals/customer_subscription.html",
+        _timeline_context(request.access, subscription),
+    )
+
+
+def _direct_billing(request, access: TenantAccess, subscription: Subscription, back_url: str):
+    if not direct_billing_allowed(access, subscription):
+        raise Http404
+    today = timezone.localdate()
+    if request.method == "POST":
+        try:
+            new = direct_billing_switch(access=access, subscription=subscription, today=today)
+        except DirectBillingError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                _("%(product)s is now billed directly, until %(end)s.")
+                % {"product": new.product.name, "end": date_format(new.end_date, "DATE_FORMAT")},
+            )
+            return redirect(_done(access, new))
+    return render(
+        request,
+        "renewals/direct_billing.html",
+        {
+            "tenant": access.tenant,
+            "subscription": subscription,
+            "days_lost": prepaid_days_lost(subscription, today),
+            "old_end": direct_billing_old_end(subscription, today),
+            "back_url": back_url,
+            "allowed": _switchable(subscription, today),
+        },
+    )
+
+
+def _done(access: TenantAccess, subscription: Subscription) -> str:
+    if access.membership is not None:
+        return reverse("tenants:partner_customer", args=[access.tenant.pk])
+    return reverse("renewals:customer_subscription", args=[subscription.pk])
+
+
+@partner_required
+def partner_direct_billing(request, pk: int):
+    access, subscription = _partner_subscription(request, pk)
+    return _direct_billing(
+        request, access, subscription, reverse("renewals:partner_subscription", args=[pk])
+    )
+
+
+@customer_required(Permission.DIRECT_BILLING)
+def customer_direct_billing(request, pk: int):
+    subscription = subscription_of(request.access, pk)
+    return _direct_billing(
+        request,
+        request.access,
+        subscription,
+        reverse("renewals:customer_subscription", args=[pk]),
+    )

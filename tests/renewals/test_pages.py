@@ -1,0 +1,111 @@
+"""The partner's renewal list, its CSV export, and the timelines."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.test import Client
+
+from tests.factories import TenantFactory
+
+TODAY = date(2026, 6, 1)
+
+
+@pytest.fixture
+def partner(partner_admin, time_machine):
+    time_machine.move_to(TODAY)
+    client = Client()
+    client.force_login(partner_admin)
+    return client
+
+
+def test_the_list_shows_soonest_end_first_with_days_left(partner, subscribe):
+    later = subscribe(TODAY + timedelta(days=50), sku="B")
+    sooner = subscribe(TODAY + timedelta(days=5), sku="A")
+    page = partner.get("/partner/renewals/").content.decode()
+    assert page.index(f'data-testid="renewal-{sooner.pk}"') < page.index(
+        f'data-testid="renewal-{later.pk}"'
+    )
+    assert f"/partner/customers/{sooner.tenant_id}/renew/" in page
+
+
+def test_the_filters(partner, subscribe):
+    week = subscribe(TODAY + timedelta(days=5), sku="A")
+    two_months = subscribe(TODAY + timedelta(days=50), sku="B")
+    expired = subscribe(TODAY - timedelta(days=3), sku="C")
+    disabled = subscribe(TODAY - timedelta(days=45), sku="D")
+    subscribe(TODAY - timedelta(days=200), sku="E")  # deleted by its dates: not listed
+
+    def listed(query):
+        page = partner.get(f"/partner/renewals/?{query}").content.decode()
+        return {
+            pk
+            for pk in (week.pk, two_months.pk, expired.pk, disabled.pk)
+            if f'data-testid="renewal-{pk}"' in page
+        }
+
+    assert listed("") == {week.pk, two_months.pk, expired.pk, disabled.pk}
+    assert listed("window=7") == {week.pk}
+    assert listed("window=60") == {week.pk, two_months.pk}
+    assert listed("window=expired") == {expired.pk}
+    assert listed("window=disabled") == {disabled.pk}
+    assert listed("state=active") == {week.pk, two_months.pk}
+    assert listed("state=disabled") == {disabled.pk}
+
+
+def test_it_lists_only_the_partners_subscriptions(partner, subscribe, fabrikam):
+    other = TenantFactory(created_by_partner=fabrikam)
+    theirs = subscribe(TODAY + timedelta(days=5), tenant=other, partner_of_record=fabrikam)
+    theirs.created_by_partner = fabrikam
+    theirs.save()
+    assert f"renewal-{theirs.pk}" not in partner.get("/partner/renewals/").content.decode()
+
+
+def test_the_list_costs_the_same_queries_for_many_rows(
+    partner, subscribe, northwind, django_assert_num_queries
+):
+    subscribe(TODAY + timedelta(days=5), sku="A")
+    with django_assert_num_queries(8) as first:
+        partner.get("/partner/renewals/")
+    for index in range(20):
+        subscribe(
+            TODAY + timedelta(days=index),
+            sku=f"M{index}",
+            tenant=TenantFactory(created_by_partner=northwind),
+        )
+    with django_assert_num_queries(len(first.captured_queries)):
+        partner.get("/partner/renewals/")
+
+
+def test_the_csv_export_is_utf8_with_a_bom_and_formula_safe(partner, subscribe, contoso):
+    contoso.name = '=HYPERLINK("x") Société'
+    contoso.save()
+    subscribe(TODAY + timedelta(days=5))
+    response = partner.get("/partner/renewals/export.csv?window=7")
+    body = response.content.decode("utf-8")
+    assert response["Content-Type"].startswith("text/csv")
+    assert body.startswith("\ufeffCustomer,")
+    assert "'=HYPERLINK" in body and "Société" in body
+
+
+def test_the_timeline_lists_every_date_in_order(partner, subscribe):
+    subscription = subscribe(TODAY + timedelta(days=45))
+    page = partner.get(f"/partner/renewals/{subscription.pk}/").content.decode()
+    kinds = ["today", "notice", "notice", "notice", "notice", "end", "expired"]
+    positions = [page.index(f'data-testid="timeline-{kind}"') for kind in ("today", "end")]
+    assert positions == sorted(positions)
+    for kind in [*kinds, "disabled", "deleted"]:
+        assert f'data-testid="timeline-{kind}"' in page
+    # The 60-day notice is past, before today.
+    assert page.index("timeline-notice timeline-past") < page.index('data-testid="timeline-today"')
+
+
+def test_the_customer_sees_the_timeline_and_what_happens_next(subscribe, time_machine):
+    time_machine.move_to(TODAY)
+    subscription = subscribe(TODAY + timedelta(days=10))
+    client = Client()
+    client.login(email="megan@contoso.example", password="portal-demo")
+    page = client.get(f"/customer/subscriptions/{subscription.pk}/").content.decode()
+    assert 'data-testid="timeline"' in page and 'data-testid="next-change"' in page
+    home = client.get("/customer/").content.decode()
+    assert f"/customer/subscriptions/{subscription.pk}/" in home
+    assert 'data-testid="next-change"' in home
