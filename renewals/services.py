@@ -23,6 +23,7 @@ from portal.services import audit_log
 from renewals import schedule
 from renewals.models import RenewalNotice
 from tenants.access import Permission, TenantAccess
+from tenants.activity import activity_record
 from tenants.models import License, Subscription, TenantUser
 from tenants.services.tenants import subscription_end
 
@@ -347,7 +348,11 @@ class DirectBillingError(Exception):
 
 
 def direct_billing_allowed(access: TenantAccess, subscription: Subscription) -> bool:
-    """The tenant's admin, or a partner admin of the subscription's partner of record."""
+    """The tenant's admin, a partner admin of the subscription's partner of record, or a partner
+    admin under a delegated-admin relationship whose roles allow it (global administrator).
+    Partner agents never switch (design, "Access": a partner admin's action)."""
+    if access.membership is not None and not access.membership.is_admin:
+        return False
     if access.can(Permission.DIRECT_BILLING):
         return True
     return (
@@ -423,6 +428,12 @@ def direct_billing_switch(
             renewal_notice_on=today,
         )
         License.objects.filter(subscription=locked).update(subscription=new)
+        activity_record(
+            access,
+            action="subscription.direct_billing",
+            target=locked,
+            details={"prepaid_days_lost": lost, "new_end_date": new.end_date.isoformat()},
+        )
         audit_log(
             action="subscription.direct_billing",
             actor=access.user,

@@ -107,3 +107,36 @@ def test_a_partner_admin_who_is_not_of_record_cannot(
     assert PartnerMembership.objects.get(user=partner_admin).is_admin
     with pytest.raises(DirectBillingError):
         direct_billing_switch(access=access, subscription=subscription, today=TODAY)
+
+
+def test_under_a_global_administrator_relationship_the_partner_admin_switches_and_it_is_logged(
+    subscription, contoso, fabrikam, other_partner_admin, other_partner_agent
+):
+    from tenants.models import ActivityLog
+    from tests.factories import DelegationRelationshipFactory
+
+    DelegationRelationshipFactory(partner=fabrikam, tenant=contoso, roles=["global_admin"])
+    agent = tenant_access(
+        user=other_partner_agent, tenant_id=contoso.pk, permission=Permission.READ
+    )
+    with pytest.raises(DirectBillingError):  # agents never switch, whatever the roles
+        direct_billing_switch(access=agent, subscription=subscription, today=TODAY)
+    access = tenant_access(
+        user=other_partner_admin, tenant_id=contoso.pk, permission=Permission.DIRECT_BILLING
+    )
+    direct_billing_switch(access=access, subscription=subscription, today=TODAY)
+    entry = ActivityLog.objects.get(action="subscription.direct_billing")
+    assert (entry.tenant, entry.partner, entry.actor) == (contoso, fabrikam, other_partner_admin)
+
+
+def test_a_user_administrator_relationship_does_not_allow_switching(
+    subscription, contoso, fabrikam, other_partner_admin
+):
+    from tests.factories import DelegationRelationshipFactory
+
+    DelegationRelationshipFactory(partner=fabrikam, tenant=contoso, roles=["user_admin"])
+    access = tenant_access(
+        user=other_partner_admin, tenant_id=contoso.pk, permission=Permission.READ
+    )
+    with pytest.raises(DirectBillingError):
+        direct_billing_switch(access=access, subscription=subscription)
