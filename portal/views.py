@@ -46,23 +46,6 @@ class SignInView(auth_views.LoginView):
         return response
 
 
-def language_cookie_follow(response, user) -> None:
-    """Pages in the language saved on the account, when it was chosen for this person (the
-    preferred language the partner entered for a customer admin who activates): the same cookie
-    the header's switch sets."""
-    if user.language in dict(settings.LANGUAGES):
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            user.language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            path=settings.LANGUAGE_COOKIE_PATH,
-            domain=settings.LANGUAGE_COOKIE_DOMAIN,
-            secure=settings.LANGUAGE_COOKIE_SECURE,
-            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-        )
-
-
 def too_many_email_links(request, until):
     """The 429 page of the link e-mails' limits (password reset, activation resent)."""
     response = render(request, "portal/too_many_email_links.html", {"until": until}, status=429)

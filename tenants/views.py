@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -29,7 +29,7 @@ from portal.access import partner_required
 from portal.forms import posted_data
 from portal.models import User
 from portal.services import email_link_attempt_start
-from portal.views import language_cookie_follow, too_many_email_links
+from portal.views import too_many_email_links
 from tenants.access import (
     Permission,
     customer_required,
@@ -784,13 +784,5 @@ class ActivateView(PasswordResetConfirmView):
         del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
         user = User.objects.get(pk=self.user.pk)
         login(self.request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
-        if settings.LANGUAGE_COOKIE_NAME in self.request.COOKIES:
-            messages.success(self.request, _("Your account is active. Welcome!"))
-            return HttpResponseRedirect(self.get_success_url())
-        # No language chosen on this browser: the pages follow the one the partner entered for
-        # this person, and so does the welcome.
-        with translation.override(user.language):
-            messages.success(self.request, _("Your account is active. Welcome!"))
-        response = HttpResponseRedirect(self.get_success_url())
-        language_cookie_follow(response, user)
-        return response
+        messages.success(self.request, _("Your account is active. Welcome!"))
+        return HttpResponseRedirect(self.get_success_url())

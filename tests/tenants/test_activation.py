@@ -226,31 +226,3 @@ def test_asking_for_new_links_is_limited(client, created, settings):
         blocked = client.post(path + "renew/")
     assert blocked.status_code == 429
     assert "Retry-After" in blocked
-
-
-def test_activating_brings_the_language_the_partner_entered(
-    client,
-    partner_admin,
-    northwind,
-    make_keys,
-    redeem,
-    tenant_details,
-    countries,
-    django_capture_on_commit_callbacks,
-):
-    redemption = redeem(partner_admin, northwind, *make_keys(1, seats=2))
-    with django_capture_on_commit_callbacks(execute=True):
-        tenant_create(
-            redemption=redemption, user=partner_admin, details=tenant_details(language="fr")
-        )
-    (to_admin,) = [message for message in mail.outbox if message.to == ["megan@contoso.example"]]
-    link = re.search(r"http://\S+/customer/activate/\S+/", to_admin.body).group(0)
-    page = client.get(link.split("127.0.0.1:8000", 1)[1], follow=True)
-    response = client.post(
-        page.redirect_chain[-1][0],
-        {"new_password1": "a-long-Passphrase-2026", "new_password2": "a-long-Passphrase-2026"},
-        follow=True,
-    )
-    assert response.redirect_chain[-1][0] == "/customer/"
-    assert client.cookies["django_language"].value == "fr"
-    assert "Votre compte est actif" in response.content.decode()
