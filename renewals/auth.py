@@ -2,8 +2,9 @@
 
 The rule: a tenant user who is not an admin may sign in while their tenant has a subscription
 still usable on the dates — active, or expired but within its grace period — or has no
-subscription at all. It is read from the dates, not only the stored state, so that a late
-lifecycle sweep does not leave a door open. Checked by the authentication backend at sign-in
+subscription at all; a directly billed subscription (it renews on its own) is always usable. It
+is read from the dates, not only the stored state, so that a late lifecycle sweep does not leave
+a door open. Checked by the authentication backend at sign-in
 and again on every request (Django asks the backend for the session's user each time): the
 session of someone who is no longer allowed ends at their next click.
 """
@@ -12,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from tenants.models import Subscription, TenantUser
@@ -25,10 +26,14 @@ def tenant_user_locked_out(user) -> bool:
     today = timezone.localdate()
     first_disabled_end = today - timedelta(days=settings.RENEWAL_DISABLED_AFTER_DAYS)
     subscriptions = Subscription.objects.filter(tenant_id=OuterRef("tenant_id"))
+    # A directly billed subscription renews on its own: usable whatever its dates.
     usable = subscriptions.filter(
-        state__in=[State.ACTIVE, State.EXPIRED],
-        end_date__gt=first_disabled_end,
-        ended_by_direct_billing=False,
+        Q(billed_directly=True)
+        | Q(
+            state__in=[State.ACTIVE, State.EXPIRED],
+            end_date__gt=first_disabled_end,
+            ended_by_direct_billing=False,
+        )
     )
     return (
         TenantUser.objects.filter(user=user, is_admin=False)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from portal.models import Partner
-from tenants.lifecycle import lifecycle_state_on
+from tenants.lifecycle import state_label, subscription_state
 from tenants.models import Subscription
 
 State = Subscription.State
@@ -18,11 +18,11 @@ STATES = (State.ACTIVE, State.EXPIRED, State.DISABLED)
 
 def partner_subscriptions(partner: Partner) -> QuerySet[Subscription]:
     """Every subscription the partner created or is partner of record for, still renewable
-    (not deleted, not replaced by direct billing)."""
+    (not deleted, not replaced by direct billing, not billed directly: nothing to renew)."""
     return (
         Subscription.objects.filter(Q(created_by_partner=partner) | Q(partner_of_record=partner))
         .exclude(state=State.DELETED)
-        .filter(ended_by_direct_billing=False)
+        .filter(ended_by_direct_billing=False, billed_directly=False)
     )
 
 
@@ -61,12 +61,14 @@ class RenewalRow:
 
     @property
     def state_label(self) -> str:
-        return State(self.state).label
+        return state_label(self.subscription, self.state)
 
 
 def renewal_row(subscription: Subscription, today: date) -> RenewalRow:
+    """The state the pages show, and the days left: after today, up to the end date (0 on the
+    last day) — the prepaid days a switch to direct billing today gives up."""
     return RenewalRow(
         subscription,
-        lifecycle_state_on(subscription.end_date, today),
+        subscription_state(subscription, today),
         (subscription.end_date - today).days,
     )

@@ -9,7 +9,7 @@ outbox row: whatever fails, a notice is recorded and queued together, or neither
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -24,6 +24,7 @@ from renewals import schedule
 from renewals.models import RenewalNotice
 from tenants.access import Permission, TenantAccess
 from tenants.activity import activity_record
+from tenants.lifecycle import in_lifecycle
 from tenants.models import License, Subscription, TenantUser
 from tenants.services.tenants import subscription_end
 
@@ -145,6 +146,7 @@ def _send(
                 "event": event,
                 "days_before": days_before,
                 "for_partner": recipient.for_partner,
+                "partner_of_record": subscription.partner_of_record,
                 "path": _renew_url(subscription, recipient),
                 **(extra or {}),
             },
@@ -206,7 +208,7 @@ def _subscription_notices(subscription: Subscription, *, today: date, now, offse
     sent = 0
     end = subscription.end_date
     next_on = None
-    if subscription.state != State.DELETED:
+    if subscription.state != State.DELETED and in_lifecycle(subscription):
         threshold = schedule.due_threshold(end, today, offsets)
         if threshold is not None:
             sent = _send(
@@ -228,7 +230,7 @@ def notice_schedule_changed() -> int:
     today = timezone.localdate()
     return (
         Subscription.objects.exclude(state=State.DELETED)
-        .filter(end_date__gte=today, ended_by_direct_billing=False)
+        .filter(end_date__gte=today, ended_by_direct_billing=False, billed_directly=False)
         .update(renewal_notice_on=today)
     )
 
@@ -258,7 +260,9 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
     while True:
         with transaction.atomic():
             batch = _due_batch(
-                Subscription.objects.filter(_lifecycle_due(today), ended_by_direct_billing=False),
+                Subscription.objects.filter(
+                    _lifecycle_due(today), ended_by_direct_billing=False, billed_directly=False
+                ),
                 batch_size,
             )
             if not batch:
@@ -364,23 +368,37 @@ def direct_billing_allowed(access: TenantAccess, subscription: Subscription) -> 
 
 
 def direct_billing_old_end(subscription: Subscription, today: date) -> date:
-    """The prepaid subscription's new last day: yesterday (the direct one starts today, no day
-    is paid twice), or its first day when it started today (an end never precedes a start)."""
-    return max(today - timedelta(days=1), subscription.start_date)
+    """The prepaid subscription's new last day: today (the day of the switch is its last,
+    already paid), or its first day when it starts later (an end never precedes a start); an
+    already ended one keeps its end date."""
+    return min(subscription.end_date, max(today, subscription.start_date))
 
 
 def prepaid_days_lost(subscription: Subscription, today: date) -> int:
-    """Prepaid days given up by switching today: from today to the end date, both included."""
-    return max((subscription.end_date - today).days + 1, 0)
+    """Prepaid days given up by switching today: the days after today up to the end date — the
+    "days left" every page shows (0 on the last day and after it)."""
+    return max((subscription.end_date - today).days, 0)
+
+
+def direct_billing_open(subscription: Subscription, today: date) -> bool:
+    """Whether the subscription may still switch: a prepaid one, active, expired or disabled
+    (design §5: renewing reactivates a disabled one, and switching is a renewal through direct
+    billing); not a deleted one, nor one already billed directly or ended by a switch."""
+    if subscription.billed_directly or subscription.ended_by_direct_billing:
+        return False
+    state = schedule.lifecycle_state_on(subscription.end_date, today)
+    return State.DELETED not in (state, subscription.state)
 
 
 def direct_billing_switch(
     *, access: TenantAccess, subscription: Subscription, today: date | None = None
 ) -> Subscription:
     """ "Switch to direct billing": a new subscription of the same product and seats starts today
-    for the product's term, billed directly (no partner of record); the prepaid one ends
-    yesterday and is marked. Its licenses move to the new one. Audit and e-mails in the same
-    transaction. Raises DirectBillingError when the subscription cannot switch."""
+    for the product's term, billed directly (no partner of record, no notice, no lifecycle: it
+    renews on its own); the prepaid one ends today (or keeps its past end date) and is marked.
+    A disabled one may switch: the new subscription makes the tenant usable again. Its licenses
+    move to the new one. Audit and e-mails in the same transaction. Raises DirectBillingError
+    when the subscription cannot switch."""
     today = today or timezone.localdate()
     with transaction.atomic():
         locked = (
@@ -391,12 +409,7 @@ def direct_billing_switch(
         )
         if locked is None or not direct_billing_allowed(access, locked):
             raise DirectBillingError(_("You cannot switch this subscription to direct billing."))
-        state = schedule.lifecycle_state_on(locked.end_date, today)
-        if (
-            locked.ended_by_direct_billing
-            or State.DISABLED in (state, locked.state)
-            or (State.DELETED in (state, locked.state))
-        ):
+        if not direct_billing_open(locked, today):
             raise DirectBillingError(
                 _("This subscription cannot switch to direct billing any more.")
             )
@@ -425,7 +438,8 @@ def direct_billing_switch(
             end_date=subscription_end(today, locked.product.term_months),
             created_by_partner=None,
             partner_of_record=None,
-            renewal_notice_on=today,
+            billed_directly=True,
+            renewal_notice_on=None,
         )
         License.objects.filter(subscription=locked).update(subscription=new)
         activity_record(
@@ -458,6 +472,7 @@ def direct_billing_switch(
                     "tenant": locked.tenant,
                     "product": locked.product,
                     "old_end_date": old_end,
+                    "ended_on": locked.end_date,
                     "start_date": today,
                     "end_date": new.end_date,
                     "days_lost": lost,

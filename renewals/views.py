@@ -17,6 +17,7 @@ from renewals.services import (
     DirectBillingError,
     direct_billing_allowed,
     direct_billing_old_end,
+    direct_billing_open,
     direct_billing_switch,
     prepaid_days_lost,
 )
@@ -27,6 +28,7 @@ from tenants.access import (
     subscription_of,
     tenant_access,
 )
+from tenants.lifecycle import in_lifecycle
 from tenants.models import Subscription
 
 RENEWALS_PER_PAGE = 25
@@ -57,6 +59,7 @@ def partner_renewals(request):
             "state": state,
             "windows": _window_choices(),
             "states": [(value, Subscription.State(value).label) for value in STATES],
+            "filtered": bool(window or state),
         },
     )
 
@@ -71,9 +74,12 @@ def _window_choices():
     ]
 
 
-def csv_cell(value) -> str:
+def csv_cell(value):
     """A cell a spreadsheet shows as text: one starting with = + - @ or a control character
-    would be run as a formula (CSV injection), so it gets a leading apostrophe."""
+    would be run as a formula (CSV injection), so it gets a leading apostrophe. Numbers (a
+    negative day count) are written as they are."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value  # a number stays a number: "-45" is no formula
     text = str(value)
     if text and text[0] in "=+-@\t\r\n":
         return "'" + text
@@ -130,23 +136,35 @@ def _partner_subscription(request, pk: int) -> tuple[TenantAccess, Subscription]
     return access, subscription_of(access, pk)
 
 
-def _switchable(subscription: Subscription, today) -> bool:
-    return not subscription.ended_by_direct_billing and renewal_row(subscription, today).state in (
-        Subscription.State.ACTIVE,
-        Subscription.State.EXPIRED,
-    )
+def _replacement(subscription: Subscription) -> Subscription | None:
+    """The directly billed subscription that replaced one ended by the switch."""
+    if not subscription.ended_by_direct_billing:
+        return None
+    return Subscription.objects.filter(
+        tenant_id=subscription.tenant_id,
+        product_id=subscription.product_id,
+        billed_directly=True,
+        ended_by_direct_billing=False,
+    ).first()
 
 
 def _timeline_context(access: TenantAccess, subscription: Subscription) -> dict:
+    """A prepaid subscription shows its timeline and what happens next; a directly billed one
+    (renews on its own) and one ended by the switch have no lifecycle to show."""
     today = timezone.localdate()
+    lifecycle = in_lifecycle(subscription)
     return {
         "tenant": access.tenant,
         "subscription": subscription,
         "row": renewal_row(subscription, today),
-        "timeline": schedule.timeline(subscription, today, schedule.notice_offsets()),
-        "next_change": schedule.next_change(subscription.end_date, today),
+        "timeline": schedule.timeline(subscription, today, schedule.notice_offsets())
+        if lifecycle
+        else None,
+        "next_change": schedule.next_change(subscription.end_date, today) if lifecycle else None,
+        "lifecycle": lifecycle,
+        "replacement": _replacement(subscription),
         "may_switch": direct_billing_allowed(access, subscription)
-        and _switchable(subscription, today),
+        and direct_billing_open(subscription, today),
     }
 
 
@@ -195,7 +213,8 @@ def _direct_billing(request, access: TenantAccess, subscription: Subscription, b
             "days_lost": prepaid_days_lost(subscription, today),
             "old_end": direct_billing_old_end(subscription, today),
             "back_url": back_url,
-            "allowed": _switchable(subscription, today),
+            "allowed": direct_billing_open(subscription, today),
+            "ended": subscription.end_date < today,
         },
     )
 

@@ -10,6 +10,7 @@ same thing before the sweep has run.
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Subscription
 
@@ -45,9 +46,26 @@ def lifecycle_state_on(end_date: date, today: date) -> str:
 def subscription_state(subscription: Subscription, today: date) -> str:
     """The state a page or a rule goes by: the later of the recorded one and the one the dates
     give (a subscription past day 30 is disabled before the sweep records it; a deleted one stays
-    deleted)."""
+    deleted). A directly billed subscription renews on its own with the vendor: always active."""
+    if subscription.billed_directly:
+        return State.ACTIVE
     by_dates = lifecycle_state_on(subscription.end_date, today)
     return max(subscription.state, by_dates, key=LIFECYCLE_ORDER.index)
+
+
+def in_lifecycle(subscription: Subscription) -> bool:
+    """Whether the subscription goes through notices and the lifecycle: not when it is billed
+    directly (it renews on its own), nor when a switch to direct billing ended it."""
+    return not (subscription.billed_directly or subscription.ended_by_direct_billing)
+
+
+def state_label(subscription: Subscription, state: str) -> str:
+    """The state as pages name it."""
+    if subscription.ended_by_direct_billing:
+        return str(_("Ended (direct billing)"))
+    if subscription.billed_directly:
+        return str(_("Active (billed directly)"))
+    return str(State(state).label)
 
 
 def next_change(end_date: date, today: date) -> tuple[str, date] | None:

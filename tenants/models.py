@@ -201,6 +201,10 @@ class Subscription(models.Model):
     )
     # Set when the subscription was ended early by a switch to direct billing.
     ended_by_direct_billing = models.BooleanField(_("ended by direct billing"), default=False)
+    # Set on the subscription a switch to direct billing starts: billed by the vendor, it renews
+    # on its own each term. No renewal notice, no lifecycle (tenants.lifecycle keeps it active),
+    # not in a partner's renewal list.
+    billed_directly = models.BooleanField(_("billed directly"), default=False)
 
     class Meta:
         verbose_name = _("subscription")
@@ -235,11 +239,12 @@ class Subscription(models.Model):
             ),
             # renewals.services.lifecycle_advance: per state, `end_date < a day`. A subscription
             # ended by direct billing never moves on (no lifecycle e-mail about it): out of the
-            # index, so that the sweep does not read them again and again as they pile up.
+            # index, so that the sweep does not read them again and again as they pile up; nor
+            # does a directly billed one (it renews on its own).
             models.Index(
                 fields=["state", "end_date"],
                 name="subscription_lifecycle_due",
-                condition=models.Q(ended_by_direct_billing=False),
+                condition=models.Q(ended_by_direct_billing=False, billed_directly=False),
             ),
         ]
 

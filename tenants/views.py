@@ -41,7 +41,7 @@ from tenants.access import (
     tenant_user_of,
 )
 from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
-from tenants.lifecycle import next_change
+from tenants.lifecycle import in_lifecycle, next_change, state_label
 from tenants.models import (
     DelegationOffer,
     License,
@@ -389,12 +389,13 @@ class HomeSubscription:
 
     @property
     def state_label(self) -> str:
-        return Subscription.State(self.state).label
+        return state_label(self.subscription, self.state)
 
     @property
     def next_change(self) -> tuple[str, date] | None:
-        """What happens next (expired, disabled, deleted) and when, as the dates say."""
-        if self.subscription.ended_by_direct_billing:
+        """What happens next (expired, disabled, deleted) and when, as the dates say; nothing
+        for a directly billed subscription or one ended by the switch."""
+        if not in_lifecycle(self.subscription):
             return None
         return next_change(self.subscription.end_date, timezone.localdate())
 

@@ -263,8 +263,13 @@ def _apply_row(row: PreviewRow, target, access: TenantAccess, keys, today: date,
             fields.append("renewal_notice_on")
         subscription.end_date = row.after.end_date
         subscription.state = row.after.state
-        subscription.save(update_fields=fields)
         renewing = target.intent == Intent.RENEW
+        if renewing and subscription.billed_directly:
+            # Renewed with a prepaid key: prepaid again, with notices and the lifecycle.
+            subscription.billed_directly = False
+            subscription.renewal_notice_on = today
+            fields += ["billed_directly", "renewal_notice_on"]
+        subscription.save(update_fields=list(dict.fromkeys(fields)))
         kind = SubscriptionKey.Kind.RENEWED if renewing else SubscriptionKey.Kind.ADDED
         audit_log(
             action="subscription.renewed" if renewing else "subscription.licenses_added",

@@ -191,3 +191,20 @@ def test_nothing_can_be_assigned_once_the_dates_say_disabled(subscribe, contoso,
         license_assign(access=access, subscription=subscription, tenant_user=alex)
     time_machine.move_to(END + timedelta(days=29))  # expired: still fully usable
     assert license_assign(access=access, subscription=subscription, tenant_user=alex)
+
+
+def test_the_disabled_email_offers_direct_billing_which_the_page_allows(subscribe, time_machine):
+    from django.test import Client
+
+    subscription = subscribe(END)
+    lifecycle_advance(today=END + timedelta(days=30))
+    mail = Email.objects.get(to=["megan@contoso.example"], subject__icontains="désactivé")
+    assert '<html lang="fr">' in mail.html_message
+    assert "Northwind Partners" in mail.message
+    time_machine.move_to(END + timedelta(days=31))
+    client = Client()
+    client.login(email="megan@contoso.example", password="portal-demo")
+    page = client.get(f"/customer/subscriptions/{subscription.pk}/").content.decode()
+    assert 'data-testid="direct-billing"' in page
+    page = client.get(f"/customer/subscriptions/{subscription.pk}/direct-billing/")
+    assert 'data-testid="confirm"' in page.content.decode()

@@ -198,3 +198,24 @@ def test_the_sweep_costs_the_same_queries_whatever_is_not_due(subscribe):
     with CaptureQueriesContext(connection) as crowded:
         assert renewal_notices_send(today=day) == 2
     assert len(crowded.captured_queries) == len(alone.captured_queries)
+
+
+def test_the_notices_are_tagged_with_their_language_and_name_the_partner_of_record(subscribe):
+    subscription = subscribe(END)
+    renewal_notices_send(today=END - timedelta(days=60))
+    french = Email.objects.get(to=["megan@contoso.example"])
+    english = Email.objects.get(to=["partner@northwind.example"])
+    assert '<html lang="fr">' in french.html_message
+    assert '<html lang="en">' in english.html_message
+    # The partner's link is the subscription's page, and the words say so.
+    assert "from the subscription's page" in english.message
+    assert "renewal list" not in english.message
+    # The customer is told whom to ask.
+    assert "Northwind" in french.message
+    Subscription.objects.filter(pk=subscription.pk).update(
+        partner_of_record=None, renewal_notice_on=END - timedelta(days=30)
+    )
+    Email.objects.all().delete()
+    renewal_notices_send(today=END - timedelta(days=30))
+    french = Email.objects.get(to=["megan@contoso.example"])
+    assert "Northwind" not in french.message

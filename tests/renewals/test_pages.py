@@ -109,3 +109,32 @@ def test_the_customer_sees_the_timeline_and_what_happens_next(subscribe, time_ma
     home = client.get("/customer/").content.decode()
     assert f"/customer/subscriptions/{subscription.pk}/" in home
     assert 'data-testid="next-change"' in home
+
+
+def test_the_csv_export_keeps_numbers_as_numbers(partner, subscribe):
+    subscribe(TODAY - timedelta(days=45))  # disabled: -45 days left
+    body = partner.get("/partner/renewals/export.csv").content.decode("utf-8")
+    row = body.splitlines()[1].split(",")
+    assert row[5] == "-45"  # no formula guard on a number ('-45 would be text)
+
+
+def test_the_empty_list_says_there_is_nothing_yet_or_nothing_matching(partner, subscribe):
+    page = partner.get("/partner/renewals/").content.decode()
+    assert "No subscription to renew yet." in page and "No subscription matches." not in page
+    subscribe(TODAY + timedelta(days=50))
+    page = partner.get("/partner/renewals/?window=7").content.decode()
+    assert "No subscription matches." in page and "to renew yet" not in page
+
+
+def test_the_customer_home_table_stacks_on_a_phone(subscribe, time_machine):
+    import re
+
+    time_machine.move_to(TODAY)
+    subscribe(TODAY + timedelta(days=20))
+    client = Client()
+    client.login(email="megan@contoso.example", password="portal-demo")
+    page = client.get("/customer/").content.decode()
+    table = page[page.index('data-testid="subscriptions"') - 60 : page.index("</table>")]
+    assert 'class="table table-stack' in table and "table-responsive" not in page
+    cells = re.findall(r"<td[^>]*>", table)
+    assert cells and all("data-label=" in cell for cell in cells)
