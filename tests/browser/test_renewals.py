@@ -25,7 +25,9 @@ WORDS = {
         "today": "Today",
         "renew": "Renew with a key",
         "switch": "Switch to direct billing",
-        "lost": "Switching today gives up 3 prepaid days.",
+        "lost": "Switching today ends it today and gives up 2 prepaid days.",
+        "billed": "Billed directly: renews on its own each term; nothing to do.",
+        "days_left": "2 days left",
         "done": "is now billed directly",
         "end": "Last day of the subscription",
     },
@@ -38,7 +40,9 @@ WORDS = {
         "today": "Aujourd’hui",
         "renew": "Renouveler avec une clé",
         "switch": "Passer à la facturation directe",
-        "lost": "Passer aujourd’hui abandonne 3 jours prépayés.",
+        "lost": "Passer aujourd’hui le termine aujourd’hui et abandonne 2 jours prépayés.",
+        "billed": "Facturé directement\u00a0: se renouvelle de lui-même à chaque période\u202f;",
+        "days_left": "2 jours restants",
         "done": "est désormais facturé directement",
         "end": "Dernier jour de l’abonnement",
     },
@@ -105,15 +109,50 @@ def test_a_customer_admin_switches_to_direct_billing(browser, live_server, custo
     context = browser.new_context(locale=words["locale"])
     page = context.new_page()
     sign_in(page, live_server, "admin@contoso.example")
+    # The home's subscriptions read as stacked cards on a phone: every column on screen.
+    page.set_viewport_size({"width": 375, "height": 800})
+    table = page.locator("[data-testid=subscriptions]")
+    expect(table).to_be_visible()
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1")
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    cells = table.locator("td[data-label]")
+    for index in range(cells.count()):
+        box = cells.nth(index).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 376
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_role("link", name="Business Standard").click()
     expect(page.locator("ol.timeline")).to_be_visible()
+    expect(page.locator("[data-testid=days-left]")).to_contain_text(words["days_left"])
     page.get_by_role("link", name=words["switch"]).click()
     expect(page.locator("[data-testid=days-lost]")).to_contain_text(words["lost"])
     page.get_by_role("button", name=words["switch"]).click()
     expect(page.locator(".alert-success")).to_contain_text(words["done"])
+    # The new subscription renews on its own: nothing to do, no timeline, no second switch.
+    expect(page.locator("[data-testid=billing]")).to_contain_text(words["billed"])
+    expect(page.locator("ol.timeline")).to_have_count(0)
+    expect(page.get_by_role("link", name=words["switch"])).to_have_count(0)
     old = Subscription.objects.get(pk=customers["contoso"].pk)
     assert old.ended_by_direct_billing
     assert (
         Subscription.objects.filter(tenant=old.tenant, ended_by_direct_billing=False).count() == 1
     )
+    context.close()
+
+
+@pytest.mark.parametrize("width", [1200, 1280, 1360])
+def test_the_french_header_fits_beside_the_renewals_page(browser, live_server, customers, width):
+    """The French partner header (with "Renouvellements") never makes the page scroll sideways
+    at the widths where the navigation is expanded."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": width, "height": 800})
+    page = context.new_page()
+    sign_in(page, live_server, "partner@northwind.example")
+    page.goto(f"{live_server.url}/partner/renewals/")
+    expect(page.locator("h1")).to_have_text("Renouvellements")
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    nav = page.locator("nav.navbar")
+    assert nav.evaluate("n => n.scrollWidth <= n.clientWidth")
     context.close()
