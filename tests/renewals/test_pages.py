@@ -109,6 +109,9 @@ def test_the_customer_sees_the_timeline_and_what_happens_next(subscribe, time_ma
     home = client.get("/customer/").content.decode()
     assert f"/customer/subscriptions/{subscription.pk}/" in home
     assert 'data-testid="next-change"' in home
+    # The day after the end date starts the grace period: not "expires" next to the end date.
+    assert "Grace period from June 12, 2026 unless renewed (still usable)." in page
+    assert "Expires on" not in page
 
 
 def test_the_csv_export_keeps_numbers_as_numbers(partner, subscribe):
