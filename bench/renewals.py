@@ -80,8 +80,8 @@ def fill(total: int) -> None:
             """
             INSERT INTO tenants_subscription (tenant_id, product_id, seats, start_date, end_date,
                 state, created_by_partner_id, partner_of_record_id, created_at,
-                renewal_notice_on, ended_by_direct_billing)
-            SELECT t.id, p.id, 5, e - 364, e, 'active', %s, %s, now(), e - 60, false
+                renewal_notice_on, ended_by_direct_billing, billed_directly)
+            SELECT t.id, p.id, 5, e - 364, e, 'active', %s, %s, now(), e - 60, false, false
             FROM tenants_tenant t CROSS JOIN keys_product p,
                 LATERAL (SELECT %s::date + (70 + (t.id * 7 + p.id) %% 400)::int AS e) d
             WHERE t.id > %s

@@ -110,6 +110,7 @@ class SubscriptionAdmin(RecordAdmin):
         "created_at",
         "renewal_notice_on",
         "ended_by_direct_billing",
+        "billed_directly",
     ]
 
 

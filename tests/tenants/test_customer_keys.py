@@ -199,3 +199,18 @@ def test_step_2_of_a_customer_redemption_is_the_preview(client, partner_admin, c
     redemption = start(client, contoso, "add", *make_keys(1))
     response = client.get(f"/partner/redeem/{redemption.pk}/customer/")
     assert response["Location"] == f"/partner/redeem/{redemption.pk}/apply/"
+
+
+def test_renewing_a_directly_billed_subscription_makes_it_prepaid_again(
+    client, partner_admin, contoso, make_keys
+):
+    Subscription.objects.filter(tenant=contoso).update(billed_directly=True, renewal_notice_on=None)
+    with time_machine.travel("2027-10-01 10:00:00Z", tick=False):
+        client.force_login(partner_admin)
+        redemption = start(client, contoso, "renew", *make_keys(1, seats=5))
+        client.post(f"/partner/redeem/{redemption.pk}/apply/")
+    subscription = standard(contoso)
+    assert subscription.end_date == datetime.date(2028, 11, 26)
+    assert not subscription.billed_directly
+    # Back under the renewal notices.
+    assert subscription.renewal_notice_on == datetime.date(2027, 10, 1)
