@@ -285,8 +285,19 @@ def menus_open(page: Page, world: World):
     if toggler.is_visible():
         toggler.click()
         expect(page.locator("#nav")).to_be_visible()
-    page.locator("nav .dropdown-toggle").click()
-    expect(page.locator("nav .dropdown-menu")).to_be_visible()
+    page.locator("#account-menu").click()
+    expect(page.locator("#account-menu + .dropdown-menu")).to_be_visible()
+
+
+def partner_menu_open(page: Page, world: World):
+    """The header's Partner menu (overview, delegated administration, activity log), open."""
+    page.goto(f"{world.url}/partner/")
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible():
+        toggler.click()
+        expect(page.locator("#nav")).to_be_visible()
+    page.locator("#partner-menu").click()
+    expect(page.locator("#partner-menu + .dropdown-menu")).to_be_visible()
 
 
 def submitted(path: str, text: str = ""):
@@ -338,6 +349,7 @@ STEPS = [
     # The partner admin.
     Step("partner overview", signs_in("partner@northwind.example")),
     Step("menus open", menus_open),
+    Step("partner menu open", partner_menu_open),
     Step("customers", goto("/partner/customers/")),
     Step("customers, no match", goto("/partner/customers/?q=zzz")),
     Step("customer", goto("/partner/customers/{w.customer}/")),
