@@ -27,6 +27,7 @@ from tenants.models import (
 from tenants.services.delegation import (
     OfferClosed,
     OfferError,
+    active_relationship,
     offer_answer,
     offer_eligibility_problem,
     offer_from_token,
@@ -43,6 +44,20 @@ ACTIVITY_PER_PAGE = 50
 
 def _roles_described(roles) -> list[dict]:
     return [{"label": role.label, "description": ROLE_DESCRIPTIONS[role]} for role in roles]
+
+
+def _replaces(partner, tenant) -> dict | None:
+    """The active relationship a new offer to this tenant would replace, for the sentence
+    "This offer replaces your active relationship (roles …, until …)"."""
+    if tenant is None:
+        return None
+    relationship = active_relationship(partner, tenant)
+    if relationship is None:
+        return None
+    return {
+        "relationship": relationship,
+        "roles": ", ".join(str(role.label) for role in relationship.role_choices),
+    }
 
 
 # --- Partner side ---------------------------------------------------------------------------
@@ -111,7 +126,13 @@ def offer_new(request):
     return render(
         request,
         "tenants/offer_new.html",
-        {"form": form, "problem": problem, "chosen": chosen, "tenants": tenants},
+        {
+            "form": form,
+            "problem": problem,
+            "chosen": chosen,
+            "tenants": tenants,
+            "replaces": _replaces(request.partner, chosen),
+        },
     )
 
 
@@ -302,6 +323,7 @@ def offer_answer_view(request, offer_pk: int):
             else _closed_message(offer.state if offer.state != "pending" else "expired"),
             "roles": _roles_described(offer.role_choices),
             "end_date": today + datetime.timedelta(days=offer.duration_days),
+            "replaces": _replaces(offer.partner, offer.tenant) if offer.is_open() else None,
         },
     )
 

@@ -607,3 +607,77 @@ def test_a_user_added_by_the_partner_is_told_who_added_them(
     email = Email.objects.get(to=["lynne@contoso.example"])
     assert "partner@northwind.example (Northwind Partners) added you to Contoso" in email.message
     assert ActivityLog.objects.get().action == "tenant_user.created"
+
+
+# --- One pending offer, one active relationship per partner and customer --------------------
+
+
+def test_a_second_offer_while_one_is_pending_is_refused_naming_it(client, partner_admin, contoso):
+    first = send(partner_admin, contoso, roles=("helpdesk",))
+    with pytest.raises(OfferError, match="already pending"):
+        send(partner_admin, contoso, roles=("user_admin",))
+    assert list(DelegationOffer.objects.all()) == [first]
+    client.force_login(partner_admin)
+    response = client.post(
+        f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}",
+        {"tenant": contoso.pk, "roles": ["user_admin"], "duration_days": "60", "message": "Hi"},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert any("already pending" in error and "Helpdesk" in error for error in errors)
+    assert DelegationOffer.objects.count() == 1
+
+
+def test_an_offer_expired_but_not_swept_does_not_block_a_new_one(partner_admin, contoso):
+    first = send(partner_admin, contoso)
+    with time_machine.travel(first.expires_at + datetime.timedelta(minutes=1)):
+        second = send(partner_admin, contoso)
+    first.refresh_from_db()
+    assert (first.state, second.state) == ("expired", "pending")
+
+
+def test_the_database_refuses_two_pending_offers_and_two_active_relationships(
+    partner_admin, contoso, contoso_admin
+):
+    from django.db import IntegrityError, transaction
+
+    offer = send(partner_admin, contoso)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DelegationOffer.objects.create(
+            partner=offer.partner, tenant=contoso, roles=["helpdesk"], duration_days=5,
+            expires_at=offer.expires_at,
+        )  # fmt: skip
+    relationship = offer_answer(offer=offer, user=contoso_admin, accept=True)
+    other = DelegationOffer.objects.create(
+        partner=offer.partner, tenant=contoso, roles=["helpdesk"], duration_days=5,
+        expires_at=offer.expires_at, state="accepted",
+    )  # fmt: skip
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DelegationRelationship.objects.create(
+            offer=other, partner=offer.partner, tenant=contoso, roles=["helpdesk"],
+            starts_on=relationship.starts_on, ends_on=relationship.ends_on,
+        )  # fmt: skip
+
+
+def test_an_offer_to_a_customer_in_a_relationship_replaces_it_when_accepted(
+    client, partner_admin, contoso, contoso_admin
+):
+    old = related(partner_admin, contoso, contoso_admin, roles=("helpdesk",), days=30)
+    client.force_login(partner_admin)
+    page = client.get(f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}")
+    assert "This offer replaces your active relationship (roles Helpdesk" in page.content.decode()
+    offer = send(partner_admin, contoso, roles=("user_admin", "license_admin"), days=60)
+    client.force_login(contoso_admin)
+    answer = client.get(
+        f"/customer/partner-relationships/offers/{offer.pk}/", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "This offer replaces your active relationship" in answer.content.decode()
+    new = offer_answer(offer=offer, user=contoso_admin, accept=True)
+    old.refresh_from_db()
+    assert old.state == "terminated" and old.terminated_by == contoso_admin
+    assert new.state == "active" and new.roles == ["user_admin", "license_admin"]
+    assert DelegationRelationship.objects.filter(state="active").get() == new
+    event = AuditEvent.objects.get(action="delegation_relationship.replaced")
+    assert event.details["reason"] == "replaced by a new offer"
+    activity = ActivityLog.objects.get(action="delegation_relationship.replaced")
+    assert activity.relationship == old
