@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.db import IntegrityError, connection, transaction
-from django.utils import formats
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
@@ -21,10 +20,10 @@ from tenants.access import customer_account, partner_tenants
 from tenants.emails import partner_admin_recipients, tenant_admin_recipients
 from tenants.models import (
     AUTO_EXTEND_DAYS,
-    ActivityLog,
     MAX_DURATION_DAYS,
     NOTICE_THRESHOLDS,
     OFFER_LIFETIME_DAYS,
+    ActivityLog,
     DelegatedRole,
     DelegationNotice,
     DelegationOffer,
