@@ -242,6 +242,8 @@ def customer_relationships(request):
         .select_related("partner")
         .order_by("state", "ends_on", "id")
     )
+    active_partners = {r.partner_id for r in relationships if r.state == "active"}
+    offers = [(offer, offer.partner_id in active_partners) for offer in offers]
     return render(
         request,
         "tenants/customer_relationships.html",

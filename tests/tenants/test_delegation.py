@@ -681,3 +681,18 @@ def test_an_offer_to_a_customer_in_a_relationship_replaces_it_when_accepted(
     assert event.details["reason"] == "replaced by a new offer"
     activity = ActivityLog.objects.get(action="delegation_relationship.replaced")
     assert activity.relationship == old
+
+
+def test_the_customer_tells_pending_offers_apart_by_roles_duration_and_replacement(
+    client, partner_admin, contoso, contoso_admin
+):
+    related(partner_admin, contoso, contoso_admin, roles=("helpdesk",), days=30)
+    offer = send(partner_admin, contoso, roles=("license_admin",), days=45, auto_extend=True)
+    client.force_login(contoso_admin)
+    page = client.get("/customer/partner-relationships/", HTTP_ACCEPT_LANGUAGE="en")
+    html = page.content.decode()
+    row = html[html.index(f'data-testid="pending-offer-{offer.pk}"') :]
+    row = row[: row.index("</li>")]
+    assert "License administrator" in row
+    assert "45 days" in row and "auto-extends" in row
+    assert "replaces the active relationship" in row
