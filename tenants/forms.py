@@ -4,7 +4,8 @@ import unicodedata
 from django import forms
 from django.conf import settings
 from django.utils import translation
-from django.utils.text import format_lazy
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -234,15 +235,21 @@ class PartnerIdForm(forms.Form):
         return value
 
 
+def _role_line(label, description) -> str:
+    return gettext("%(role)s: %(description)s") % {"role": label, "description": description}
+
+
+# "Label: description", in the reader's language (French puts a no-break space before « : »).
+role_line = lazy(_role_line, str)
+
+
 def _role_choices():
     from tenants.models import ROLE_DESCRIPTIONS, DelegatedRole
 
     return [
         (
             role.value,
-            format_lazy(
-                "{label} — {description}", label=role.label, description=ROLE_DESCRIPTIONS[role]
-            ),
+            role_line(role.label, ROLE_DESCRIPTIONS[role]),
         )
         for role in DelegatedRole
     ]

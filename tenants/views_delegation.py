@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -43,7 +44,14 @@ ACTIVITY_PER_PAGE = 50
 
 
 def _roles_described(roles) -> list[dict]:
-    return [{"label": role.label, "description": ROLE_DESCRIPTIONS[role]} for role in roles]
+    return [
+        {
+            "label": role.label,
+            "label_html": format_html("<strong>{}</strong>", role.label),
+            "description": ROLE_DESCRIPTIONS[role],
+        }
+        for role in roles
+    ]
 
 
 def _replaces(partner, tenant) -> dict | None:

@@ -696,3 +696,40 @@ def test_the_customer_tells_pending_offers_apart_by_roles_duration_and_replaceme
     assert "License administrator" in row
     assert "45 days" in row and "auto-extends" in row
     assert "replaces the active relationship" in row
+
+
+# --- French ------------------------------------------------------------------------------
+
+
+def test_a_users_license_column_says_assigned_in_french_without_a_dangling_date():
+    from django.utils import translation
+
+    with translation.override("fr"):
+        assert translation.pgettext("license state", "assigned") == "attribuée"
+
+
+def test_roles_are_listed_with_french_typography(partner_admin, contoso, contoso_admin, client):
+    offer = send(partner_admin, contoso, roles=("helpdesk",))
+    client.force_login(contoso_admin)
+    page = client.get(
+        f"/customer/partner-relationships/offers/{offer.pk}/", HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    html = page.content.decode()
+    roles = html[html.index('data-testid="offer-roles"') :]
+    roles = roles[: roles.index("</ul>")]
+    assert "</strong>\u00a0: " in roles and "</strong>:" not in roles
+    from django.utils import translation
+
+    from tenants.forms import OfferForm
+
+    with translation.override("fr"):
+        labels = [str(label) for _value, label in OfferForm(tenants=None).fields["roles"].choices]
+    assert all("\u00a0: " in label for label in labels)
+
+
+def test_partner_id_has_one_french_rendering():
+    from pathlib import Path
+
+    catalogue = Path("locale/fr/LC_MESSAGES/django.po").read_text()
+    assert "numéro de partenaire" not in catalogue.lower()
+    assert "ID partenaire" in catalogue
