@@ -733,3 +733,18 @@ def test_partner_id_has_one_french_rendering():
     catalogue = Path("locale/fr/LC_MESSAGES/django.po").read_text()
     assert "numéro de partenaire" not in catalogue.lower()
     assert "ID partenaire" in catalogue
+
+
+def test_the_customer_page_under_a_relationship_links_users_and_drops_the_read_only_sentence(
+    client, partner_admin, contoso, contoso_admin, alex
+):
+    client.force_login(partner_admin)
+    url = f"/partner/customers/{contoso.pk}/"
+    before = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "administrators manage users and licenses." in before
+    assert f"/partner/customers/{contoso.pk}/users/{alex.pk}/" not in before
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    after = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You administer this customer under a delegated-admin relationship" in after
+    assert "manage users and licenses." not in after
+    assert f'href="/partner/customers/{contoso.pk}/users/{alex.pk}/"' in after
