@@ -268,11 +268,22 @@ def offer_default_message(partner, language: str) -> str:
         )
 
 
+def _duration_message() -> str:
+    from tenants.models import MAX_DURATION_DAYS
+
+    return gettext("The duration is from 1 to %(max)d days.") % {"max": MAX_DURATION_DAYS}
+
+
+DURATION_MESSAGE = lazy(_duration_message, str)()
+
+
 class OfferForm(forms.Form):
     """ "Send delegated admin offers": the customer, the roles, the duration, auto-extend and the
     message. Validation only: `offer_send` checks everything again."""
 
-    tenant = forms.ModelChoiceField(queryset=None, label=_("Customer"), empty_label=None)
+    tenant = forms.ModelChoiceField(
+        queryset=None, label=_("Customer"), empty_label=None, widget=forms.HiddenInput
+    )
     roles = forms.MultipleChoiceField(
         label=_("Roles"),
         widget=forms.CheckboxSelectMultiple,
@@ -282,6 +293,7 @@ class OfferForm(forms.Form):
         label=_("Duration (days)"),
         min_value=1,
         max_value=730,
+        error_messages={"min_value": DURATION_MESSAGE, "max_value": DURATION_MESSAGE},
         initial=730,
         help_text=_("From 1 to 730 days from the customer's acceptance."),
     )

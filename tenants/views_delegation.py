@@ -104,14 +104,23 @@ def offer_new(request):
     in that customer's language; the partner edits it."""
     problem = offer_eligibility_problem(request.membership)
     tenants = partner_tenants(request.partner).order_by("name", "id")
+    # One customer choice: the GET chooser; then the POST form shows it as text (a hidden field)
+    # with a "Change" link back to the chooser.
     chosen = None
-    if request.GET.get("tenant", "").isdigit():
-        chosen = tenants.filter(pk=int(request.GET["tenant"])).first()
+    asked = request.GET.get("tenant", "")
+    if request.method == "POST" and not asked:
+        asked = request.POST.get("tenant", "")
+    if asked.isdigit():
+        chosen = tenants.filter(pk=int(asked)).first()
     initial = {"duration_days": 730}
     if chosen is not None:
         initial["tenant"] = chosen.pk
         initial["message"] = offer_default_message(request.partner, chosen.preferred_language)
-    form = OfferForm(posted_data(request), tenants=tenants, initial=initial)
+    data = posted_data(request)
+    if data is not None and chosen is not None:
+        data = data.copy()
+        data["tenant"] = str(chosen.pk)  # the customer chosen, whatever else is posted
+    form = OfferForm(data, tenants=tenants, initial=initial)
     if request.method == "POST" and problem is None and form.is_valid():
         try:
             offer = offer_send(

@@ -748,3 +748,45 @@ def test_the_customer_page_under_a_relationship_links_users_and_drops_the_read_o
     assert "You administer this customer under a delegated-admin relationship" in after
     assert "manage users and licenses." not in after
     assert f'href="/partner/customers/{contoso.pk}/users/{alex.pk}/"' in after
+
+
+# --- The send form ---------------------------------------------------------------------------
+
+
+def test_the_send_form_names_the_roles_field_and_says_the_duration_rule(
+    client, partner_admin, contoso
+):
+    client.force_login(partner_admin)
+    response = client.post(
+        f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}",
+        {"tenant": contoso.pk, "duration_days": "0", "message": "Hi"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    html = response.content.decode()
+    summary = html[html.index('data-testid="error-summary"') :]
+    summary = summary[: summary.index("</ul>")]
+    assert '<a href="#id_roles_0"' in summary and "Roles: This field is required." in summary
+    assert "Duration (days): The duration is from 1 to 730 days." in summary
+    assert "greater than or equal" not in html
+
+
+def test_the_send_form_has_one_customer_choice(client, partner_admin, contoso, northwind):
+    other = TenantFactory(
+        name="Fabrikam Shop", domain_prefix="fabshop", created_by_partner=northwind,
+        preferred_language="en",
+    )  # fmt: skip
+    client.force_login(partner_admin)
+    chooser = client.get("/partner/delegated-admin/offers/new/").content.decode()
+    assert 'id="choose-tenant"' in chooser and "Send the offer" not in chooser
+    page = client.get(f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}")
+    html = page.content.decode()
+    assert 'id="choose-tenant"' not in html and 'name="tenant" class="form-select"' not in html
+    assert f'type="hidden" name="tenant" value="{contoso.pk}"' in html
+    assert 'data-testid="change-customer"' in html
+    assert page.context["form"].initial["message"].startswith("Bonjour")
+    # The chosen customer wins over a tampered hidden field.
+    client.post(
+        f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}",
+        {"tenant": other.pk, "roles": ["helpdesk"], "duration_days": "30", "message": "Hi"},
+    )
+    assert DelegationOffer.objects.get().tenant == contoso
