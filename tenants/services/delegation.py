@@ -145,18 +145,38 @@ class OfferDetails:
 
 
 def offer_eligibility_problem(membership: PartnerMembership) -> str | None:
-    """Why this partner user cannot send offers (and whom to ask), or None."""
+    """Why this partner user cannot send offers, every reason that applies, each with whom to
+    ask; None when they can."""
+    reasons = []
     if not membership.partner.cloud_program_enrolled:
-        return _(
-            "Your organization is not enrolled in the cloud program: only enrolled partners can "
-            "send delegated admin offers. Ask the portal's operations team to enrol it."
+        reasons.append(
+            _(
+                "Your organization is not enrolled in the cloud program: only enrolled partners "
+                "can send delegated admin offers. Ask the portal's operations team to enroll it."
+            )
         )
     if not membership.is_admin:
-        return _(
-            "Only your organization's partner admins can send delegated admin offers. Ask one of "
-            "them."
+        admins = list(
+            PartnerMembership.objects.filter(partner=membership.partner_id, role="admin")
+            .order_by("user__email")
+            .values_list("user__email", flat=True)[:5]
         )
-    return None
+        if admins:
+            reasons.append(
+                _(
+                    "Only your organization's partner admins can send delegated admin offers. "
+                    "Ask one of them: %(admins)s."
+                )
+                % {"admins": ", ".join(admins)}
+            )
+        else:
+            reasons.append(
+                _(
+                    "Only your organization's partner admins can send delegated admin offers. "
+                    "Ask the portal's operations team to name one."
+                )
+            )
+    return " ".join(reasons) or None
 
 
 def offer_details_problem(details: OfferDetails) -> tuple[str, str] | None:

@@ -790,3 +790,16 @@ def test_the_send_form_has_one_customer_choice(client, partner_admin, contoso, n
         {"tenant": other.pk, "roles": ["helpdesk"], "duration_days": "30", "message": "Hi"},
     )
     assert DelegationOffer.objects.get().tenant == contoso
+
+
+def test_the_overview_gives_an_agent_every_reason_and_whom_to_ask(
+    client, partner_agent, partner_admin, northwind
+):
+    northwind.cloud_program_enrolled = False
+    northwind.save()
+    client.force_login(partner_agent)
+    problem = client.get("/partner/", HTTP_ACCEPT_LANGUAGE="en").context["offer_problem"]
+    assert "not enrolled in the cloud program" in problem
+    assert "operations team to enroll it" in problem
+    assert "Only your organization's partner admins can send" in problem
+    assert partner_admin.email in problem
