@@ -397,6 +397,7 @@ def _activity_page(request, entries, template_context: dict):
             "form": form,
             "page": page,
             "query": query.urlencode(),
+            "filtered": any(query.get(name) for name in ("start", "end", "action")),
             "rows": [(entry, action_label(entry.action)) for entry in page.object_list],
         },
     )

@@ -803,3 +803,37 @@ def test_the_overview_gives_an_agent_every_reason_and_whom_to_ask(
     assert "operations team to enroll it" in problem
     assert "Only your organization's partner admins can send" in problem
     assert partner_admin.email in problem
+
+
+# --- The activity log ------------------------------------------------------------------------
+
+
+def test_a_license_row_names_the_user(partner_agent, partner_admin, contoso, contoso_admin, alex):
+    from tenants.services import license_assign, license_unassign
+
+    related(partner_admin, contoso, contoso_admin, roles=["license_admin"])
+    access = tenant_access(user=partner_agent, tenant_id=contoso.pk, permission=P.LICENSES_MANAGE)
+    subscription = contoso.subscriptions.get()
+    license_assign(access=access, tenant_user=alex, subscription=subscription)
+    license_unassign(access=access, tenant_user=alex, subscription=subscription)
+    labels = set(ActivityLog.objects.values_list("target_label", flat=True))
+    assert labels == {f"{subscription} → Alex Wilber"}
+
+
+def test_the_log_says_only_the_error_for_a_bad_range_and_nothing_yet_without_filters(
+    contoso_admin, client
+):
+    client.force_login(contoso_admin)
+    bad = client.get(
+        "/customer/activity/",
+        {"start": "2026-03-01", "end": "2026-02-01"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    assert "The end of the range is before its start." in bad
+    assert 'data-testid="activity-empty"' not in bad
+    empty = client.get("/customer/activity/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Nothing was recorded yet." in empty and "for these filters" not in empty
+    filtered = client.get(
+        "/customer/activity/", {"action": ""}, HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "Nothing was recorded yet." in filtered
