@@ -26,6 +26,7 @@ from tenants.models import (
     DelegationRelationship,
 )
 from tenants.services.delegation import (
+    RESEND_INTERVAL,
     OfferClosed,
     OfferError,
     active_relationship,
@@ -85,6 +86,13 @@ def partner_delegation(request):
         .select_related("tenant")
         .order_by("state", "ends_on", "id")
     )
+    now = timezone.now()
+    for offer in offers.object_list:
+        # The e-mail goes again at most every few minutes: until then the button says when.
+        next_send = offer.last_sent_at + RESEND_INTERVAL if offer.last_sent_at else None
+        offer.resend_after = (
+            timezone.localtime(next_send) if next_send and next_send > now else None
+        )
     return render(
         request,
         "tenants/delegation.html",

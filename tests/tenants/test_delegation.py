@@ -837,3 +837,20 @@ def test_the_log_says_only_the_error_for_a_bad_range_and_nothing_yet_without_fil
         "/customer/activity/", {"action": ""}, HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
     assert "Nothing was recorded yet." in filtered
+
+
+def test_the_resend_button_is_disabled_until_ten_minutes_have_passed(
+    client, partner_admin, contoso
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC), tick=False):
+        offer = send(partner_admin, contoso, days=45, auto_extend=False)
+        client.force_login(partner_admin)
+        page = client.get("/partner/delegated-admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'data-testid="resend-after-{offer.pk}"' in page
+    assert "You can send it again after" in page
+    assert f'action="/partner/delegated-admin/offers/{offer.pk}/resend/"' not in page
+    assert "45 days" in page and 'badge text-bg-warning">Pending' in page
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, 10, tzinfo=datetime.UTC), tick=False):
+        page = client.get("/partner/delegated-admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'action="/partner/delegated-admin/offers/{offer.pk}/resend/"' in page
+    assert "You can send it again after" not in page
