@@ -854,3 +854,31 @@ def test_the_resend_button_is_disabled_until_ten_minutes_have_passed(
         page = client.get("/partner/delegated-admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'action="/partner/delegated-admin/offers/{offer.pk}/resend/"' in page
     assert "You can send it again after" not in page
+
+
+# --- Wording ---------------------------------------------------------------------------------
+
+
+def test_the_wording_around_delegation(
+    client, partner_admin, partner_agent, contoso, contoso_admin
+):
+    client.force_login(partner_admin)
+    overview = client.get("/partner/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert (
+        'href="/partner/delegated-admin/" class="btn btn-outline-secondary">'
+        "Delegated administration<" in overview
+    )
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin", "helpdesk"])
+    customer = client.get(f"/partner/customers/{contoso.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Roles: User administrator, Helpdesk." in customer.content.decode()
+    users = client.get(f"/partner/customers/{contoso.pk}/users/", HTTP_ACCEPT_LANGUAGE="en")
+    assert users.content.decode().count(f"· {contoso.domain}") == 1
+    client.force_login(contoso_admin)
+    home = client.get("/customer/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "1 partner administers your organization: see Partner relationships." in home
+    from django.utils import translation
+
+    from portal.admin import PartnerAdmin
+
+    with translation.override("en"):
+        assert str(PartnerAdmin.enrol.short_description) == "Enroll in the cloud program"
