@@ -317,6 +317,9 @@ def offer_answer_view(request, offer_pk: int):
         accept = request.POST.get("answer") == "accept"
         if request.POST.get("answer") not in ("accept", "decline"):
             return redirect("tenants:offer_answer", offer.pk)
+        if not accept and offer.is_open() and request.POST.get("confirm") != "1":
+            # Declining is final: asked once more (Accept stays one click).
+            return render(request, "tenants/offer_decline.html", {"offer": offer})
         try:
             offer_answer(offer=offer, user=request.user, accept=accept)
         except OfferClosed as closed:

@@ -882,3 +882,20 @@ def test_the_wording_around_delegation(
 
     with translation.override("en"):
         assert str(PartnerAdmin.enrol.short_description) == "Enroll in the cloud program"
+
+
+def test_decline_asks_to_confirm_and_accept_does_not(client, partner_admin, contoso, contoso_admin):
+    offer = send(partner_admin, contoso)
+    client.force_login(contoso_admin)
+    url = f"/customer/partner-relationships/offers/{offer.pk}/"
+    page = client.post(url, {"answer": "decline"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and 'name="confirm" value="1"' in page.content.decode()
+    offer.refresh_from_db()
+    assert offer.state == "pending"
+    assert client.post(url, {"answer": "decline", "confirm": "1"}).status_code == 302
+    offer.refresh_from_db()
+    assert offer.state == "declined"
+    second = send(partner_admin, contoso)
+    client.post(f"/customer/partner-relationships/offers/{second.pk}/", {"answer": "accept"})
+    second.refresh_from_db()
+    assert second.state == "accepted"
