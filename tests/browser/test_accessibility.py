@@ -285,8 +285,19 @@ def menus_open(page: Page, world: World):
     if toggler.is_visible():
         toggler.click()
         expect(page.locator("#nav")).to_be_visible()
-    page.locator("nav .dropdown-toggle").click()
-    expect(page.locator("nav .dropdown-menu")).to_be_visible()
+    page.locator("#account-menu").click()
+    expect(page.locator("#account-menu + .dropdown-menu")).to_be_visible()
+
+
+def partner_menu_open(page: Page, world: World):
+    """The header's Partner menu (overview, delegated administration, activity log), open."""
+    page.goto(f"{world.url}/partner/")
+    toggler = page.locator(".navbar-toggler")
+    if toggler.is_visible():
+        toggler.click()
+        expect(page.locator("#nav")).to_be_visible()
+    page.locator("#partner-menu").click()
+    expect(page.locator("#partner-menu + .dropdown-menu")).to_be_visible()
 
 
 def submitted(path: str, text: str = ""):
@@ -304,6 +315,11 @@ def submitted(path: str, text: str = ""):
 def offer_without_roles(page: Page, world: World):
     page.goto(f"{world.url}/partner/delegated-admin/offers/new/?tenant={world.customer}")
     submit(page, "main form[method=post] button[type=submit]")
+
+
+def decline_an_offer(page: Page, world: World):
+    page.goto(f"{world.url}/customer/partner-relationships/offers/{world.offer}/")
+    submit(page, "main form button[value=decline]")
 
 
 def ask_for_a_new_link(page: Page, world: World):
@@ -338,6 +354,7 @@ STEPS = [
     # The partner admin.
     Step("partner overview", signs_in("partner@northwind.example")),
     Step("menus open", menus_open),
+    Step("partner menu open", partner_menu_open),
     Step("customers", goto("/partner/customers/")),
     Step("customers, no match", goto("/partner/customers/?q=zzz")),
     Step("customer", goto("/partner/customers/{w.customer}/")),
@@ -416,6 +433,7 @@ STEPS = [
     ),
     Step("partner relationships", goto("/customer/partner-relationships/")),
     Step("a delegated admin offer", goto("/customer/partner-relationships/offers/{w.offer}/")),
+    Step("decline an offer, confirm", decline_an_offer, shows='[data-testid="decline-confirm"]'),
     Step(
         "remove a partner's roles",
         goto("/customer/partner-relationships/{w.relationship}/remove-roles/"),

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.browser
 WORDS = {
     "en": {
         "locale": "en-US",
+        "partner": "Partner",
+        "overview": "Partner overview",
         "send": "Send delegated admin offers",
         "choose": "Choose",
         "user_admin": "User administrator",
@@ -40,6 +42,8 @@ WORDS = {
     },
     "fr": {
         "locale": "fr-FR",
+        "partner": "Partenaire",
+        "overview": "Présentation du partenaire",
         "send": "Envoyer des offres d’administration déléguée",
         "choose": "Choisir",
         "user_admin": "Administrateur des utilisateurs",
@@ -86,6 +90,11 @@ def send_offer(browser, live_server, words):
     context = browser.new_context(locale=words["locale"])
     page = context.new_page()
     sign_in(page, live_server, "partner@northwind.example")
+    page.goto(f"{live_server.url}/partner/customers/")
+    # The seed's way: the header's Partner menu, Partner overview, Send delegated admin offers.
+    page.get_by_role("button", name=words["partner"], exact=True).click()
+    page.get_by_role("link", name=words["overview"]).click()
+    expect(page.get_by_role("heading", name=words["overview"])).to_be_visible()
     page.get_by_role("link", name=words["send"]).first.click()
     page.get_by_role("button", name=words["choose"]).click()
     page.get_by_label(re.compile(words["user_admin"])).check()
@@ -154,6 +163,8 @@ def test_send_and_decline(browser, live_server, contoso, language):
     partner, _partner_page = send_offer(browser, live_server, words)
     customer, page = open_the_link(browser, live_server, words)
     page.get_by_role("button", name=words["decline"]).click()
+    assert DelegationOffer.objects.get().state == "pending"  # asked to confirm first
+    page.get_by_test_id("decline-confirm").get_by_role("button", name=words["decline"]).click()
     expect(page.get_by_role("alert")).to_contain_text(words["declined"])
     assert DelegationOffer.objects.get().state == "declined"
     partner.close()
