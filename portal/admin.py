@@ -148,7 +148,7 @@ class PartnerAdmin(AuditedAdmin):
         )
         self.message_user(request, _("%(count)d partner(s) changed.") % {"count": changed})
 
-    @admin.action(description=_("Enrol in the cloud program"))
+    @admin.action(description=_("Enroll in the cloud program"))
     def enrol(self, request, queryset):
         self._set_enrolment(request, queryset, True)
 

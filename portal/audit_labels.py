@@ -59,6 +59,7 @@ ACTION_LABELS = {
     "delegation_relationship.extended": _("Delegated admin relationship extended"),
     "delegation_relationship.expired": _("Delegated admin relationship expired"),
     "delegation_relationship.terminated": _("Delegated admin relationship ended"),
+    "delegation_relationship.replaced": _("Delegated admin relationship replaced by a new offer"),
     # portal
     "partner.enrolled": _("Enrolled in the cloud program"),
     "partner.unenrolled": _("Removed from the cloud program"),

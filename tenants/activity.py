@@ -17,12 +17,18 @@ def activity_record(
     action: str,
     target: models.Model | None = None,
     details: dict[str, Any] | None = None,
+    person=None,
 ) -> ActivityLog | None:
+    """`person`: the user the action was about, when the target is something else (a license
+    of a subscription): the label then names them, "Business Standard · Adatum → Léa Martin"."""
     relationship = getattr(access, "relationship", None)
     if relationship is None:
         return None
     with translation.override(settings.LANGUAGE_CODE):
-        target_label = str(target)[:300] if target is not None else ""
+        target_label = str(target) if target is not None else ""
+        if person is not None:
+            target_label = f"{target_label} → {person.full_name}"
+        target_label = target_label[:300]
     return ActivityLog.objects.create(
         tenant=access.tenant,
         relationship=relationship,

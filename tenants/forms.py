@@ -4,7 +4,8 @@ import unicodedata
 from django import forms
 from django.conf import settings
 from django.utils import translation
-from django.utils.text import format_lazy
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -234,15 +235,21 @@ class PartnerIdForm(forms.Form):
         return value
 
 
+def _role_line(label, description) -> str:
+    return gettext("%(role)s: %(description)s") % {"role": label, "description": description}
+
+
+# "Label: description", in the reader's language (French puts a no-break space before « : »).
+role_line = lazy(_role_line, str)
+
+
 def _role_choices():
     from tenants.models import ROLE_DESCRIPTIONS, DelegatedRole
 
     return [
         (
             role.value,
-            format_lazy(
-                "{label} — {description}", label=role.label, description=ROLE_DESCRIPTIONS[role]
-            ),
+            role_line(role.label, ROLE_DESCRIPTIONS[role]),
         )
         for role in DelegatedRole
     ]
@@ -261,11 +268,22 @@ def offer_default_message(partner, language: str) -> str:
         )
 
 
+def _duration_message() -> str:
+    from tenants.models import MAX_DURATION_DAYS
+
+    return gettext("The duration is from 1 to %(max)d days.") % {"max": MAX_DURATION_DAYS}
+
+
+DURATION_MESSAGE = lazy(_duration_message, str)()
+
+
 class OfferForm(forms.Form):
     """ "Send delegated admin offers": the customer, the roles, the duration, auto-extend and the
     message. Validation only: `offer_send` checks everything again."""
 
-    tenant = forms.ModelChoiceField(queryset=None, label=_("Customer"), empty_label=None)
+    tenant = forms.ModelChoiceField(
+        queryset=None, label=_("Customer"), empty_label=None, widget=forms.HiddenInput
+    )
     roles = forms.MultipleChoiceField(
         label=_("Roles"),
         widget=forms.CheckboxSelectMultiple,
@@ -275,6 +293,7 @@ class OfferForm(forms.Form):
         label=_("Duration (days)"),
         min_value=1,
         max_value=730,
+        error_messages={"min_value": DURATION_MESSAGE, "max_value": DURATION_MESSAGE},
         initial=730,
         help_text=_("From 1 to 730 days from the customer's acceptance."),
     )

@@ -449,6 +449,12 @@ class DelegationOffer(models.Model):
                 ),
                 name="delegation_offer_state_valid",
             ),
+            # At most one pending offer per partner and tenant (withdraw it to send another).
+            models.UniqueConstraint(
+                fields=["partner", "tenant"],
+                condition=models.Q(state="pending"),
+                name="delegation_offer_one_pending",
+            ),
         ]
         indexes = [
             # delegation_sweep: pending offers whose 90 days are over.
@@ -527,6 +533,12 @@ class DelegationRelationship(models.Model):
             models.CheckConstraint(
                 condition=models.Q(state__in=["active", "expired", "terminated"]),
                 name="delegation_relationship_state_valid",
+            ),
+            # At most one active relationship per partner and tenant: a new offer replaces it.
+            models.UniqueConstraint(
+                fields=["partner", "tenant"],
+                condition=models.Q(state="active"),
+                name="delegation_relationship_one_active",
             ),
         ]
         indexes = [

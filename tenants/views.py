@@ -44,6 +44,7 @@ from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
 from tenants.lifecycle import in_lifecycle, next_change, state_label
 from tenants.models import (
     DelegationOffer,
+    DelegationRelationship,
     License,
     RedemptionTarget,
     Subscription,
@@ -432,6 +433,13 @@ def customer_home(request):
             "pending_offers": DelegationOffer.objects.filter(
                 tenant=tenant, state="pending", expires_at__gt=timezone.now()
             ).count(),
+            # Partners with an active relationship (access also needs the end date not passed).
+            "administering_partners": DelegationRelationship.objects.filter(
+                tenant=tenant, state="active", ends_on__gte=timezone.localdate()
+            )
+            .values("partner")
+            .distinct()
+            .count(),
         },
     )
 

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -25,8 +26,10 @@ from tenants.models import (
     DelegationRelationship,
 )
 from tenants.services.delegation import (
+    RESEND_INTERVAL,
     OfferClosed,
     OfferError,
+    active_relationship,
     offer_answer,
     offer_eligibility_problem,
     offer_from_token,
@@ -42,7 +45,28 @@ ACTIVITY_PER_PAGE = 50
 
 
 def _roles_described(roles) -> list[dict]:
-    return [{"label": role.label, "description": ROLE_DESCRIPTIONS[role]} for role in roles]
+    return [
+        {
+            "label": role.label,
+            "label_html": format_html("<strong>{}</strong>", role.label),
+            "description": ROLE_DESCRIPTIONS[role],
+        }
+        for role in roles
+    ]
+
+
+def _replaces(partner, tenant) -> dict | None:
+    """The active relationship a new offer to this tenant would replace, for the sentence
+    "This offer replaces your active relationship (roles …, until …)"."""
+    if tenant is None:
+        return None
+    relationship = active_relationship(partner, tenant)
+    if relationship is None:
+        return None
+    return {
+        "relationship": relationship,
+        "roles": ", ".join(str(role.label) for role in relationship.role_choices),
+    }
 
 
 # --- Partner side ---------------------------------------------------------------------------
@@ -62,6 +86,13 @@ def partner_delegation(request):
         .select_related("tenant")
         .order_by("state", "ends_on", "id")
     )
+    now = timezone.now()
+    for offer in offers.object_list:
+        # The e-mail goes again at most every few minutes: until then the button says when.
+        next_send = offer.last_sent_at + RESEND_INTERVAL if offer.last_sent_at else None
+        offer.resend_after = (
+            timezone.localtime(next_send) if next_send and next_send > now else None
+        )
     return render(
         request,
         "tenants/delegation.html",
@@ -81,14 +112,23 @@ def offer_new(request):
     in that customer's language; the partner edits it."""
     problem = offer_eligibility_problem(request.membership)
     tenants = partner_tenants(request.partner).order_by("name", "id")
+    # One customer choice: the GET chooser; then the POST form shows it as text (a hidden field)
+    # with a "Change" link back to the chooser.
     chosen = None
-    if request.GET.get("tenant", "").isdigit():
-        chosen = tenants.filter(pk=int(request.GET["tenant"])).first()
+    asked = request.GET.get("tenant", "")
+    if request.method == "POST" and not asked:
+        asked = request.POST.get("tenant", "")
+    if asked.isdigit():
+        chosen = tenants.filter(pk=int(asked)).first()
     initial = {"duration_days": 730}
     if chosen is not None:
         initial["tenant"] = chosen.pk
         initial["message"] = offer_default_message(request.partner, chosen.preferred_language)
-    form = OfferForm(posted_data(request), tenants=tenants, initial=initial)
+    data = posted_data(request)
+    if data is not None and chosen is not None:
+        data = data.copy()
+        data["tenant"] = str(chosen.pk)  # the customer chosen, whatever else is posted
+    form = OfferForm(data, tenants=tenants, initial=initial)
     if request.method == "POST" and problem is None and form.is_valid():
         try:
             offer = offer_send(
@@ -111,7 +151,13 @@ def offer_new(request):
     return render(
         request,
         "tenants/offer_new.html",
-        {"form": form, "problem": problem, "chosen": chosen, "tenants": tenants},
+        {
+            "form": form,
+            "problem": problem,
+            "chosen": chosen,
+            "tenants": tenants,
+            "replaces": _replaces(request.partner, chosen),
+        },
     )
 
 
@@ -221,6 +267,8 @@ def customer_relationships(request):
         .select_related("partner")
         .order_by("state", "ends_on", "id")
     )
+    active_partners = {r.partner_id for r in relationships if r.state == "active"}
+    offers = [(offer, offer.partner_id in active_partners) for offer in offers]
     return render(
         request,
         "tenants/customer_relationships.html",
@@ -269,6 +317,9 @@ def offer_answer_view(request, offer_pk: int):
         accept = request.POST.get("answer") == "accept"
         if request.POST.get("answer") not in ("accept", "decline"):
             return redirect("tenants:offer_answer", offer.pk)
+        if not accept and offer.is_open() and request.POST.get("confirm") != "1":
+            # Declining is final: asked once more (Accept stays one click).
+            return render(request, "tenants/offer_decline.html", {"offer": offer})
         try:
             offer_answer(offer=offer, user=request.user, accept=accept)
         except OfferClosed as closed:
@@ -302,6 +353,7 @@ def offer_answer_view(request, offer_pk: int):
             else _closed_message(offer.state if offer.state != "pending" else "expired"),
             "roles": _roles_described(offer.role_choices),
             "end_date": today + datetime.timedelta(days=offer.duration_days),
+            "replaces": _replaces(offer.partner, offer.tenant) if offer.is_open() else None,
         },
     )
 
@@ -356,6 +408,7 @@ def _activity_page(request, entries, template_context: dict):
             "form": form,
             "page": page,
             "query": query.urlencode(),
+            "filtered": any(query.get(name) for name in ("start", "end", "action")),
             "rows": [(entry, action_label(entry.action)) for entry in page.object_list],
         },
     )

@@ -33,5 +33,7 @@ def _form_errors(form, number: int | None) -> list[dict]:
             if field.is_hidden:
                 errors.append({"message": message})
             else:
-                errors.append({"id": field.id_for_label, "label": label, "message": message})
+                # A group of checkboxes or radios has no single id: link to its first box.
+                target = field.id_for_label or (field.auto_id and f"{field.auto_id}_0")
+                errors.append({"id": target, "label": label, "message": message})
     return errors

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('keys', '0006_key_jobs'),
         ('portal', '0003_normalized_email_addresses'),
-        ('tenants', '0009_subscription_renewal_schedule'),
+        ('tenants', '0010_delegation_one_pending_one_active'),
     ]
 
     operations = [

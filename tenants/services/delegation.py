@@ -9,8 +9,8 @@ import datetime
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import IntegrityError, connection, transaction
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
@@ -23,6 +23,7 @@ from tenants.models import (
     MAX_DURATION_DAYS,
     NOTICE_THRESHOLDS,
     OFFER_LIFETIME_DAYS,
+    ActivityLog,
     DelegatedRole,
     DelegationNotice,
     DelegationOffer,
@@ -144,18 +145,38 @@ class OfferDetails:
 
 
 def offer_eligibility_problem(membership: PartnerMembership) -> str | None:
-    """Why this partner user cannot send offers (and whom to ask), or None."""
+    """Why this partner user cannot send offers, every reason that applies, each with whom to
+    ask; None when they can."""
+    reasons = []
     if not membership.partner.cloud_program_enrolled:
-        return _(
-            "Your organization is not enrolled in the cloud program: only enrolled partners can "
-            "send delegated admin offers. Ask the portal's operations team to enrol it."
+        reasons.append(
+            _(
+                "Your organization is not enrolled in the cloud program: only enrolled partners "
+                "can send delegated admin offers. Ask the portal's operations team to enroll it."
+            )
         )
     if not membership.is_admin:
-        return _(
-            "Only your organization's partner admins can send delegated admin offers. Ask one of "
-            "them."
+        admins = list(
+            PartnerMembership.objects.filter(partner=membership.partner_id, role="admin")
+            .order_by("user__email")
+            .values_list("user__email", flat=True)[:5]
         )
-    return None
+        if admins:
+            reasons.append(
+                _(
+                    "Only your organization's partner admins can send delegated admin offers. "
+                    "Ask one of them: %(admins)s."
+                )
+                % {"admins": ", ".join(admins)}
+            )
+        else:
+            reasons.append(
+                _(
+                    "Only your organization's partner admins can send delegated admin offers. "
+                    "Ask the portal's operations team to name one."
+                )
+            )
+    return " ".join(reasons) or None
 
 
 def offer_details_problem(details: OfferDetails) -> tuple[str, str] | None:
@@ -176,10 +197,47 @@ def offer_details_problem(details: OfferDetails) -> tuple[str, str] | None:
     return None
 
 
+REPLACED_REASON = "replaced by a new offer"
+
+
+def pending_offer(partner, tenant, now=None) -> DelegationOffer | None:
+    """The partner's pending offer to this tenant still open, if any (at most one)."""
+    return (
+        DelegationOffer.objects.filter(
+            partner=partner, tenant=tenant, state="pending", expires_at__gt=now or timezone.now()
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def active_relationship(partner, tenant) -> DelegationRelationship | None:
+    """The partner's active relationship with this tenant, if any (at most one): a new offer
+    accepted replaces it."""
+    return (
+        DelegationRelationship.objects.filter(partner=partner, tenant=tenant, state="active")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def pending_offer_problem(offer: DelegationOffer) -> str:
+    return _(
+        "An offer to %(name)s is already pending (sent on %(date)s, roles: %(roles)s). "
+        "Withdraw it first to send another one."
+    ) % {
+        "name": offer.tenant.name,
+        "date": formats.date_format(timezone.localtime(offer.created_at), "DATE_FORMAT"),
+        "roles": ", ".join(str(role.label) for role in offer.role_choices),
+    }
+
+
 def offer_send(
     *, membership: PartnerMembership, tenant: Tenant, details: OfferDetails, now=None
 ) -> DelegationOffer:
-    """Send an offer: the tenant's admins get an e-mail with a link. Nothing is granted yet."""
+    """Send an offer: the tenant's admins get an e-mail with a link. Nothing is granted yet.
+    One pending offer per partner and tenant; an offer to a tenant with an active relationship
+    is a change of roles (accepting it replaces the relationship)."""
     problem = offer_eligibility_problem(membership)
     if problem:
         raise OfferError(problem)
@@ -189,32 +247,54 @@ def offer_send(
     if problem:
         raise OfferError(problem[1], field=problem[0])
     now = now or timezone.now()
-    with transaction.atomic():
-        offer = DelegationOffer.objects.create(
-            partner=membership.partner,
-            tenant=tenant,
-            roles=roles_sorted(details.roles),
-            duration_days=details.duration_days,
-            auto_extend=details.auto_extend,
-            message=details.message.strip(),
-            created_by=membership.user,
-            created_at=now,
-            last_sent_at=now,
-            expires_at=now + datetime.timedelta(days=OFFER_LIFETIME_DAYS),
-        )
-        audit_log(
-            action="delegation_offer.sent",
-            actor=membership.user,
-            target=offer,
-            partner=membership.partner,
-            tenant=tenant,
-            details={
-                "roles": offer.roles,
-                "duration_days": offer.duration_days,
-                "auto_extend": offer.auto_extend,
-            },
-        )
-        _offer_email_queue(offer)
+    # A pending offer past its 90 days no longer counts (the sweep may not have run yet).
+    for stale in DelegationOffer.objects.filter(
+        partner=membership.partner, tenant=tenant, state="pending", expires_at__lte=now
+    ):
+        _expire_if_due(stale, now)
+    try:
+        with transaction.atomic():
+            # Two sends at once for the same customer: the second waits here, then sees the
+            # first one's offer. The unique constraint backs this up.
+            Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            pending = pending_offer(membership.partner, tenant, now)
+            if pending is not None:
+                raise OfferError(pending_offer_problem(pending))
+            offer = _offer_create(membership, tenant, details, now)
+    except IntegrityError:
+        pending = pending_offer(membership.partner, tenant, now)
+        if pending is None:
+            raise
+        raise OfferError(pending_offer_problem(pending)) from None
+    return offer
+
+
+def _offer_create(membership, tenant, details, now) -> DelegationOffer:
+    offer = DelegationOffer.objects.create(
+        partner=membership.partner,
+        tenant=tenant,
+        roles=roles_sorted(details.roles),
+        duration_days=details.duration_days,
+        auto_extend=details.auto_extend,
+        message=details.message.strip(),
+        created_by=membership.user,
+        created_at=now,
+        last_sent_at=now,
+        expires_at=now + datetime.timedelta(days=OFFER_LIFETIME_DAYS),
+    )
+    audit_log(
+        action="delegation_offer.sent",
+        actor=membership.user,
+        target=offer,
+        partner=membership.partner,
+        tenant=tenant,
+        details={
+            "roles": offer.roles,
+            "duration_days": offer.duration_days,
+            "auto_extend": offer.auto_extend,
+        },
+    )
+    _offer_email_queue(offer)
     return offer
 
 
@@ -326,6 +406,7 @@ def offer_answer(
         locked.save(update_fields=["state", "answered_by", "answered_at"])
         relationship = None
         if accept:
+            _relationship_replace(locked, user, now)
             relationship = DelegationRelationship.objects.create(
                 offer=locked,
                 partner=locked.partner,
@@ -349,6 +430,43 @@ def offer_answer(
         )
     offer.refresh_from_db()
     return relationship
+
+
+def _relationship_replace(offer: DelegationOffer, user: User, now) -> None:
+    """Accepting an offer while the partner has an active relationship with the tenant changes
+    the roles: the old relationship ends now (terminated, "replaced by a new offer"), in the
+    caller's transaction, before the new one starts."""
+    old = (
+        DelegationRelationship.objects.select_for_update(of=("self",))
+        .select_related("partner", "tenant")
+        .filter(partner=offer.partner_id, tenant=offer.tenant_id, state="active")
+        .first()
+    )
+    if old is None:
+        return
+    old.state = DelegationRelationship.State.TERMINATED
+    old.ended_at = now
+    old.terminated_by = user
+    old.save(update_fields=["state", "ended_at", "terminated_by"])
+    details = {"by": "customer", "reason": REPLACED_REASON, "offer": offer.pk}
+    audit_log(
+        action="delegation_relationship.replaced",
+        actor=user,
+        target=old,
+        partner=old.partner,
+        tenant=old.tenant,
+        details=details,
+    )
+    ActivityLog.objects.create(
+        tenant=old.tenant,
+        relationship=old,
+        partner=old.partner,
+        actor=user,
+        actor_label=user.email,
+        action="delegation_relationship.replaced",
+        target_label=str(old)[:300],
+        details=details,
+    )
 
 
 # --- Either side -----------------------------------------------------------------------------

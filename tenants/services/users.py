@@ -362,6 +362,7 @@ def license_assign(
             action="license.assigned",
             target=locked,
             details={"username": tenant_user.username},
+            person=tenant_user,
         )
     return True
 
@@ -394,5 +395,6 @@ def license_unassign(
             action="license.unassigned",
             target=subscription,
             details={"username": tenant_user.username},
+            person=tenant_user,
         )
     return True

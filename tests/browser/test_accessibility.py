@@ -317,6 +317,11 @@ def offer_without_roles(page: Page, world: World):
     submit(page, "main form[method=post] button[type=submit]")
 
 
+def decline_an_offer(page: Page, world: World):
+    page.goto(f"{world.url}/customer/partner-relationships/offers/{world.offer}/")
+    submit(page, "main form button[value=decline]")
+
+
 def ask_for_a_new_link(page: Page, world: World):
     page.goto(world.url + world.expired)
     submit(page)
@@ -428,6 +433,7 @@ STEPS = [
     ),
     Step("partner relationships", goto("/customer/partner-relationships/")),
     Step("a delegated admin offer", goto("/customer/partner-relationships/offers/{w.offer}/")),
+    Step("decline an offer, confirm", decline_an_offer, shows='[data-testid="decline-confirm"]'),
     Step(
         "remove a partner's roles",
         goto("/customer/partner-relationships/{w.relationship}/remove-roles/"),

@@ -163,6 +163,8 @@ def test_send_and_decline(browser, live_server, contoso, language):
     partner, _partner_page = send_offer(browser, live_server, words)
     customer, page = open_the_link(browser, live_server, words)
     page.get_by_role("button", name=words["decline"]).click()
+    assert DelegationOffer.objects.get().state == "pending"  # asked to confirm first
+    page.get_by_test_id("decline-confirm").get_by_role("button", name=words["decline"]).click()
     expect(page.get_by_role("alert")).to_contain_text(words["declined"])
     assert DelegationOffer.objects.get().state == "declined"
     partner.close()

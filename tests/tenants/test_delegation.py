@@ -432,8 +432,8 @@ def test_the_activity_page_runs_a_fixed_number_of_queries(
         )  # fmt: skip
     client.force_login(partner_admin)
     client.get("/partner/activity/")  # warm the session
-    # 9 with the sign-in rule's query on every request (renewals.auth: a disabled tenant's
-    # users are signed out at their next click).
+    # The same whatever the number of rows (the sign-in rule's query on every request is one:
+    # renewals.auth signs a disabled tenant's users out at their next click).
     with django_assert_num_queries(9):
         client.get("/partner/activity/")
 
@@ -609,3 +609,295 @@ def test_a_user_added_by_the_partner_is_told_who_added_them(
     email = Email.objects.get(to=["lynne@contoso.example"])
     assert "partner@northwind.example (Northwind Partners) added you to Contoso" in email.message
     assert ActivityLog.objects.get().action == "tenant_user.created"
+
+
+# --- One pending offer, one active relationship per partner and customer --------------------
+
+
+def test_a_second_offer_while_one_is_pending_is_refused_naming_it(client, partner_admin, contoso):
+    first = send(partner_admin, contoso, roles=("helpdesk",))
+    with pytest.raises(OfferError, match="already pending"):
+        send(partner_admin, contoso, roles=("user_admin",))
+    assert list(DelegationOffer.objects.all()) == [first]
+    client.force_login(partner_admin)
+    response = client.post(
+        f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}",
+        {"tenant": contoso.pk, "roles": ["user_admin"], "duration_days": "60", "message": "Hi"},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert any("already pending" in error and "Helpdesk" in error for error in errors)
+    assert DelegationOffer.objects.count() == 1
+
+
+def test_an_offer_expired_but_not_swept_does_not_block_a_new_one(partner_admin, contoso):
+    first = send(partner_admin, contoso)
+    with time_machine.travel(first.expires_at + datetime.timedelta(minutes=1)):
+        second = send(partner_admin, contoso)
+    first.refresh_from_db()
+    assert (first.state, second.state) == ("expired", "pending")
+
+
+def test_the_database_refuses_two_pending_offers_and_two_active_relationships(
+    partner_admin, contoso, contoso_admin
+):
+    from django.db import IntegrityError, transaction
+
+    offer = send(partner_admin, contoso)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DelegationOffer.objects.create(
+            partner=offer.partner, tenant=contoso, roles=["helpdesk"], duration_days=5,
+            expires_at=offer.expires_at,
+        )  # fmt: skip
+    relationship = offer_answer(offer=offer, user=contoso_admin, accept=True)
+    other = DelegationOffer.objects.create(
+        partner=offer.partner, tenant=contoso, roles=["helpdesk"], duration_days=5,
+        expires_at=offer.expires_at, state="accepted",
+    )  # fmt: skip
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DelegationRelationship.objects.create(
+            offer=other, partner=offer.partner, tenant=contoso, roles=["helpdesk"],
+            starts_on=relationship.starts_on, ends_on=relationship.ends_on,
+        )  # fmt: skip
+
+
+def test_an_offer_to_a_customer_in_a_relationship_replaces_it_when_accepted(
+    client, partner_admin, contoso, contoso_admin
+):
+    old = related(partner_admin, contoso, contoso_admin, roles=("helpdesk",), days=30)
+    client.force_login(partner_admin)
+    page = client.get(f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}")
+    assert "This offer replaces your active relationship (roles Helpdesk" in page.content.decode()
+    offer = send(partner_admin, contoso, roles=("user_admin", "license_admin"), days=60)
+    client.force_login(contoso_admin)
+    answer = client.get(
+        f"/customer/partner-relationships/offers/{offer.pk}/", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "This offer replaces your active relationship" in answer.content.decode()
+    new = offer_answer(offer=offer, user=contoso_admin, accept=True)
+    old.refresh_from_db()
+    assert old.state == "terminated" and old.terminated_by == contoso_admin
+    assert new.state == "active" and new.roles == ["user_admin", "license_admin"]
+    assert DelegationRelationship.objects.filter(state="active").get() == new
+    event = AuditEvent.objects.get(action="delegation_relationship.replaced")
+    assert event.details["reason"] == "replaced by a new offer"
+    activity = ActivityLog.objects.get(action="delegation_relationship.replaced")
+    assert activity.relationship == old
+
+
+def test_the_customer_tells_pending_offers_apart_by_roles_duration_and_replacement(
+    client, partner_admin, contoso, contoso_admin
+):
+    related(partner_admin, contoso, contoso_admin, roles=("helpdesk",), days=30)
+    offer = send(partner_admin, contoso, roles=("license_admin",), days=45, auto_extend=True)
+    client.force_login(contoso_admin)
+    page = client.get("/customer/partner-relationships/", HTTP_ACCEPT_LANGUAGE="en")
+    html = page.content.decode()
+    row = html[html.index(f'data-testid="pending-offer-{offer.pk}"') :]
+    row = row[: row.index("</li>")]
+    assert "License administrator" in row
+    assert "45 days" in row and "auto-extends" in row
+    assert "replaces the active relationship" in row
+
+
+# --- French ------------------------------------------------------------------------------
+
+
+def test_a_users_license_column_says_assigned_in_french_without_a_dangling_date():
+    from django.utils import translation
+
+    with translation.override("fr"):
+        assert translation.pgettext("license state", "assigned") == "attribuée"
+
+
+def test_roles_are_listed_with_french_typography(partner_admin, contoso, contoso_admin, client):
+    offer = send(partner_admin, contoso, roles=("helpdesk",))
+    client.force_login(contoso_admin)
+    page = client.get(
+        f"/customer/partner-relationships/offers/{offer.pk}/", HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    html = page.content.decode()
+    roles = html[html.index('data-testid="offer-roles"') :]
+    roles = roles[: roles.index("</ul>")]
+    assert "</strong>\u00a0: " in roles and "</strong>:" not in roles
+    from django.utils import translation
+
+    from tenants.forms import OfferForm
+
+    with translation.override("fr"):
+        labels = [str(label) for _value, label in OfferForm(tenants=None).fields["roles"].choices]
+    assert all("\u00a0: " in label for label in labels)
+
+
+def test_partner_id_has_one_french_rendering():
+    from pathlib import Path
+
+    catalogue = Path("locale/fr/LC_MESSAGES/django.po").read_text()
+    assert "numéro de partenaire" not in catalogue.lower()
+    assert "ID partenaire" in catalogue
+
+
+def test_the_customer_page_under_a_relationship_links_users_and_drops_the_read_only_sentence(
+    client, partner_admin, contoso, contoso_admin, alex
+):
+    client.force_login(partner_admin)
+    url = f"/partner/customers/{contoso.pk}/"
+    before = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "administrators manage users and licenses." in before
+    assert f"/partner/customers/{contoso.pk}/users/{alex.pk}/" not in before
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    after = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You administer this customer under a delegated-admin relationship" in after
+    assert "manage users and licenses." not in after
+    assert f'href="/partner/customers/{contoso.pk}/users/{alex.pk}/"' in after
+
+
+# --- The send form ---------------------------------------------------------------------------
+
+
+def test_the_send_form_names_the_roles_field_and_says_the_duration_rule(
+    client, partner_admin, contoso
+):
+    client.force_login(partner_admin)
+    response = client.post(
+        f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}",
+        {"tenant": contoso.pk, "duration_days": "0", "message": "Hi"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    html = response.content.decode()
+    summary = html[html.index('data-testid="error-summary"') :]
+    summary = summary[: summary.index("</ul>")]
+    assert '<a href="#id_roles_0"' in summary and "Roles: This field is required." in summary
+    assert "Duration (days): The duration is from 1 to 730 days." in summary
+    assert "greater than or equal" not in html
+
+
+def test_the_send_form_has_one_customer_choice(client, partner_admin, contoso, northwind):
+    other = TenantFactory(
+        name="Fabrikam Shop", domain_prefix="fabshop", created_by_partner=northwind,
+        preferred_language="en",
+    )  # fmt: skip
+    client.force_login(partner_admin)
+    chooser = client.get("/partner/delegated-admin/offers/new/").content.decode()
+    assert 'id="choose-tenant"' in chooser and "Send the offer" not in chooser
+    page = client.get(f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}")
+    html = page.content.decode()
+    assert 'id="choose-tenant"' not in html and 'name="tenant" class="form-select"' not in html
+    assert f'type="hidden" name="tenant" value="{contoso.pk}"' in html
+    assert 'data-testid="change-customer"' in html
+    assert page.context["form"].initial["message"].startswith("Bonjour")
+    # The chosen customer wins over a tampered hidden field.
+    client.post(
+        f"/partner/delegated-admin/offers/new/?tenant={contoso.pk}",
+        {"tenant": other.pk, "roles": ["helpdesk"], "duration_days": "30", "message": "Hi"},
+    )
+    assert DelegationOffer.objects.get().tenant == contoso
+
+
+def test_the_overview_gives_an_agent_every_reason_and_whom_to_ask(
+    client, partner_agent, partner_admin, northwind
+):
+    northwind.cloud_program_enrolled = False
+    northwind.save()
+    client.force_login(partner_agent)
+    problem = client.get("/partner/", HTTP_ACCEPT_LANGUAGE="en").context["offer_problem"]
+    assert "not enrolled in the cloud program" in problem
+    assert "operations team to enroll it" in problem
+    assert "Only your organization's partner admins can send" in problem
+    assert partner_admin.email in problem
+
+
+# --- The activity log ------------------------------------------------------------------------
+
+
+def test_a_license_row_names_the_user(partner_agent, partner_admin, contoso, contoso_admin, alex):
+    from tenants.services import license_assign, license_unassign
+
+    related(partner_admin, contoso, contoso_admin, roles=["license_admin"])
+    access = tenant_access(user=partner_agent, tenant_id=contoso.pk, permission=P.LICENSES_MANAGE)
+    subscription = contoso.subscriptions.get()
+    license_assign(access=access, tenant_user=alex, subscription=subscription)
+    license_unassign(access=access, tenant_user=alex, subscription=subscription)
+    labels = set(ActivityLog.objects.values_list("target_label", flat=True))
+    assert labels == {f"{subscription} → Alex Wilber"}
+
+
+def test_the_log_says_only_the_error_for_a_bad_range_and_nothing_yet_without_filters(
+    contoso_admin, client
+):
+    client.force_login(contoso_admin)
+    bad = client.get(
+        "/customer/activity/",
+        {"start": "2026-03-01", "end": "2026-02-01"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    assert "The end of the range is before its start." in bad
+    assert 'data-testid="activity-empty"' not in bad
+    empty = client.get("/customer/activity/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Nothing was recorded yet." in empty and "for these filters" not in empty
+    filtered = client.get(
+        "/customer/activity/", {"action": ""}, HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "Nothing was recorded yet." in filtered
+
+
+def test_the_resend_button_is_disabled_until_ten_minutes_have_passed(
+    client, partner_admin, contoso
+):
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.UTC), tick=False):
+        offer = send(partner_admin, contoso, days=45, auto_extend=False)
+        client.force_login(partner_admin)
+        page = client.get("/partner/delegated-admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'data-testid="resend-after-{offer.pk}"' in page
+    assert "You can send it again after" in page
+    assert f'action="/partner/delegated-admin/offers/{offer.pk}/resend/"' not in page
+    assert "45 days" in page and 'badge text-bg-warning">Pending' in page
+    with time_machine.travel(datetime.datetime(2026, 1, 1, 9, 10, tzinfo=datetime.UTC), tick=False):
+        page = client.get("/partner/delegated-admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'action="/partner/delegated-admin/offers/{offer.pk}/resend/"' in page
+    assert "You can send it again after" not in page
+
+
+# --- Wording ---------------------------------------------------------------------------------
+
+
+def test_the_wording_around_delegation(
+    client, partner_admin, partner_agent, contoso, contoso_admin
+):
+    client.force_login(partner_admin)
+    overview = client.get("/partner/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert (
+        'href="/partner/delegated-admin/" class="btn btn-outline-secondary">'
+        "Delegated administration<" in overview
+    )
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin", "helpdesk"])
+    customer = client.get(f"/partner/customers/{contoso.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Roles: User administrator, Helpdesk." in customer.content.decode()
+    users = client.get(f"/partner/customers/{contoso.pk}/users/", HTTP_ACCEPT_LANGUAGE="en")
+    assert users.content.decode().count(f"· {contoso.domain}") == 1
+    client.force_login(contoso_admin)
+    home = client.get("/customer/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "1 partner administers your organization: see Partner relationships." in home
+    from django.utils import translation
+
+    from portal.admin import PartnerAdmin
+
+    with translation.override("en"):
+        assert str(PartnerAdmin.enrol.short_description) == "Enroll in the cloud program"
+
+
+def test_decline_asks_to_confirm_and_accept_does_not(client, partner_admin, contoso, contoso_admin):
+    offer = send(partner_admin, contoso)
+    client.force_login(contoso_admin)
+    url = f"/customer/partner-relationships/offers/{offer.pk}/"
+    page = client.post(url, {"answer": "decline"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and 'name="confirm" value="1"' in page.content.decode()
+    offer.refresh_from_db()
+    assert offer.state == "pending"
+    assert client.post(url, {"answer": "decline", "confirm": "1"}).status_code == 302
+    offer.refresh_from_db()
+    assert offer.state == "declined"
+    second = send(partner_admin, contoso)
+    client.post(f"/customer/partner-relationships/offers/{second.pk}/", {"answer": "accept"})
+    second.refresh_from_db()
+    assert second.state == "accepted"
