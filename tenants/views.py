@@ -653,6 +653,8 @@ def customer_partner_of_record(request, subscription_pk: int):
     """ "Set partner of record": enter the partner ID ("Look up"), see the partner's name, then
     confirm; or remove the partner of record. Each step posts the ID as typed."""
     subscription = subscription_of(request.access, subscription_pk)
+    if subscription.ended_by_direct_billing:
+        raise Http404  # ended by the switch to direct billing: nobody's to renew any more
     form = PartnerIdForm(posted_data(request))
     action = request.POST.get("action", "")
     found = None

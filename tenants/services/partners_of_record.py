@@ -76,6 +76,8 @@ def partner_of_record_set(
             .get(pk=subscription.pk)
         )
         old = locked.partner_of_record
+        if locked.ended_by_direct_billing:
+            return False  # ended by the switch to direct billing: its record stays as it was
         if getattr(old, "pk", None) == getattr(partner, "pk", None):
             return False
         locked.partner_of_record = partner

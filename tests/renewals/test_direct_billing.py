@@ -271,3 +271,25 @@ def test_an_expired_subscription_says_when_it_ended(subscription, time_machine):
     )
     assert "runs until" not in page and "prepaid day" not in page
     assert "last moment" not in page
+
+
+def test_the_ended_prepaid_subscription_keeps_its_partner_of_record(
+    subscription, contoso, time_machine
+):
+    from tenants.services import partner_of_record_set
+
+    time_machine.move_to(TODAY)
+    client = Client()
+    client.login(email="megan@contoso.example", password="portal-demo")
+    client.post(f"/customer/subscriptions/{subscription.pk}/direct-billing/")
+    home = client.get("/customer/").content.decode()
+    assert home.count("Change or remove") == 0  # the new one has none; the ended one is closed
+    url = f"/customer/subscriptions/{subscription.pk}/partner-of-record/"
+    assert client.get(url).status_code == 404
+    subscription.refresh_from_db()
+    assert (
+        partner_of_record_set(access=admin_access(contoso), subscription=subscription, partner=None)
+        is False
+    )
+    subscription.refresh_from_db()
+    assert subscription.partner_of_record is not None
