@@ -10,6 +10,7 @@ who activates their account.
 To look at the pages: A11Y_SCREENSHOTS=/tmp/shots saves a screenshot of each one.
 """
 
+import datetime
 import os
 import re
 from collections.abc import Callable
@@ -21,11 +22,14 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.tokens import default_token_generator
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Page, expect
 
 from keys.codec import format_key, generate_key
+from renewals.services import direct_billing_switch
+from tenants.access import Permission, tenant_access
 from tests.factories import (
     DelegationOfferFactory,
     DelegationRelationshipFactory,
@@ -64,6 +68,8 @@ class World:
     tailspin: int  # a customer Northwind administers as user and license administrator
     tailspin_user: int
     offer_link: str  # a made-up link to an offer: "not valid"
+    ended: int  # Tailspin's Business Basic, ended by the switch to direct billing
+    direct: int  # the directly billed subscription that replaced it
     change: str = "/accounts/password_change/"
 
 
@@ -101,7 +107,12 @@ def world(
         name="Tailspin Toys", domain_prefix="tailspin", created_by_partner=northwind
     )
     SubscriptionFactory(tenant=tailspin, product=products["BUS-PREM"], seats=25)
-    SubscriptionFactory(tenant=tailspin, product=products["BUS-BASIC"], seats=10)
+    today = timezone.localdate()
+    basic = SubscriptionFactory(
+        tenant=tailspin, product=products["BUS-BASIC"], seats=10, partner_of_record=northwind,
+        start_date=today - datetime.timedelta(days=165),
+        end_date=today + datetime.timedelta(days=200),
+    )  # fmt: skip
     TenantFactory.create_batch(24, created_by_partner=northwind)  # the list has a second page
     admin = TenantUser.objects.get(tenant=contoso, is_admin=True)
     subscription = contoso.subscriptions.get()
@@ -128,6 +139,10 @@ def world(
         tenant=contoso, relationship=relationship, partner=northwind, actor=partner_admin,
         actor_label=partner_admin.email, action="tenant_user.changed", target_label=str(alex),
     )  # fmt: skip
+    direct = direct_billing_switch(
+        access=tenant_access(user=partner_admin, tenant_id=tailspin.pk, permission=Permission.READ),
+        subscription=basic,
+    )
     too_old = activation_token._num_seconds(activation_token._now()) - 30 * 24 * 3600
     expired = reverse(
         "tenants:activate",
@@ -162,6 +177,8 @@ def world(
         tailspin=tailspin.pk,
         tailspin_user=tailspin_user.pk,
         offer_link="/customer/offer/not-a-link/",
+        ended=basic.pk,
+        direct=direct.pk,
     )
 
 
@@ -362,6 +379,8 @@ STEPS = [
     Step("renewals", goto("/partner/renewals/"), shows="[data-testid=renewals]"),
     Step("renewals, none in the window", goto("/partner/renewals/?window=disabled")),
     Step("subscription timeline", goto("/partner/renewals/{w.subscription}/"), shows=".timeline"),
+    Step("subscription ended by direct billing", goto("/partner/renewals/{w.ended}/")),
+    Step("subscription billed directly", goto("/partner/renewals/{w.direct}/")),
     Step("check a key", goto("/partner/keys/check/")),
     Step("check a key, typing mistake", check_key("BCDFG-HJKMP-QRTVW-XY234-6789K"), shows=ERROR),
     Step("check a key, found", a_good_key),
