@@ -1,9 +1,6 @@
-import csv
-import io
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +8,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal.access import partner_required
+from portal.spreadsheets import csv_response
 from renewals import schedule
 from renewals.queries import STATES, WINDOWS, renewal_list, renewal_row
 from renewals.services import (
@@ -74,27 +72,13 @@ def _window_choices():
     ]
 
 
-def csv_cell(value):
-    """A cell a spreadsheet shows as text: one starting with = + - @ or a control character
-    would be run as a formula (CSV injection), so it gets a leading apostrophe. Numbers (a
-    negative day count) are written as they are."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value  # a number stays a number: "-45" is no formula
-    text = str(value)
-    if text and text[0] in "=+-@\t\r\n":
-        return "'" + text
-    return text
-
-
 @partner_required
 def partner_renewals_csv(request):
     today = timezone.localdate()
     window, state = _filters(request)
-    out = io.StringIO()
-    # The byte order mark makes spreadsheet programs read the file as UTF-8 ("Société").
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(
+    subscriptions = renewal_list(request.partner, today=today, window=window, state=state)
+    return csv_response(
+        f"renewals-{today.isoformat()}.csv",
         [
             _("Customer"),
             _("Domain"),
@@ -104,27 +88,24 @@ def partner_renewals_csv(request):
             _("Days left"),
             _("State"),
             _("Partner of record"),
-        ]
+        ],
+        (_renewal_csv_row(subscription, today) for subscription in subscriptions),
     )
-    for subscription in renewal_list(request.partner, today=today, window=window, state=state):
-        row = renewal_row(subscription, today)
-        por = subscription.partner_of_record
-        writer.writerow(
-            csv_cell(cell)
-            for cell in [
-                subscription.tenant.name,
-                subscription.tenant.domain,
-                subscription.product.name,
-                subscription.seats,
-                subscription.end_date.isoformat(),
-                row.days_left,
-                row.state_label,
-                por.name if por else "",
-            ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="renewals-{today.isoformat()}.csv"'
-    return response
+
+
+def _renewal_csv_row(subscription: Subscription, today) -> list:
+    row = renewal_row(subscription, today)
+    por = subscription.partner_of_record
+    return [
+        subscription.tenant.name,
+        subscription.tenant.domain,
+        subscription.product.name,
+        subscription.seats,
+        subscription.end_date.isoformat(),
+        row.days_left,
+        row.state_label,
+        por.name if por else "",
+    ]
 
 
 def _partner_subscription(request, pk: int) -> tuple[TenantAccess, Subscription]:

@@ -1,7 +1,6 @@
 """Delegated administration's pages: the partner's offers and relationships, the customer's
 answer and "Partner relationships", and the activity log both sides read and export."""
 
-import csv
 import datetime
 
 from django.contrib import messages
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 from portal.access import partner_admin_required, partner_required
 from portal.audit_labels import action_label
 from portal.forms import posted_data
+from portal.spreadsheets import csv_response
 from tenants.access import Permission, customer_required, partner_tenants
 from tenants.forms import ActivityFilterForm, OfferForm, offer_default_message
 from tenants.models import (
@@ -414,42 +414,26 @@ def _activity_page(request, entries, template_context: dict):
     )
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text: one starting like a formula gets a quote first."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def _activity_csv(request, entries, filename: str) -> HttpResponse:
     _form, entries = _activity(request, entries)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.write("\ufeff")  # a BOM: spreadsheet programs then read UTF-8
-    writer = csv.writer(response)
-    writer.writerow(
+    return csv_response(
+        filename,
         [_("When (UTC)"), _("Customer"), _("Partner"), _("Relationship"), _("Who"), _("Action"),
-         _("On"), _("Details")]
+         _("On"), _("Details")],
+        (
+            (
+                entry.at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                entry.tenant.name,
+                f"{entry.partner.name} ({entry.partner.partner_id})",
+                entry.relationship_id,
+                entry.actor_label,
+                action_label(entry.action),
+                entry.target_label,
+                "; ".join(f"{key}: {value}" for key, value in entry.details.items()),
+            )
+            for entry in entries.iterator(chunk_size=500)
+        ),
     )  # fmt: skip
-    for entry in entries.iterator(chunk_size=500):
-        writer.writerow(
-            [
-                csv_cell(value)
-                for value in (
-                    entry.at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                    entry.tenant.name,
-                    f"{entry.partner.name} ({entry.partner.partner_id})",
-                    entry.relationship_id,
-                    entry.actor_label,
-                    action_label(entry.action),
-                    entry.target_label,
-                    "; ".join(f"{key}: {value}" for key, value in entry.details.items()),
-                )
-            ]
-        )
-    return response
 
 
 @partner_required

@@ -12,6 +12,7 @@ from django.http import Http404
 from post_office.models import Email
 
 from portal.models import AuditEvent, User
+from portal.spreadsheets import csv_cell
 from tenants.access import (
     PERMISSIONS,
     ROLE_PERMISSIONS,
@@ -35,7 +36,6 @@ from tenants.services.delegation import (
     offer_token,
     relationship_terminate,
 )
-from tenants.views_delegation import csv_cell
 from tests.factories import SubscriptionFactory, TenantFactory
 
 P = Permission
