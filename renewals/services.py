@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
+from portal.ledger import ledger_claim
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from renewals import schedule
@@ -77,30 +78,23 @@ def _claim(
     """Insert the ledger rows nobody inserted yet; {address: ledger id} of those this call
     inserted. A row another transaction inserted (committed, or in flight: PostgreSQL then waits
     for it) is left alone, and its recipient is not e-mailed again."""
-    if not recipients:
-        return {}
-    table = RenewalNotice._meta.db_table
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(recipients))
-    params = []
-    for recipient in recipients:
-        params += [
-            subscription.pk,
-            subscription.end_date,
-            event,
-            days_before,
-            recipient.email,
-            recipient.user.pk if recipient.user else None,
-            recipient.language,
-            now,
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (subscription_id, end_date, event, days_before, "  # noqa: S608
-            "recipient_email, recipient_id, language, created_at) "
-            f"VALUES {values} ON CONFLICT DO NOTHING RETURNING id, recipient_email",
-            params,
-        )
-        return {email: pk for pk, email in cursor.fetchall()}
+    return ledger_claim(
+        RenewalNotice,
+        [
+            {
+                "subscription": subscription.pk,
+                "end_date": subscription.end_date,
+                "event": event,
+                "days_before": days_before,
+                "recipient_email": recipient.email,
+                "recipient": recipient.user.pk if recipient.user else None,
+                "language": recipient.language,
+                "created_at": now,
+            }
+            for recipient in recipients
+        ],
+        key="recipient_email",
+    )
 
 
 def _renew_url(subscription: Subscription, recipient: Recipient) -> str:

@@ -9,11 +9,12 @@ import datetime
 from dataclasses import dataclass
 
 from django.core import signing
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
+from portal.ledger import ledger_claim
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from tenants.access import customer_account, partner_tenants
@@ -523,18 +524,22 @@ def relationship_terminate(*, relationship: DelegationRelationship, user: User, 
 
 
 def _notice_claim(relationship: DelegationRelationship, threshold: int, recipient: str) -> bool:
-    """Claim one notice in the ledger. INSERT … ON CONFLICT DO NOTHING: a second sweep (re-run,
-    retry, or running at the same moment in another process) finds the row and sends nothing;
-    a concurrent insert waits for the first one's commit, then does nothing."""
-    table = DelegationNotice._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (relationship_id, ends_on, threshold, recipient, sent_at) "  # noqa: S608 — the table name is ours
-            "VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (relationship_id, ends_on, threshold, recipient) DO NOTHING RETURNING id",
-            [relationship.pk, relationship.ends_on, threshold, recipient, timezone.now()],
-        )
-        return cursor.fetchone() is not None
+    """Claim one notice in the ledger (portal.ledger): False when a re-run, a retry or a sweep
+    running at the same moment already has it."""
+    claimed = ledger_claim(
+        DelegationNotice,
+        [
+            {
+                "relationship": relationship.pk,
+                "ends_on": relationship.ends_on,
+                "threshold": threshold,
+                "recipient": recipient,
+                "sent_at": timezone.now(),
+            }
+        ],
+        key="recipient",
+    )
+    return bool(claimed)
 
 
 def _threshold(days_left: int) -> int | None:

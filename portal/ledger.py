@@ -1,0 +1,35 @@
+"""Ledgers of things that must happen once (design, "E-mail": renewal and delegation notices).
+
+Each ledger is a table with a unique constraint over what makes a notice the same notice. A
+sweep claims its rows with INSERT … ON CONFLICT DO NOTHING RETURNING, in the transaction that
+also queues the e-mail: a row that exists (an earlier run, a retry, a sweep running at the same
+moment — PostgreSQL makes the second insert wait for the first one's commit) is not returned,
+and its notice is not sent again.
+"""
+
+from typing import Any
+
+from django.db import connection, models
+
+
+def ledger_claim(model: type[models.Model], rows: list[dict[str, Any]], *, key: str) -> dict:
+    """Insert the rows nobody inserted yet; {row[key]: id} of those this call inserted.
+
+    `rows` map field names to values, every row with the same fields.
+    """
+    if not rows:
+        return {}
+    fields = list(rows[0])
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 — names are ours
+            f"VALUES {', '.join([row_sql] * len(rows))} "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}, "
+            f"{quote(meta.get_field(key).column)}",
+            [row[name] for row in rows for name in fields],
+        )
+        return {claimed: pk for pk, claimed in cursor.fetchall()}
