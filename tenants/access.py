@@ -26,7 +26,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from portal.access import partner_membership
+from portal.access import customer_user_account, partner_membership
 from portal.models import Partner, PartnerMembership, User
 from tenants.models import (
     DelegatedRole,
@@ -129,32 +129,44 @@ class TenantAccess:
         return {"capacity": str(self.capacity)}
 
 
-def partner_tenants(partner: Partner) -> QuerySet[Tenant]:
-    """Tenants a partner may see: those it created, and those naming it partner of record.
+def roles_granting(permission: Permission) -> list[DelegatedRole]:
+    """The delegated roles whose relationship allows `permission` (READ: every role)."""
+    return [role for role in DelegatedRole if permission in role_permissions([role])]
 
-    Filtered with EXISTS, not a join: a join on subscriptions would also feed any aggregate the
-    caller adds (the customer list's next end date would count only the subscriptions of record).
+
+def _created_or_of_record(partner: Partner) -> Q:
+    """The partner capacity: it created the tenant, or is partner of record for one of its
+    subscriptions. EXISTS, not a join: a join on subscriptions would also feed any aggregate the
+    caller adds (the customer list's next end date would count only the subscriptions of
+    record)."""
+    of_record = Subscription.objects.filter(tenant=OuterRef("pk"), partner_of_record=partner)
+    return Q(created_by_partner=partner) | Exists(of_record)
+
+
+def partner_customers(
+    partner: Partner, *, permission: Permission = Permission.READ, today=None
+) -> QuerySet[Tenant]:
+    """A partner's customers: the tenants where this rule gives the partner `permission` — those
+    it created or is partner of record for (the partner capacity), and those it administers under
+    a relationship in force whose roles allow it. The one meaning of "a partner's customers", for
+    the customer list (READ), the offer chooser (READ) and the renewal list (SUBSCRIPTIONS_READ).
     """
-    of_record = Subscription.objects.filter(tenant=OuterRef("pk"), partner_of_record=partner)
-    return Tenant.objects.filter(Q(created_by_partner=partner) | Exists(of_record))
-
-
-def partner_customer_tenants(partner: Partner) -> QuerySet[Tenant]:
-    """The partner's customer list: `partner_tenants`, and the tenants it administers under a
-    relationship active today (which the partner may open even when it is not their creator or
-    partner of record any more)."""
-    today = timezone.localdate()
-    delegated = DelegationRelationship.objects.filter(
-        tenant=OuterRef("pk"),
-        partner=partner,
-        state=DelegationRelationship.State.ACTIVE,
-        starts_on__lte=today,
-        ends_on__gte=today,
-    )
-    of_record = Subscription.objects.filter(tenant=OuterRef("pk"), partner_of_record=partner)
-    return Tenant.objects.filter(
-        Q(created_by_partner=partner) | Exists(of_record) | Exists(delegated)
-    )
+    today = today or timezone.localdate()
+    allowed = _created_or_of_record(partner) if permission in PERMISSIONS[Capacity.PARTNER] else Q()
+    in_force = DelegationRelationship.objects.in_force(today).filter(partner=partner)
+    if permission != Permission.READ:
+        # The roles are a JSON list; which of them allow `permission` is decided here, in
+        # Python, over the partner's relationships in force (one query, at most one a tenant).
+        roles = set(roles_granting(permission))
+        tenant_ids = [
+            tenant_id
+            for tenant_id, granted in in_force.values_list("tenant_id", "roles")
+            if roles.intersection(granted)
+        ]
+        delegated = Q(pk__in=tenant_ids)
+    else:
+        delegated = Exists(in_force.filter(tenant=OuterRef("pk")))
+    return Tenant.objects.filter(allowed | delegated if allowed else delegated)
 
 
 def tenant_access(*, user: User, tenant_id: int, permission: Permission) -> TenantAccess:
@@ -168,14 +180,16 @@ def tenant_access(*, user: User, tenant_id: int, permission: Permission) -> Tena
 def _tenant_capacity(user: User, tenant_id: int) -> TenantAccess | None:
     if not user.is_authenticated or not user.is_active:
         return None
-    account = customer_account(user)
+    account = customer_user_account(user)
     if account is not None:
         if account.tenant_id != tenant_id:
             return None
         return _customer_access(user, account)
     membership = partner_membership(user)
     if membership is not None:
-        tenant = partner_tenants(membership.partner).filter(pk=tenant_id).first()
+        tenant = Tenant.objects.filter(
+            _created_or_of_record(membership.partner), pk=tenant_id
+        ).first()
         delegated = _delegated_access(user, membership, tenant_id)
         if delegated is not None:
             if tenant is None:
@@ -194,23 +208,13 @@ def _tenant_capacity(user: User, tenant_id: int) -> TenantAccess | None:
     return None
 
 
-def active_relationship(partner: Partner, tenant_id: int) -> DelegationRelationship | None:
-    """The partner's relationship with the tenant that is active today, or None.
-
-    Read on every request, never cached: the dates decide, not only the state the sweep sets, so
-    access ends on the end date's evening (or the moment either side terminates) even if the
-    sweep has not run yet.
-    """
-    today = timezone.localdate()
+def relationship_in_force(partner: Partner, tenant_id: int) -> DelegationRelationship | None:
+    """The partner's relationship with the tenant in force today, or None. Read on every request,
+    never cached (`DelegationRelationship.objects.in_force`)."""
     return (
-        DelegationRelationship.objects.select_related("tenant", "partner")
-        .filter(
-            partner=partner,
-            tenant_id=tenant_id,
-            state=DelegationRelationship.State.ACTIVE,
-            starts_on__lte=today,
-            ends_on__gte=today,
-        )
+        DelegationRelationship.objects.in_force(timezone.localdate())
+        .select_related("tenant", "partner")
+        .filter(partner=partner, tenant_id=tenant_id)
         .order_by("-ends_on")
         .first()
     )
@@ -219,7 +223,7 @@ def active_relationship(partner: Partner, tenant_id: int) -> DelegationRelations
 def _delegated_access(
     user: User, membership: PartnerMembership, tenant_id: int
 ) -> TenantAccess | None:
-    relationship = active_relationship(membership.partner, tenant_id)
+    relationship = relationship_in_force(membership.partner, tenant_id)
     if relationship is None:
         return None
     return TenantAccess(
@@ -231,13 +235,6 @@ def _delegated_access(
         relationship=relationship,
         granted=role_permissions(relationship.roles),
     )
-
-
-def customer_account(user: User) -> TenantUser | None:
-    """The person's own record in a customer tenant, or None."""
-    if not user.is_authenticated or not user.is_active:
-        return None
-    return TenantUser.objects.select_related("tenant").filter(user=user).first()
 
 
 def _customer_access(user: User, account: TenantUser) -> TenantAccess:
@@ -285,7 +282,7 @@ def customer_required(permission: Permission):
         @login_required
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            account = customer_account(request.user)
+            account = customer_user_account(request.user)
             if account is None:
                 raise PermissionDenied
             access = _customer_access(request.user, account).require(permission)

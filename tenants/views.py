@@ -30,10 +30,10 @@ from portal.forms import posted_data
 from portal.models import User
 from portal.services import email_link_attempt_start
 from portal.views import too_many_email_links
+from tenants import access as tenant_rule
 from tenants.access import (
     Permission,
     customer_required,
-    partner_customer_tenants,
     subscription_of,
     tenant_access,
     tenant_page,
@@ -94,7 +94,7 @@ def _customers(partner, search: str = "", order: str = "name", tenants=None):
     Each word of `search` must match the name, the domain, or an admin's name or e-mail.
     """
     tenants = (
-        (partner_customer_tenants(partner) if tenants is None else tenants)
+        (tenant_rule.partner_customers(partner) if tenants is None else tenants)
         .annotate(next_end_date=Min("subscriptions__end_date"))
         .prefetch_related(
             Prefetch(

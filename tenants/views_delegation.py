@@ -17,7 +17,7 @@ from portal.access import partner_admin_required, partner_required
 from portal.audit_labels import action_label
 from portal.forms import posted_data
 from portal.spreadsheets import csv_response
-from tenants.access import Permission, customer_required, partner_tenants
+from tenants.access import Permission, customer_required, partner_customers
 from tenants.forms import ActivityFilterForm, OfferForm, offer_default_message
 from tenants.models import (
     ROLE_DESCRIPTIONS,
@@ -111,7 +111,7 @@ def offer_new(request):
     """ "Send delegated admin offers". Choosing the customer (GET ?tenant=) prefills the message
     in that customer's language; the partner edits it."""
     problem = offer_eligibility_problem(request.membership)
-    tenants = partner_tenants(request.partner).order_by("name", "id")
+    tenants = partner_customers(request.partner).order_by("name", "id")
     # One customer choice: the GET chooser; then the POST form shows it as text (a hidden field)
     # with a "Change" link back to the chooser.
     chosen = None

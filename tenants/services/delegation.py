@@ -13,11 +13,12 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from portal.access import customer_user_account
 from portal.emails import email_queue
 from portal.ledger import ledger_claim
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
-from tenants.access import customer_account, partner_tenants
+from tenants.access import partner_customers
 from tenants.emails import partner_admin_recipients, tenant_admin_recipients
 from tenants.models import (
     AUTO_EXTEND_DAYS,
@@ -242,7 +243,7 @@ def offer_send(
     problem = offer_eligibility_problem(membership)
     if problem:
         raise OfferError(problem)
-    if not partner_tenants(membership.partner).filter(pk=tenant.pk).exists():
+    if not partner_customers(membership.partner).filter(pk=tenant.pk).exists():
         raise OfferError(_("Choose one of your customers."), field="tenant")
     problem = offer_details_problem(details)
     if problem:
@@ -383,7 +384,7 @@ def offer_resend(*, membership: PartnerMembership, offer: DelegationOffer, now=N
 def offer_may_answer(user: User, offer: DelegationOffer) -> bool:
     """Only a signed-in admin of the offer's own tenant answers it (not the partner, not another
     tenant's admin)."""
-    account = customer_account(user)
+    account = customer_user_account(user)
     return account is not None and account.is_admin and account.tenant_id == offer.tenant_id
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.http import Http404
 
 from portal.models import AuditEvent, User
-from tenants.access import Capacity, Permission, partner_tenants, tenant_access
+from tenants.access import Capacity, Permission, partner_customers, tenant_access
 from tenants.models import TenantUser
 from tests.factories import SubscriptionFactory, TenantFactory
 
@@ -119,12 +119,12 @@ def test_the_partner_of_record_sees_the_right_next_end_date(
     page = client.get("/partner/customers/")
     (customer,) = page.context["page"].object_list
     assert customer.next_end_date == datetime.date(2026, 12, 31)
-    assert list(partner_tenants(fabrikam)) == [contoso]
+    assert list(partner_customers(fabrikam)) == [contoso]
 
 
 def test_a_tenant_with_two_subscriptions_of_record_is_listed_once(contoso, fabrikam):
     contoso.subscriptions.update(partner_of_record=fabrikam)
-    assert partner_tenants(fabrikam).count() == 1
+    assert partner_customers(fabrikam).count() == 1
 
 
 def test_the_partner_of_record_resends_the_activation_and_is_recorded(
