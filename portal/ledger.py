@@ -7,6 +7,8 @@ moment — PostgreSQL makes the second insert wait for the first one's commit) i
 and its notice is not sent again.
 """
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from django.db import connection, models
@@ -33,3 +35,15 @@ def ledger_claim(model: type[models.Model], rows: list[dict[str, Any]], *, key: 
             [row[name] for row in rows for name in fields],
         )
         return {claimed: pk for pk, claimed in cursor.fetchall()}
+
+
+def due_threshold(end_date: date, today: date, thresholds: Sequence[int]) -> int | None:
+    """The notice due on `today` for something ending on `end_date`, as a threshold in days
+    before the end: the most recent one reached (after downtime, the one missed last, not the
+    stale earlier ones). None before the first threshold and after the end date. Renewal notices
+    (60/30/7/1) and delegation notices (30/7/1/0) both go by it."""
+    days_left = (end_date - today).days
+    if days_left < 0:
+        return None
+    reached = [days for days in thresholds if days >= days_left]
+    return min(reached) if reached else None
