@@ -24,7 +24,7 @@ from portal.services import audit_log
 from renewals import schedule
 from renewals.models import RenewalNotice
 from tenants.access import Permission, TenantAccess
-from tenants.activity import activity_record
+from tenants.audit import act_record
 from tenants.lifecycle import in_lifecycle
 from tenants.models import License, Subscription, TenantUser
 from tenants.services.tenants import subscription_end
@@ -436,26 +436,18 @@ def direct_billing_switch(
             renewal_notice_on=None,
         )
         License.objects.filter(subscription=locked).update(subscription=new)
-        activity_record(
+        act_record(
             access,
             action="subscription.direct_billing",
             target=locked,
-            details={"prepaid_days_lost": lost, "new_end_date": new.end_date.isoformat()},
-        )
-        audit_log(
-            action="subscription.direct_billing",
-            actor=access.user,
-            partner=access.partner,
-            tenant=locked.tenant,
-            target=locked,
             details={
-                **access.audit_details,
                 "prepaid_end_date": old_end.isoformat(),
                 "end_date": locked.end_date.isoformat(),
                 "prepaid_days_lost": lost,
                 "new_subscription": new.pk,
                 "new_end_date": new.end_date.isoformat(),
             },
+            activity_details={"prepaid_days_lost": lost, "new_end_date": new.end_date.isoformat()},
         )
         for recipient in recipients:
             email_queue(

@@ -24,12 +24,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.access import customer_user_account, partner_membership
 from portal.models import Partner, PartnerMembership, User
 from tenants.models import (
     DelegatedRole,
+    DelegationOffer,
     DelegationRelationship,
     Subscription,
     Tenant,
@@ -237,6 +239,12 @@ def _delegated_access(
     )
 
 
+def customer_access(user: User) -> TenantAccess | None:
+    """The person's standing in their own tenant (admin or user), or None."""
+    account = customer_user_account(user)
+    return _customer_access(user, account) if account is not None else None
+
+
 def _customer_access(user: User, account: TenantUser) -> TenantAccess:
     return TenantAccess(
         user=user,
@@ -248,26 +256,18 @@ def _customer_access(user: User, account: TenantUser) -> TenantAccess:
 
 def tenant_user_of(access: TenantAccess, pk: int) -> TenantUser:
     """A user of the tenant the access was checked for; the rule's 404 for anyone else's."""
-    account = (
-        TenantUser.objects.select_related("user", "tenant")
-        .filter(tenant=access.tenant, pk=pk)
-        .first()
+    return _one_or_404(
+        TenantUser.objects.select_related("user", "tenant").filter(tenant=access.tenant, pk=pk)
     )
-    if account is None:
-        raise Http404
-    return account
 
 
 def subscription_of(access: TenantAccess, pk: int) -> Subscription:
     """A subscription of the tenant the access was checked for; the rule's 404 otherwise."""
-    subscription = (
-        Subscription.objects.select_related("product", "tenant", "partner_of_record")
-        .filter(tenant=access.tenant, pk=pk)
-        .first()
+    return _one_or_404(
+        Subscription.objects.select_related("product", "tenant", "partner_of_record").filter(
+            tenant=access.tenant, pk=pk
+        )
     )
-    if subscription is None:
-        raise Http404
-    return subscription
 
 
 def customer_required(permission: Permission):
@@ -331,12 +331,88 @@ def tenant_page(permission: Permission):
     return decorator
 
 
-def tenant_url(request, name: str, *args) -> str:
-    """`customer_<x>` on the customer's side, `delegated_<x>` (with the tenant) on the partner's."""
-    from django.urls import reverse
-
+def tenant_url(request, page: str, *args) -> str:
+    """The link to one of the tenant pages (`tenants.urls.tenant_pages`: "users", "user", …) on
+    the side this page is served on: the customer's own, or the partner's, acting for the tenant.
+    """
     if getattr(request, "acting_for", False):
-        return reverse(
-            "tenants:" + name.replace("customer_", "delegated_", 1), args=[request.tenant.pk, *args]
+        return reverse(f"tenants:delegated_{page}", args=[request.tenant.pk, *args])
+    return reverse(f"tenants:customer_{page}", args=args)
+
+
+# --- Delegated administration: offers and relationships ---------------------------------------
+
+
+def offer_may_answer(access: TenantAccess | None, offer: DelegationOffer) -> bool:
+    """Only an admin of the offer's own tenant answers it (not the partner, not another tenant's
+    admin)."""
+    return (
+        access is not None
+        and access.capacity == Capacity.TENANT_ADMIN
+        and access.tenant.pk == offer.tenant_id
+    )
+
+
+def relationship_may_terminate(
+    by: TenantAccess | PartnerMembership, relationship: DelegationRelationship
+) -> str | None:
+    """ "customer" or "partner": the side `by` ends the relationship for — the tenant's admin
+    (a `TenantAccess`), or one of the partner's admins (a membership); None when neither."""
+    if isinstance(by, TenantAccess):
+        return "customer" if offer_may_answer(by, relationship.offer) else None
+    if by.is_admin and by.partner_id == relationship.partner_id:
+        return "partner"
+    return None
+
+
+def _one_or_404(queryset):
+    found = queryset.first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def partner_offer(membership: PartnerMembership, pk: int) -> DelegationOffer:
+    """One of the partner's own offers; the rule's 404 for anyone else's."""
+    return _one_or_404(
+        DelegationOffer.objects.select_related("tenant", "partner").filter(
+            pk=pk, partner_id=membership.partner_id
         )
-    return reverse("tenants:" + name, args=args)
+    )
+
+
+def partner_relationship(membership: PartnerMembership, pk: int) -> DelegationRelationship:
+    """One of the partner's own relationships; the rule's 404 for anyone else's."""
+    return _one_or_404(
+        DelegationRelationship.objects.select_related("tenant", "partner", "offer").filter(
+            pk=pk, partner_id=membership.partner_id
+        )
+    )
+
+
+def tenant_offer(access: TenantAccess, pk: int) -> DelegationOffer:
+    """An offer made to the tenant the access was checked for; 404 otherwise."""
+    return _one_or_404(
+        DelegationOffer.objects.select_related("tenant", "partner").filter(
+            pk=pk, tenant=access.tenant
+        )
+    )
+
+
+def tenant_relationship(access: TenantAccess, pk: int) -> DelegationRelationship:
+    """A relationship of the tenant the access was checked for; 404 otherwise."""
+    return _one_or_404(
+        DelegationRelationship.objects.select_related("tenant", "partner", "offer").filter(
+            pk=pk, tenant=access.tenant
+        )
+    )
+
+
+def offer_for_answer(user: User, pk: int) -> tuple[DelegationOffer, TenantAccess]:
+    """The offer of a signed e-mail link, for the admin of its tenant only; 404 for anyone else
+    (the partner, another tenant's admin), as for an offer that does not exist."""
+    access = customer_access(user)
+    offer = DelegationOffer.objects.select_related("tenant", "partner").filter(pk=pk).first()
+    if offer is None or not offer_may_answer(access, offer):
+        raise Http404
+    return offer, access

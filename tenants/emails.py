@@ -7,8 +7,9 @@ from django.utils.http import urlsafe_base64_encode
 from post_office.models import Email
 
 from portal.emails import email_queue
-from portal.models import Partner, PartnerMembership, User
+from portal.models import Partner, User
 from tenants.models import Tenant, TenantUser
+from tenants.selectors import partner_admin_recipients, tenant_admin_recipients, tenant_admins
 from tenants.tokens import activation_token
 
 
@@ -53,7 +54,7 @@ def tenant_created_email_queue(*, tenant: Tenant, user: User) -> Email:
             "tenant": tenant,
             "user": user,
             "subscriptions": tenant.subscriptions.select_related("product"),
-            "admin": tenant.users.filter(is_admin=True).first(),
+            "admin": tenant_admins(tenant).order_by("created_at", "pk").first(),
         },
     )
 
@@ -62,9 +63,8 @@ def keys_applied_email_queue(*, tenant: Tenant, intent: str, rows, user: User) -
     """Product keys changed the customer's subscriptions: its admins and the partner user who
     applied them each get what changed, in their own language."""
     recipients = {user.email: user.language}
-    for admin in tenant.users.filter(is_admin=True).select_related("user"):
-        language = admin.user.language if admin.user else tenant.preferred_language
-        recipients.setdefault(admin.email, language)
+    for admin in tenant_admin_recipients(tenant):
+        recipients.setdefault(admin.email, admin.language)
     return [
         email_queue(
             template="keys_applied",
@@ -81,23 +81,6 @@ def keys_applied_email_queue(*, tenant: Tenant, intent: str, rows, user: User) -
     ]
 
 
-def partner_admin_recipients(partner: Partner) -> dict[str, str]:
-    """A partner's admins' addresses and languages; its contact address if it has no admin."""
-    admins = PartnerMembership.objects.filter(
-        partner=partner, role=PartnerMembership.Role.ADMIN, user__is_active=True
-    ).select_related("user")
-    recipients = {m.user.email: m.user.language for m in admins}
-    return recipients or {partner.contact_email: "en"}
-
-
-def tenant_admin_recipients(tenant: Tenant) -> dict[str, str]:
-    """The tenant's admins' addresses, each in the admin's own language."""
-    return {
-        admin.email: admin.user.language if admin.user else tenant.preferred_language
-        for admin in tenant.users.filter(is_admin=True).select_related("user")
-    }
-
-
 def partner_of_record_email_queue(
     *, subscription, old: Partner | None, new: Partner | None, by: User
 ):
@@ -112,12 +95,12 @@ def partner_of_record_email_queue(
     audiences.append(("customer", tenant_admin_recipients(tenant)))
     emails = []
     for audience, recipients in audiences:
-        for address, language in recipients.items():
+        for recipient in recipients:
             emails.append(
                 email_queue(
                     template="partner_of_record",
-                    to=[address],
-                    language=language,
+                    to=[recipient.email],
+                    language=recipient.language,
                     context={
                         "tenant": tenant,
                         "subscription": subscription,
@@ -130,11 +113,3 @@ def partner_of_record_email_queue(
                 )
             )
     return emails
-
-
-def delegation_offer_url(offer) -> str:
-    """The link in a delegated-admin offer's e-mail: signed, for the tenant's admins."""
-    from tenants.services.delegation import offer_token
-
-    path = reverse("tenants:offer_link", kwargs={"token": offer_token(offer)})
-    return f"{settings.PORTAL_BASE_URL}{path}"

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from tenants.services.delegation import delegation_sweep as run_delegation_sweep
+from tenants.delegation.sweep import delegation_sweep as run_delegation_sweep
 
 
 @shared_task

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core import signing
 from django.utils.crypto import constant_time_compare
 from django.utils.http import base36_to_int
 
@@ -44,3 +45,23 @@ class ActivationTokenGenerator(PasswordResetTokenGenerator):
 
 
 activation_token = ActivationTokenGenerator()
+
+
+# --- The link in a delegated-admin offer's e-mail ---------------------------------------------
+
+OFFER_TOKEN_SALT = "tenants.delegation.offer"  # noqa: S105 — a signing salt, not a password
+
+
+def offer_token(offer) -> str:
+    """A signed reference to the offer. It is only a pointer: single use and death with the offer
+    come from the offer's state, which the answer page checks under a lock."""
+    return signing.dumps({"offer": offer.pk}, salt=OFFER_TOKEN_SALT, compress=False)
+
+
+def offer_from_token(token: str) -> int | None:
+    """The offer's pk, or None for a tampered or made-up link."""
+    try:
+        data = signing.loads(token, salt=OFFER_TOKEN_SALT)
+    except signing.BadSignature:
+        return None
+    return data.get("offer") if isinstance(data, dict) else None

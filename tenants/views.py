@@ -40,8 +40,9 @@ from tenants.access import (
     tenant_url,
     tenant_user_of,
 )
+from tenants.delegation.offers import offer_eligibility_problem
 from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
-from tenants.lifecycle import in_lifecycle, next_change, state_label
+from tenants.lifecycle import in_lifecycle, next_change, state_label, subscription_state
 from tenants.models import (
     DelegationOffer,
     DelegationRelationship,
@@ -72,8 +73,6 @@ from tenants.services import (
     tenant_user_edit,
     tenant_user_remove,
 )
-from tenants.services.delegation import offer_eligibility_problem
-from tenants.services.subscriptions import subscription_state_on
 from tenants.tokens import activation_token
 
 CUSTOMERS_PER_PAGE = 25
@@ -410,7 +409,7 @@ def customer_home(request):
     subscriptions = [
         HomeSubscription(
             subscription=subscription,
-            state=subscription_state_on(subscription, today),
+            state=subscription_state(subscription, today),
             days_left=(subscription.end_date - today).days,
         )
         for subscription in _subscriptions(tenant).select_related("partner_of_record")
@@ -430,13 +429,12 @@ def customer_home(request):
             "account": request.tenant_user,
             "user_count": TenantUser.objects.filter(tenant=tenant).count(),
             "pending_admins": pending_admins,
-            "pending_offers": DelegationOffer.objects.filter(
-                tenant=tenant, state="pending", expires_at__gt=timezone.now()
-            ).count(),
-            # Partners with an active relationship (access also needs the end date not passed).
-            "administering_partners": DelegationRelationship.objects.filter(
-                tenant=tenant, state="active", ends_on__gte=timezone.localdate()
-            )
+            "pending_offers": DelegationOffer.objects.open(timezone.now())
+            .filter(tenant=tenant)
+            .count(),
+            # Partners that administer the organization today.
+            "administering_partners": DelegationRelationship.objects.in_force(today)
+            .filter(tenant=tenant)
             .values("partner")
             .distinct()
             .count(),
@@ -508,7 +506,7 @@ def customer_user_add(request):
                 _("%(name)s was added. An activation e-mail is on its way to %(email)s.")
                 % {"name": tenant_user.full_name, "email": tenant_user.email},
             )
-            return redirect(tenant_url(request, "customer_user", tenant_user.pk))
+            return redirect(tenant_url(request, "user", tenant_user.pk))
     return render(
         request,
         "tenants/customer_user_add.html",
@@ -541,7 +539,7 @@ def customer_user(request, account_pk: int):
                 messages.success(request, _("The changes were saved."))
             else:
                 messages.info(request, _("Nothing was changed."))
-            return redirect(tenant_url(request, "customer_user", tenant_user.pk))
+            return redirect(tenant_url(request, "user", tenant_user.pk))
     assigned = set(tenant_user.licenses.values_list("subscription_id", flat=True))
     return render(
         request,
@@ -567,7 +565,7 @@ def customer_user_remove(request, account_pk: int):
             freed = tenant_user_remove(access=request.access, tenant_user=tenant_user)
         except TenantUserError as error:
             messages.error(request, str(error))
-            return redirect(tenant_url(request, "customer_user", tenant_user.pk))
+            return redirect(tenant_url(request, "user", tenant_user.pk))
         messages.success(
             request,
             ngettext(
@@ -577,7 +575,7 @@ def customer_user_remove(request, account_pk: int):
             )
             % {"name": tenant_user.full_name, "count": freed},
         )
-        return redirect(tenant_url(request, "customer_users"))
+        return redirect(tenant_url(request, "users"))
     return render(
         request,
         "tenants/customer_user_remove.html",
@@ -610,7 +608,7 @@ def customer_resend_activation(request, account_pk: int):
     else:
         attempt.refund()  # nothing was sent
         messages.info(request, _("This user has already activated their account."))
-    return redirect(tenant_url(request, "customer_user", tenant_user.pk))
+    return redirect(tenant_url(request, "user", tenant_user.pk))
 
 
 @require_POST
@@ -631,7 +629,7 @@ def customer_license_assign(request, account_pk: int, subscription_pk: int):
                 _("%(name)s has a license of %(product)s.")
                 % {"name": tenant_user.full_name, "product": subscription.product.name},
             )
-    return redirect(tenant_url(request, "customer_user", tenant_user.pk))
+    return redirect(tenant_url(request, "user", tenant_user.pk))
 
 
 @require_POST
@@ -645,7 +643,7 @@ def customer_license_unassign(request, account_pk: int, subscription_pk: int):
             _("The license of %(product)s was unassigned from %(name)s.")
             % {"name": tenant_user.full_name, "product": subscription.product.name},
         )
-    return redirect(tenant_url(request, "customer_user", tenant_user.pk))
+    return redirect(tenant_url(request, "user", tenant_user.pk))
 
 
 @customer_required(Permission.MANAGE)

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from portal.models import Partner, partner_id_validator
-from portal.services import attempt_settle, audit_log
+from portal.services import attempt_settle
 from portal.throttle import Attempt, Counter, attempt_start
 from tenants.access import Permission, TenantAccess
+from tenants.audit import act_record
 from tenants.emails import partner_of_record_email_queue
 from tenants.models import Subscription
 
@@ -82,16 +83,13 @@ def partner_of_record_set(
             return False
         locked.partner_of_record = partner
         locked.save(update_fields=["partner_of_record"])
-        audit_log(
+        act_record(
+            access,
             action="subscription.partner_of_record_set"
             if partner is not None
             else "subscription.partner_of_record_removed",
-            actor=access.user,
             target=locked,
-            partner=access.partner,
-            tenant=access.tenant,
             details={
-                **access.audit_details,
                 "partner_of_record": [
                     old.partner_id if old else None,
                     partner.partner_id if partner else None,

@@ -22,12 +22,12 @@ from keys.services import (
     redemption_lines,
     redemption_lock,
 )
-from portal.services import audit_log
 from tenants.access import Permission, TenantAccess
+from tenants.audit import act_record
 from tenants.emails import keys_applied_email_queue
 from tenants.lifecycle import subscription_state
 from tenants.models import RedemptionTarget, Subscription, SubscriptionKey, Tenant
-from tenants.services.tenants import subscription_end
+from tenants.services.tenants import keys_by_product, subscription_end
 
 Intent = RedemptionTarget.Intent
 State = Subscription.State
@@ -70,21 +70,6 @@ class KeysApplyError(Exception):
         super().__init__(" ".join(self.problems))
 
 
-def subscription_state_on(subscription: Subscription, today: date) -> str:
-    """The state as the dates say it, until the lifecycle sweep keeps it up to date: a
-    subscription past its end date is expired (then disabled, deleted) even if nothing has
-    recorded it yet. A recorded later state wins (deleted stays deleted)."""
-    return subscription_state(subscription, today)
-
-
-def _by_product(lines: Sequence[RedemptionLine]) -> list[tuple[Product, list]]:
-    groups: dict[int, tuple[Product, list]] = {}
-    for line in lines:
-        product = line.product_key.batch.product
-        groups.setdefault(product.pk, (product, []))[1].append(line.product_key)
-    return list(groups.values())
-
-
 def keys_apply_preview(
     *, tenant: Tenant, intent: str, lines: Sequence[RedemptionLine], today: date
 ) -> list[PreviewRow]:
@@ -98,7 +83,7 @@ def keys_apply_preview(
         .annotate(seats_used=Count("licenses"))
     }
     rows = []
-    for product, keys in _by_product(lines):
+    for product, keys in keys_by_product(lines):
         key_seats = sum(key.batch.seats_per_key for key in keys)
         subscription = subscriptions.get(product.pk)
         row = PreviewRow(
@@ -113,7 +98,7 @@ def keys_apply_preview(
             row.before = Snapshot(
                 subscription.seats,
                 subscription.end_date,
-                subscription_state_on(subscription, today),
+                subscription_state(subscription, today),
             )
         if intent == Intent.ADD_LICENSES:
             _add_licenses(row, product, today)
@@ -220,68 +205,22 @@ def keys_apply(*, redemption: Redemption, access: TenantAccess) -> list[PreviewR
             raise KeysApplyError(
                 [_("The keys of this redemption changed. Check them again.")], back_to_keys=True
             ) from None
-        keys_by_product = {product.pk: keys for product, keys in _by_product(lines)}
+        keys_of = {product.pk: keys for product, keys in keys_by_product(lines)}
         now = timezone.now()
         for row in rows:
-            _apply_row(row, target, access, keys_by_product[row.product.pk], today, now)
+            _apply_row(row, target, access, keys_of[row.product.pk], today, now)
         keys_applied_email_queue(tenant=tenant, intent=target.intent, rows=rows, user=access.user)
     return rows
 
 
 def _apply_row(row: PreviewRow, target, access: TenantAccess, keys, today: date, now) -> None:
-    tenant, user = target.tenant, access.user
-    subscription = row.subscription
-    audit = {"actor": user, "partner": access.partner, "tenant": tenant}
-    if subscription is None:
-        subscription = Subscription.objects.create(
-            tenant=tenant,
-            product=row.product,
-            seats=row.after.seats,
-            start_date=today,
-            end_date=row.after.end_date,
-            created_by_partner=access.partner,
-            created_at=now,
-        )
-        kind = SubscriptionKey.Kind.CREATED
-        audit_log(
-            action="subscription.created",
-            target=subscription,
-            details={
-                **access.audit_details,
-                "product": row.product.sku,
-                "seats": row.after.seats,
-                "end_date": row.after.end_date.isoformat(),
-            },
-            **audit,
+    if row.subscription is None:
+        subscription, kind = (
+            _subscription_create(row, access, today, now),
+            SubscriptionKey.Kind.CREATED,
         )
     else:
-        subscription.seats = row.after.seats
-        fields = ["seats", "end_date", "state"]
-        if subscription.end_date != row.after.end_date:
-            # A new end date: the renewal-notice sweep works out its thresholds again.
-            subscription.renewal_notice_on = today
-            fields.append("renewal_notice_on")
-        subscription.end_date = row.after.end_date
-        subscription.state = row.after.state
-        renewing = target.intent == Intent.RENEW
-        if renewing and subscription.billed_directly:
-            # Renewed with a prepaid key: prepaid again, with notices and the lifecycle.
-            subscription.billed_directly = False
-            subscription.renewal_notice_on = today
-            fields += ["billed_directly", "renewal_notice_on"]
-        subscription.save(update_fields=list(dict.fromkeys(fields)))
-        kind = SubscriptionKey.Kind.RENEWED if renewing else SubscriptionKey.Kind.ADDED
-        audit_log(
-            action="subscription.renewed" if renewing else "subscription.licenses_added",
-            target=subscription,
-            details={
-                **access.audit_details,
-                "seats": [row.before.seats, row.after.seats],
-                "end_date": [row.before.end_date.isoformat(), row.after.end_date.isoformat()],
-                "state": [row.before.state, row.after.state],
-            },
-            **audit,
-        )
+        subscription, kind = _subscription_change(row, target, access, today)
     SubscriptionKey.objects.bulk_create(
         SubscriptionKey(
             subscription=subscription,
@@ -289,8 +228,62 @@ def _apply_row(row: PreviewRow, target, access: TenantAccess, keys, today: date,
             kind=kind,
             seats=key.batch.seats_per_key,
             redeemed_at=now,
-            redeemed_by=user,
+            redeemed_by=access.user,
         )
         for key in keys
     )
     row.subscription = subscription
+
+
+def _subscription_create(row: PreviewRow, access: TenantAccess, today: date, now) -> Subscription:
+    subscription = Subscription.objects.create(
+        tenant=access.tenant,
+        product=row.product,
+        seats=row.after.seats,
+        start_date=today,
+        end_date=row.after.end_date,
+        created_by_partner=access.partner,
+        created_at=now,
+    )
+    act_record(
+        access,
+        action="subscription.created",
+        target=subscription,
+        details={
+            "product": row.product.sku,
+            "seats": row.after.seats,
+            "end_date": row.after.end_date.isoformat(),
+        },
+    )
+    return subscription
+
+
+def _subscription_change(row: PreviewRow, target, access: TenantAccess, today: date):
+    """Seats added or the term renewed, as the preview row says; (subscription, key kind)."""
+    subscription = row.subscription
+    subscription.seats = row.after.seats
+    fields = ["seats", "end_date", "state"]
+    if subscription.end_date != row.after.end_date:
+        # A new end date: the renewal-notice sweep works out its thresholds again.
+        subscription.renewal_notice_on = today
+        fields.append("renewal_notice_on")
+    subscription.end_date = row.after.end_date
+    subscription.state = row.after.state
+    renewing = target.intent == Intent.RENEW
+    if renewing and subscription.billed_directly:
+        # Renewed with a prepaid key: prepaid again, with notices and the lifecycle.
+        subscription.billed_directly = False
+        subscription.renewal_notice_on = today
+        fields += ["billed_directly", "renewal_notice_on"]
+    subscription.save(update_fields=list(dict.fromkeys(fields)))
+    act_record(
+        access,
+        action="subscription.renewed" if renewing else "subscription.licenses_added",
+        target=subscription,
+        details={
+            "seats": [row.before.seats, row.after.seats],
+            "end_date": [row.before.end_date.isoformat(), row.after.end_date.isoformat()],
+            "state": [row.before.state, row.after.state],
+        },
+    )
+    return subscription, SubscriptionKey.Kind.RENEWED if renewing else SubscriptionKey.Kind.ADDED

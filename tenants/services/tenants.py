@@ -12,13 +12,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from keys.models import Redemption
+from keys.models import Product, ProductKey, Redemption
 from keys.services import RedemptionKeysChanged, redemption_keys_consume, redemption_lock
 from portal.identity import email_normalize
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from tenants.access import TenantAccess
-from tenants.activity import activity_record
+from tenants.audit import act_record
 from tenants.emails import activation_email_queue, tenant_created_email_queue
 from tenants.models import (
     DOMAIN_PREFIX_PATTERN,
@@ -187,9 +187,18 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
     return tenant
 
 
+def keys_by_product(lines) -> list[tuple[Product, list[ProductKey]]]:
+    """A redemption's keys grouped by product, in the order they were typed: one subscription
+    per product."""
+    groups: dict[int, tuple[Product, list[ProductKey]]] = {}
+    for line in lines:
+        product = line.product_key.batch.product
+        groups.setdefault(product.pk, (product, []))[1].append(line.product_key)
+    return list(groups.values())
+
+
 def _create(redemption, user, details: TenantDetails) -> tuple[Tenant, TenantUser]:
     now = timezone.now()
-    today = now.date()
     partner = redemption.partner
     tenant = Tenant.objects.create(
         name=details.name.strip(),
@@ -201,80 +210,46 @@ def _create(redemption, user, details: TenantDetails) -> tuple[Tenant, TenantUse
         redemption=redemption,
         created_at=now,
     )
-    audit_log(action="tenant.created", actor=user, target=tenant, partner=partner, tenant=tenant)
+    audit = {"actor": user, "partner": partner, "tenant": tenant}
+    audit_log(action="tenant.created", target=tenant, **audit)
     # The keys service redeems the keys and completes the redemption; this writes tenants' rows.
     lines = redemption_keys_consume(redemption=redemption, user=user, tenant=tenant)
+    subscriptions = [
+        _subscription_create(product, keys, audit, now) for product, keys in keys_by_product(lines)
+    ]
+    admin = _admin_create(details, audit, now)
+    # The seed: the admin "automatically gets admin rights and a license is assigned".
+    License.objects.create(subscription=subscriptions[0], tenant_user=admin, assigned_at=now)
+    audit_log(
+        action="license.assigned", target=subscriptions[0], details={"tenant_user": admin.pk},
+        **audit,
+    )  # fmt: skip
+    return tenant, admin
 
-    by_product: dict[int, list] = {}
-    for line in lines:
-        by_product.setdefault(line.product_key.batch.product_id, []).append(line.product_key)
-    subscriptions = {}
-    for product_id, product_keys in by_product.items():
-        product = product_keys[0].batch.product
-        seats = sum(key.batch.seats_per_key for key in product_keys)
-        subscription = Subscription.objects.create(
-            tenant=tenant,
-            product=product,
-            seats=seats,
-            start_date=today,
-            end_date=subscription_end(today, product.term_months),
-            created_by_partner=partner,
-            created_at=now,
-        )
-        subscriptions[product_id] = subscription
-        audit_log(
-            action="subscription.created",
-            actor=user,
-            target=subscription,
-            partner=partner,
-            tenant=tenant,
-            details={
-                "product": product.sku,
-                "seats": seats,
-                "end_date": subscription.end_date.isoformat(),
-            },
-        )
 
-    account = User.objects.create_user(
-        details.admin_email,
-        password=None,  # the admin sets it through the activation link; the partner never does
-        first_name=details.admin_first_name.strip(),
-        last_name=details.admin_last_name.strip(),
-        language=details.language,
-    )
-    admin = TenantUser.objects.create(
-        tenant=tenant,
-        user=account,
-        first_name=account.first_name,
-        last_name=account.last_name,
-        email=account.email,
-        phone=details.admin_phone.strip(),
-        is_admin=True,
+def _subscription_create(product: Product, keys: list[ProductKey], audit: dict, now):
+    """One product's subscription from its keys (seats summed), with the keys recorded."""
+    today, user = now.date(), audit["actor"]
+    subscription = Subscription.objects.create(
+        tenant=audit["tenant"],
+        product=product,
+        seats=sum(key.batch.seats_per_key for key in keys),
+        start_date=today,
+        end_date=subscription_end(today, product.term_months),
+        created_by_partner=audit["partner"],
         created_at=now,
     )
     audit_log(
-        action="tenant_user.created",
-        actor=user,
-        target=admin,
-        partner=partner,
-        tenant=tenant,
-        details={"admin": True},
+        action="subscription.created",
+        target=subscription,
+        details={
+            "product": product.sku,
+            "seats": subscription.seats,
+            "end_date": subscription.end_date.isoformat(),
+        },
+        **audit,
     )
-    # The seed: the admin "automatically gets admin rights and a license is assigned".
-    first = subscriptions[lines[0].product_key.batch.product_id]
-    License.objects.create(subscription=first, tenant_user=admin, assigned_at=now)
-    audit_log(
-        action="license.assigned",
-        actor=user,
-        target=first,
-        partner=partner,
-        tenant=tenant,
-        details={"tenant_user": admin.pk},
-    )
-
-    for line in lines:
-        key = line.product_key
-        subscription = subscriptions[key.batch.product_id]
+    for key in keys:
         SubscriptionKey.objects.create(
             subscription=subscription,
             product_key=key,
@@ -285,13 +260,33 @@ def _create(redemption, user, details: TenantDetails) -> tuple[Tenant, TenantUse
         )
         audit_log(
             action="subscription.key_added",
-            actor=user,
             target=subscription,
-            partner=partner,
-            tenant=tenant,
             details={"key": key.pk, "seats": key.batch.seats_per_key, "kind": "created"},
+            **audit,
         )
-    return tenant, admin
+    return subscription
+
+
+def _admin_create(details: TenantDetails, audit: dict, now) -> TenantUser:
+    account = User.objects.create_user(
+        details.admin_email,
+        password=None,  # the admin sets it through the activation link; the partner never does
+        first_name=details.admin_first_name.strip(),
+        last_name=details.admin_last_name.strip(),
+        language=details.language,
+    )
+    admin = TenantUser.objects.create(
+        tenant=audit["tenant"],
+        user=account,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        email=account.email,
+        phone=details.admin_phone.strip(),
+        is_admin=True,
+        created_at=now,
+    )
+    audit_log(action="tenant_user.created", target=admin, details={"admin": True}, **audit)
+    return admin
 
 
 @transaction.atomic
@@ -315,15 +310,7 @@ def activation_resend(*, account: TenantUser, access: TenantAccess) -> bool:
     if account.user is None or account.user.has_usable_password():
         return False
     with transaction.atomic():
-        audit_log(
-            action="tenant_user.activation_resent",
-            actor=access.user,
-            target=account,
-            partner=access.partner,
-            tenant=account.tenant,
-            details=access.audit_details,
-        )
-        activity_record(access, action="tenant_user.activation_resent", target=account)
+        act_record(access, action="tenant_user.activation_resent", target=account)
         # Sent by one of the tenant's admins: the e-mail says who added the person.
         activation_email_queue(account=account, added_by=access.tenant_user)
     return True

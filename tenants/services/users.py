@@ -14,9 +14,8 @@ from django.utils.translation import gettext as _
 
 from portal.identity import email_normalize
 from portal.models import User
-from portal.services import audit_log
 from tenants.access import Permission, TenantAccess
-from tenants.activity import activity_record
+from tenants.audit import act_record
 from tenants.emails import activation_email_queue
 from tenants.lifecycle import subscription_state
 from tenants.models import USERNAME_PATTERN, License, Subscription, Tenant, TenantUser
@@ -91,11 +90,6 @@ def _check(problem: str | None, field: str) -> None:
         raise TenantUserError(problem, field=field)
 
 
-def _acting(access: TenantAccess) -> dict:
-    """Who acted, for audit_log: the person, their partner if any, and the tenant."""
-    return {"actor": access.user, "partner": access.partner, "tenant": access.tenant}
-
-
 def _lock_tenant(tenant: Tenant) -> None:
     # Changes to who is an admin take turns per tenant: two admins demoting each other at once
     # must not leave the tenant without one.
@@ -131,17 +125,12 @@ def tenant_user_add(*, access: TenantAccess, details: UserDetails) -> TenantUser
                 is_admin=details.is_admin,
                 created_at=timezone.now(),
             )
-            audit_log(
-                action="tenant_user.created",
-                target=tenant_user,
-                details={**access.audit_details, "admin": details.is_admin},
-                **_acting(access),
-            )
-            activity_record(
+            act_record(
                 access,
                 action="tenant_user.created",
                 target=tenant_user,
-                details={"username": tenant_user.username, "admin": details.is_admin},
+                details={"admin": details.is_admin},
+                activity_details={"username": tenant_user.username, "admin": details.is_admin},
             )
             activation_email_queue(account=tenant_user, added_by=_added_by(access))
     except IntegrityError:
@@ -239,13 +228,7 @@ def tenant_user_edit(
             _check(username_problem(details.username, tenant, exclude=current), "username")
             _check(user_email_problem(details.email, tenant, exclude=current), "email")
             raise
-        audit_log(
-            action="tenant_user.changed",
-            target=current,
-            details={**access.audit_details, "changes": changes},
-            **_acting(access),
-        )
-        activity_record(
+        act_record(
             access, action="tenant_user.changed", target=current, details={"changes": changes}
         )
     tenant_user.refresh_from_db()
@@ -277,23 +260,17 @@ def tenant_user_remove(*, access: TenantAccess, tenant_user: TenantUser) -> int:
                 "subscription__product__sku", flat=True
             )
         )
-        audit_log(
+        act_record(
+            access,
             action="tenant_user.removed",
             target=current,
             details={
-                **access.audit_details,
                 "username": current.username,
                 "email": current.email,
                 "admin": current.is_admin,
                 "licenses_freed": sorted(licenses),
             },
-            **_acting(access),
-        )
-        activity_record(
-            access,
-            action="tenant_user.removed",
-            target=current,
-            details={"username": current.username, "licenses_freed": sorted(licenses)},
+            activity_details={"username": current.username, "licenses_freed": sorted(licenses)},
         )
         account_id = current.user_id
         current.delete()  # its licenses go with it
@@ -347,21 +324,12 @@ def license_assign(
                 % {"seats": locked.seats, "product": locked.product.name}
             )
         License.objects.create(subscription=locked, tenant_user=tenant_user)
-        audit_log(
-            action="license.assigned",
-            target=locked,
-            details={
-                **access.audit_details,
-                "tenant_user": tenant_user.pk,
-                "username": tenant_user.username,
-            },
-            **_acting(access),
-        )
-        activity_record(
+        act_record(
             access,
             action="license.assigned",
             target=locked,
-            details={"username": tenant_user.username},
+            details={"tenant_user": tenant_user.pk, "username": tenant_user.username},
+            activity_details={"username": tenant_user.username},
             person=tenant_user,
         )
     return True
@@ -380,21 +348,12 @@ def license_unassign(
         ).delete()
         if not deleted:
             return False
-        audit_log(
-            action="license.unassigned",
-            target=subscription,
-            details={
-                **access.audit_details,
-                "tenant_user": tenant_user.pk,
-                "username": tenant_user.username,
-            },
-            **_acting(access),
-        )
-        activity_record(
+        act_record(
             access,
             action="license.unassigned",
             target=subscription,
-            details={"username": tenant_user.username},
+            details={"tenant_user": tenant_user.pk, "username": tenant_user.username},
+            activity_details={"username": tenant_user.username},
             person=tenant_user,
         )
     return True

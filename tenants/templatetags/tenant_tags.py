@@ -8,7 +8,7 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def tenant_url(context, name, *args):
-    """{% tenant_url 'customer_user' person.pk %}: the link on the side the page is served on
+    """{% tenant_url 'user' person.pk %}: the link on the side the page is served on
     (the customer admin's own pages, or the partner's, acting for the customer)."""
     return _tenant_url(context["request"], name, *args)
 

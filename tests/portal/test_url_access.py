@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.models import User
 from tenants.models import RedemptionTarget, TenantUser
-from tenants.services.delegation import offer_token
+from tenants.tokens import offer_token
 from tests.factories import (
     DelegationOfferFactory,
     DelegationRelationshipFactory,

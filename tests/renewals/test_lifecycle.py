@@ -9,8 +9,8 @@ from post_office.models import Email
 from portal.models import AuditEvent, User
 from renewals.models import RenewalNotice
 from renewals.services import lifecycle_advance
+from tenants.lifecycle import subscription_state as subscription_state_on
 from tenants.models import License, Subscription, SubscriptionKey, TenantUser
-from tenants.services.subscriptions import subscription_state_on
 
 END = date(2026, 6, 30)
 State = Subscription.State

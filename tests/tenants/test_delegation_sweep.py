@@ -12,8 +12,8 @@ from django.db import connection
 from post_office.models import Email
 
 from portal.models import User
+from tenants.delegation.sweep import delegation_sweep
 from tenants.models import DelegationNotice, DelegationOffer, DelegationRelationship, TenantUser
-from tenants.services.delegation import delegation_sweep
 from tests.factories import (
     DelegationOfferFactory,
     DelegationRelationshipFactory,

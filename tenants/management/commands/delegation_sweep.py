@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from portal.management.replay import add_date_argument, date_option
-from tenants.services.delegation import delegation_sweep
+from tenants.delegation.sweep import delegation_sweep
 
 
 class Command(BaseCommand):

@@ -17,10 +17,11 @@ from keys.services import (
     redemption_start,
 )
 from portal.models import Partner, PartnerMembership, User
-from tenants.forms import offer_default_message
+from tenants.access import customer_access
+from tenants.delegation.forms import offer_default_message
+from tenants.delegation.offers import OfferDetails, offer_answer, offer_send
 from tenants.models import DelegationOffer, Subscription, Tenant, TenantUser
 from tenants.services import TenantDetails, tenant_admin_activate, tenant_create
-from tenants.services.delegation import OfferDetails, offer_answer, offer_send
 
 DEMO_PASSWORD = "portal-demo"  # noqa: S105 — printed by `make run`; demo data only
 
@@ -166,7 +167,8 @@ def _demo_delegation(northwind: Partner) -> None:
                 message=offer_default_message(northwind, adatum.preferred_language),
             ),
         )
-        offer_answer(offer=offer, user=User.objects.get(email="admin@adatum.example"), accept=True)
+        adatum_admin = User.objects.get(email="admin@adatum.example")
+        offer_answer(access=customer_access(adatum_admin), offer=offer, accept=True)
 
 
 # Customers whose subscription ends soon or ended, so that the renewal list, the timeline and the

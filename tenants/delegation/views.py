@@ -6,7 +6,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.html import format_html
@@ -17,28 +17,32 @@ from portal.access import partner_admin_required, partner_required
 from portal.audit_labels import action_label
 from portal.forms import posted_data
 from portal.spreadsheets import csv_response
-from tenants.access import Permission, customer_required, partner_customers
-from tenants.forms import ActivityFilterForm, OfferForm, offer_default_message
-from tenants.models import (
-    ROLE_DESCRIPTIONS,
-    ActivityLog,
-    DelegationOffer,
-    DelegationRelationship,
+from tenants.access import (
+    Permission,
+    customer_required,
+    offer_for_answer,
+    partner_customers,
+    partner_offer,
+    partner_relationship,
+    tenant_offer,
+    tenant_relationship,
 )
-from tenants.services.delegation import (
-    RESEND_INTERVAL,
+from tenants.delegation.activity import activity_filter
+from tenants.delegation.forms import ActivityFilterForm, OfferForm, offer_default_message
+from tenants.delegation.offers import (
     OfferClosed,
     OfferError,
-    active_relationship,
     offer_answer,
     offer_eligibility_problem,
-    offer_from_token,
-    offer_may_answer,
     offer_resend,
+    offer_resend_after,
     offer_send,
     offer_withdraw,
-    relationship_terminate,
+    replaced_relationship,
 )
+from tenants.delegation.relationships import relationship_terminate
+from tenants.models import ROLE_DESCRIPTIONS, ActivityLog, DelegationOffer, DelegationRelationship
+from tenants.tokens import offer_from_token
 
 OFFERS_PER_PAGE = 25
 ACTIVITY_PER_PAGE = 50
@@ -60,7 +64,7 @@ def _replaces(partner, tenant) -> dict | None:
     "This offer replaces your active relationship (roles …, until …)"."""
     if tenant is None:
         return None
-    relationship = active_relationship(partner, tenant)
+    relationship = replaced_relationship(partner, tenant)
     if relationship is None:
         return None
     return {
@@ -89,10 +93,8 @@ def partner_delegation(request):
     now = timezone.now()
     for offer in offers.object_list:
         # The e-mail goes again at most every few minutes: until then the button says when.
-        next_send = offer.last_sent_at + RESEND_INTERVAL if offer.last_sent_at else None
-        offer.resend_after = (
-            timezone.localtime(next_send) if next_send and next_send > now else None
-        )
+        resend_after = offer_resend_after(offer, now)
+        offer.resend_after = timezone.localtime(resend_after) if resend_after else None
     return render(
         request,
         "tenants/delegation.html",
@@ -161,17 +163,6 @@ def offer_new(request):
     )
 
 
-def _partner_offer(request, offer_pk: int) -> DelegationOffer:
-    offer = (
-        DelegationOffer.objects.select_related("tenant", "partner")
-        .filter(pk=offer_pk, partner=request.partner)
-        .first()
-    )
-    if offer is None:
-        raise Http404
-    return offer
-
-
 def _closed_message(state: str) -> str:
     return {
         DelegationOffer.State.ACCEPTED: _("This offer was accepted already."),
@@ -186,7 +177,7 @@ def _closed_message(state: str) -> str:
 @partner_admin_required
 def offer_withdraw_view(request, offer_pk: int):
     """GET asks to confirm; POST withdraws the pending offer (its link stops working)."""
-    offer = _partner_offer(request, offer_pk)
+    offer = partner_offer(request.membership, offer_pk)
     if request.method == "POST":
         try:
             offer_withdraw(membership=request.membership, offer=offer)
@@ -203,7 +194,7 @@ def offer_withdraw_view(request, offer_pk: int):
 @require_POST
 @partner_admin_required
 def offer_resend_view(request, offer_pk: int):
-    offer = _partner_offer(request, offer_pk)
+    offer = partner_offer(request.membership, offer_pk)
     try:
         offer_resend(membership=request.membership, offer=offer)
     except OfferClosed as closed:
@@ -219,9 +210,9 @@ def offer_resend_view(request, offer_pk: int):
     return redirect("tenants:delegation")
 
 
-def _terminate(request, relationship, template: str, done: str):
+def _terminate(request, relationship, by, done: str):
     if request.method == "POST":
-        if relationship_terminate(relationship=relationship, user=request.user):
+        if relationship_terminate(relationship=relationship, by=by):
             messages.success(
                 request, _("The relationship was ended. The partner's access ended now.")
             )
@@ -230,7 +221,7 @@ def _terminate(request, relationship, template: str, done: str):
         return redirect(done)
     return render(
         request,
-        template,
+        "tenants/relationship_terminate.html",
         {"relationship": relationship, "roles": _roles_described(relationship.role_choices)},
     )
 
@@ -238,16 +229,8 @@ def _terminate(request, relationship, template: str, done: str):
 @partner_admin_required
 def partner_relationship_terminate(request, relationship_pk: int):
     """ "Terminate relationship": GET asks to confirm, POST ends it now."""
-    relationship = (
-        DelegationRelationship.objects.select_related("tenant", "partner", "offer")
-        .filter(pk=relationship_pk, partner=request.partner)
-        .first()
-    )
-    if relationship is None:
-        raise Http404
-    return _terminate(
-        request, relationship, "tenants/relationship_terminate.html", "tenants:delegation"
-    )
+    relationship = partner_relationship(request.membership, relationship_pk)
+    return _terminate(request, relationship, request.membership, "tenants:delegation")
 
 
 # --- Customer side --------------------------------------------------------------------------
@@ -256,9 +239,9 @@ def partner_relationship_terminate(request, relationship_pk: int):
 @customer_required(Permission.MANAGE)
 def customer_relationships(request):
     """ "Partner relationships": pending offers to answer, and the relationships."""
-    now = timezone.now()
     offers = (
-        DelegationOffer.objects.filter(tenant=request.tenant, state="pending", expires_at__gt=now)
+        DelegationOffer.objects.open(timezone.now())
+        .filter(tenant=request.tenant)
         .select_related("partner")
         .order_by("-created_at")
     )
@@ -267,7 +250,9 @@ def customer_relationships(request):
         .select_related("partner")
         .order_by("state", "ends_on", "id")
     )
-    active_partners = {r.partner_id for r in relationships if r.state == "active"}
+    active_partners = {
+        r.partner_id for r in relationships if r.state == DelegationRelationship.State.ACTIVE
+    }
     offers = [(offer, offer.partner_id in active_partners) for offer in offers]
     return render(
         request,
@@ -289,11 +274,9 @@ def offer_link(request, token: str):
         return render(request, "tenants/offer_link.html", {"problem": "invalid"}, status=400)
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    offer = DelegationOffer.objects.select_related("tenant", "partner").filter(pk=offer_pk).first()
-    if offer is None or not offer_may_answer(request.user, offer):
-        raise Http404
+    offer, _access = offer_for_answer(request.user, offer_pk)
     if not offer.is_open():
-        state = offer.state if offer.state != "pending" else "expired"
+        state = offer.closed_state
         return render(
             request,
             "tenants/offer_link.html",
@@ -306,13 +289,7 @@ def offer_link(request, token: str):
 def offer_answer_view(request, offer_pk: int):
     """The offer: partner, roles with what each allows, duration, end date, auto-extend and the
     message. GET shows; POST **Accept** or **Decline**."""
-    offer = (
-        DelegationOffer.objects.select_related("partner", "tenant")
-        .filter(pk=offer_pk, tenant=request.tenant)
-        .first()
-    )
-    if offer is None:
-        raise Http404
+    offer = tenant_offer(request.access, offer_pk)
     if request.method == "POST":
         accept = request.POST.get("answer") == "accept"
         if request.POST.get("answer") not in ("accept", "decline"):
@@ -321,7 +298,7 @@ def offer_answer_view(request, offer_pk: int):
             # Declining is final: asked once more (Accept stays one click).
             return render(request, "tenants/offer_decline.html", {"offer": offer})
         try:
-            offer_answer(offer=offer, user=request.user, accept=accept)
+            offer_answer(access=request.access, offer=offer, accept=accept)
         except OfferClosed as closed:
             messages.error(request, _closed_message(closed.state))
         else:
@@ -348,9 +325,7 @@ def offer_answer_view(request, offer_pk: int):
         {
             "offer": offer,
             "open": offer.is_open(),
-            "closed_message": None
-            if offer.is_open()
-            else _closed_message(offer.state if offer.state != "pending" else "expired"),
+            "closed_message": None if offer.is_open() else _closed_message(offer.closed_state),
             "roles": _roles_described(offer.role_choices),
             "end_date": today + datetime.timedelta(days=offer.duration_days),
             "replaces": _replaces(offer.partner, offer.tenant) if offer.is_open() else None,
@@ -361,19 +336,8 @@ def offer_answer_view(request, offer_pk: int):
 @customer_required(Permission.MANAGE)
 def customer_relationship_terminate(request, relationship_pk: int):
     """ "Remove roles": GET asks to confirm, POST ends the relationship now."""
-    relationship = (
-        DelegationRelationship.objects.select_related("tenant", "partner", "offer")
-        .filter(pk=relationship_pk, tenant=request.tenant)
-        .first()
-    )
-    if relationship is None:
-        raise Http404
-    return _terminate(
-        request,
-        relationship,
-        "tenants/relationship_terminate.html",
-        "tenants:customer_relationships",
-    )
+    relationship = tenant_relationship(request.access, relationship_pk)
+    return _terminate(request, relationship, request.access, "tenants:customer_relationships")
 
 
 # --- The activity log -----------------------------------------------------------------------
@@ -383,13 +347,7 @@ def _activity(request, entries):
     codes = sorted(set(entries.values_list("action", flat=True).distinct()))
     form = ActivityFilterForm(request.GET or None, actions=codes)
     if form.is_valid():
-        data = form.cleaned_data
-        if data.get("start"):
-            entries = entries.filter(at__date__gte=data["start"])
-        if data.get("end"):
-            entries = entries.filter(at__date__lte=data["end"])
-        if data.get("action"):
-            entries = entries.filter(action=data["action"])
+        entries = activity_filter(entries, form.cleaned_data)
     elif form.is_bound:
         entries = entries.none()
     return form, entries.select_related("tenant", "partner", "relationship")

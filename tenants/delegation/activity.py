@@ -1,6 +1,6 @@
 """The activity log (design §4): what a partner's user did in a tenant under a delegated-admin
-relationship. Services call `activity_record` next to their audit event, in the same transaction;
-it writes nothing for anyone acting in another capacity."""
+relationship. Both sides read it and export it. Rows are written by the service that acted, in
+its transaction, through `tenants.audit.act_record`; they are never changed."""
 
 from typing import Any
 
@@ -8,34 +8,44 @@ from django.conf import settings
 from django.db import models
 from django.utils import translation
 
-from tenants.models import ActivityLog
+from portal.models import User
+from tenants.models import ActivityLog, DelegationRelationship
 
 
-def activity_record(
-    access,
+def activity_write(
+    relationship: DelegationRelationship,
     *,
+    actor: User,
     action: str,
     target: models.Model | None = None,
     details: dict[str, Any] | None = None,
     person=None,
-) -> ActivityLog | None:
+) -> ActivityLog:
     """`person`: the user the action was about, when the target is something else (a license
     of a subscription): the label then names them, "Business Standard · Adatum → Léa Martin"."""
-    relationship = getattr(access, "relationship", None)
-    if relationship is None:
-        return None
     with translation.override(settings.LANGUAGE_CODE):
         target_label = str(target) if target is not None else ""
         if person is not None:
             target_label = f"{target_label} → {person.full_name}"
         target_label = target_label[:300]
     return ActivityLog.objects.create(
-        tenant=access.tenant,
+        tenant_id=relationship.tenant_id,
         relationship=relationship,
-        partner=access.partner,
-        actor=access.user,
-        actor_label=access.user.email,
+        partner_id=relationship.partner_id,
+        actor=actor,
+        actor_label=actor.email,
         action=action,
         target_label=target_label,
         details=details or {},
     )
+
+
+def activity_filter(entries, data: dict):
+    """The activity log's filters (a date range and an action), from a valid filter form."""
+    if data.get("start"):
+        entries = entries.filter(at__date__gte=data["start"])
+    if data.get("end"):
+        entries = entries.filter(at__date__lte=data["end"])
+    if data.get("action"):
+        entries = entries.filter(action=data["action"])
+    return entries
