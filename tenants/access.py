@@ -254,6 +254,18 @@ def _customer_access(user: User, account: TenantUser) -> TenantAccess:
     )
 
 
+def created_tenant(membership: PartnerMembership, pk: int) -> TenantAccess:
+    """A tenant the partner created, with the partner's standing in it (READ at least, and
+    SUBSCRIPTIONS_READ: its creation page shows the subscriptions); 404 for any other partner,
+    whatever else it may read."""
+    access = tenant_access(
+        user=membership.user, tenant_id=pk, permission=Permission.SUBSCRIPTIONS_READ
+    )
+    if access.tenant.created_by_partner_id != membership.partner_id:
+        raise Http404
+    return access
+
+
 def tenant_user_of(access: TenantAccess, pk: int) -> TenantUser:
     """A user of the tenant the access was checked for; the rule's 404 for anyone else's."""
     return _one_or_404(

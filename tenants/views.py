@@ -33,6 +33,7 @@ from portal.views import too_many_email_links
 from tenants import access as tenant_rule
 from tenants.access import (
     Permission,
+    created_tenant,
     customer_required,
     subscription_of,
     tenant_access,
@@ -52,6 +53,7 @@ from tenants.models import (
     Tenant,
     TenantUser,
 )
+from tenants.selectors import tenant_admins
 from tenants.services import (
     KeysApplyError,
     LicenseError,
@@ -355,8 +357,12 @@ def apply_keys(request, pk: int):
 
 @partner_required
 def tenant_created(request, pk: int):
-    _access, tenant = _customer_of_partner(request, pk)
-    admin = tenant.users.filter(is_admin=True).first()
+    """The creating partner's confirmation of the creation, and nobody else's: the tenant rule's
+    404 for a partner that only reads the customer (partner of record, or under a relationship).
+    It names the administrator created with the tenant."""
+    access = created_tenant(request.membership, pk)
+    _access, tenant = _customer_of_partner(request, access.tenant.pk)
+    admin = tenant_admins(tenant).order_by("created_at", "pk").first()
     return render(request, "tenants/tenant_created.html", {"tenant": tenant, "admin": admin})
 
 

@@ -277,6 +277,38 @@ def test_every_url_declares_its_expectations():
         assert set(expected) == set(ACTORS), name
 
 
+def test_the_creation_page_is_the_creating_partners_only(
+    world, fabrikam, partner_admin, other_partner_admin
+):
+    """`/partner/customers/<id>/created/` is the creating partner's confirmation: a partner that
+    may read the customer (partner of record, or a helpdesk relationship) gets the rule's 404
+    there, and the page names the administrator created with the tenant."""
+    contoso = world["contoso"]
+    first_admin = world["contoso_admin"]
+    later = User.objects.create_user("aaron@contoso.example", "portal-demo")
+    TenantUser.objects.create(
+        tenant=contoso, user=later, first_name="Aaron", last_name="Aardvark", email=later.email,
+        is_admin=True,
+    )  # fmt: skip
+    created = f"/partner/customers/{contoso.pk}/created/"
+    creator = Client()
+    creator.force_login(partner_admin)
+    page = creator.get(created)
+    assert page.status_code == 200
+    assert first_admin.email in page.content.decode()
+    assert later.email not in page.content.decode()
+    other = Client()
+    other.force_login(other_partner_admin)
+    helpdesk = DelegationRelationshipFactory(partner=fabrikam, tenant=contoso, roles=["helpdesk"])
+    assert other.get(f"/partner/customers/{contoso.pk}/").status_code == 200
+    assert other.get(created).status_code == 404
+    helpdesk.delete()
+    world["subscription"].partner_of_record = fabrikam
+    world["subscription"].save()
+    assert other.get(f"/partner/customers/{contoso.pk}/").status_code == 200
+    assert other.get(created).status_code == 404
+
+
 @pytest.fixture
 def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
     contoso = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
