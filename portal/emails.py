@@ -2,7 +2,6 @@
 recipient's language, and written to the outbox (django-post-office's Email table) in the
 transaction of the change that causes them. portal.outbox delivers them from there."""
 
-import logging
 import re
 from email.headerregistry import Address
 from email.utils import make_msgid, parseaddr
@@ -15,7 +14,7 @@ from django.utils.translation import gettext
 from post_office.models import PRIORITY, STATUS, Email
 from post_office.settings import get_message_id_fqdn
 
-logger = logging.getLogger(__name__)
+from portal.outbox import outbox_kick
 
 # The sender's display name when DEFAULT_FROM_EMAIL has none or this one: it is then written in
 # the recipient's language ("Portail des clés partenaires"). A different name configured by ops is
@@ -73,18 +72,3 @@ def email_queue(*, template: str, to: list[str], language: str, context: dict) -
     )
     transaction.on_commit(outbox_kick, robust=True)
     return email
-
-
-def outbox_kick() -> None:
-    """Ask a worker to deliver now. Best effort: when the broker is down the e-mail is already
-    committed, and the periodic pickup (every minute) sends it once the broker is back."""
-    from portal.tasks import deliver_outbox  # tasks import the outbox, which imports models
-
-    try:
-        deliver_outbox.delay()
-    except Exception:  # the broker is down (or, in eager mode, the delivery failed)
-        # The page that queued must not fail: its change and its e-mail are committed.
-        logger.warning(
-            "Could not start delivering the outbox now; the periodic pickup will send it.",
-            exc_info=True,
-        )

@@ -7,12 +7,16 @@ and by `manage.py send_outbox`; any number of them may run at once, on any machi
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from post_office.models import STATUS, Email, Log
 from post_office.settings import get_backend, get_default_mailer, get_log_level, get_max_retries
+
+from portal.celery import task_send
+from portal.services import audit_log
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +29,19 @@ CLAIM_TIMEOUT = "5min"
 def retry_delay(failures: int) -> timedelta:
     """The wait after the n-th failed try: 1, 2, 4 … minutes, at most an hour."""
     return min(FIRST_RETRY * 2 ** min(failures - 1, 10), LAST_RETRY)
+
+
+def outbox_kick() -> None:
+    """Ask a worker to deliver now. Best effort: when the broker is down the e-mail is already
+    committed, and the periodic pickup (every minute) sends it once the broker is back."""
+    try:
+        task_send("portal.tasks.deliver_outbox")
+    except Exception:  # the broker is down (or, in eager mode, the delivery failed)
+        # The page that queued must not fail: its change and its e-mail are committed.
+        logger.warning(
+            "Could not start delivering the outbox now; the periodic pickup will send it.",
+            exc_info=True,
+        )
 
 
 def outbox_due(now: datetime):
@@ -123,10 +140,6 @@ def outbox_clean(*, now: datetime | None = None, batch_size: int = 1000) -> int:
     at), whatever its age. post_office's own clean-up deletes every e-mail before a date, sent
     or not, so it is not used. Deleted in batches, each its own short transaction.
     """
-    from django.conf import settings
-
-    from portal.services import audit_log
-
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.OUTBOX_KEEP_SENT_DAYS)
     deleted = 0
@@ -161,9 +174,6 @@ def outbox_requeue(*, emails, actor) -> int:
     A sent e-mail sent again keeps its Message-ID, so a mail system that already delivered it
     may drop the copy: it is for a recipient who says it never arrived.
     """
-    from portal.emails import outbox_kick
-    from portal.services import audit_log
-
     with transaction.atomic():
         requeued = list(emails.select_for_update(of=("self",)).order_by("pk"))
         for email in requeued:

@@ -39,6 +39,7 @@ from keys.services.inventory import (
     batch_import_rows,
     keys_import_rows,
 )
+from portal.celery import task_send
 from portal.models import Partner, User
 from portal.services import audit_log
 
@@ -128,10 +129,8 @@ def _in_background(total: int) -> bool:
 
 
 def _enqueue(job_id: int) -> None:
-    from keys import tasks  # tasks import services; the cycle is broken here
-
     try:
-        tasks.run_key_job.delay(job_id)
+        task_send("keys.tasks.run_key_job", job_id)
     except BrokerUnavailable:
         # The job is saved; the periodic sweep queues it again (REQUEUE_AFTER).
         logger.exception("Key job %s could not be queued; the sweep will try again.", job_id)

@@ -441,6 +441,29 @@ def redemption_keys_consume(
         raise RedemptionClosed
     if redemption.created_by_id != user.pk:
         raise RedemptionClosed  # a draft belongs to its user: nobody else finishes it
+    lines, keys = _reviewed_keys_lock(redemption)
+    now = timezone.now()
+    _keys_redeem(redemption, lines, keys, user=user, now=now, tenant=tenant)
+    redemption.state = Redemption.State.COMPLETED
+    redemption.completed_at = now
+    redemption.updated_at = now
+    redemption.customer_details = {}  # the tenant holds them now; the draft's copy goes
+    redemption.save(update_fields=["state", "completed_at", "updated_at", "customer_details"])
+    audit_log(
+        action="redemption.completed",
+        actor=user,
+        target=redemption,
+        partner=redemption.partner,
+        tenant=tenant,
+    )
+    return lines
+
+
+def _reviewed_keys_lock(
+    redemption: Redemption,
+) -> tuple[list[RedemptionLine], list[ProductKey]]:
+    """The redemption's lines in the order entered, and their keys, locked; raises
+    RedemptionKeysChanged unless they are exactly the keys the partner reviewed."""
     lines = list(
         RedemptionLine.objects.filter(redemption=redemption)
         .select_related("product_key__batch__product")
@@ -464,7 +487,19 @@ def redemption_keys_consume(
         )
     ):
         raise RedemptionKeysChanged
-    now = timezone.now()
+    return lines, keys
+
+
+def _keys_redeem(
+    redemption: Redemption,
+    lines: list[RedemptionLine],
+    keys: list[ProductKey],
+    *,
+    user: User,
+    now: datetime,
+    tenant,
+) -> None:
+    """Turn the reserved keys into redeemed ones, each with its audit event."""
     # The conditional UPDATE is the last word: it only turns keys this redemption holds.
     redeemed = ProductKey.objects.filter(
         pk__in=[key.pk for key in keys],
@@ -491,16 +526,3 @@ def redemption_keys_consume(
             tenant=tenant,
             details={"redemption": redemption.pk},
         )
-    redemption.state = Redemption.State.COMPLETED
-    redemption.completed_at = now
-    redemption.updated_at = now
-    redemption.customer_details = {}  # the tenant holds them now; the draft's copy goes
-    redemption.save(update_fields=["state", "completed_at", "updated_at", "customer_details"])
-    audit_log(
-        action="redemption.completed",
-        actor=user,
-        target=redemption,
-        partner=redemption.partner,
-        tenant=tenant,
-    )
-    return lines
