@@ -54,14 +54,18 @@ def _project_task_modules():
     return modules
 
 
-def _queued_by_the_code(function_name: str) -> bool:
-    """Whether the project's code queues this task itself (`.delay(` or `.apply_async(`)."""
+def _queued_by_the_code(function_name: str, task_name: str) -> bool:
+    """Whether the project's code queues this task itself: `.delay(`, `.apply_async(`, or by
+    name through `task_send("<task name>"` (which needs no import of the task's module)."""
     import re
     from pathlib import Path
 
     from django.conf import settings
 
-    pattern = re.compile(rf"\b{re.escape(function_name)}\.(delay|apply_async)\(")
+    pattern = re.compile(
+        rf"\b{re.escape(function_name)}\.(delay|apply_async)\("
+        rf"|\btask_send\(\s*[\"']{re.escape(task_name)}[\"']"
+    )
     for path in Path(settings.BASE_DIR).glob("*/**/*.py"):
         parts = path.relative_to(settings.BASE_DIR).parts
         if parts[0] in {".venv", "tests", "bench", "var"} or "migrations" in parts:
@@ -88,7 +92,10 @@ def test_every_task_of_the_apps_is_declared_or_queued_by_the_code(db):
     assert {"keys.tasks.release_stale_reservations"} <= set(found)  # the walk finds tasks
     assert set(found) <= set(app.tasks)  # every one is registered with Celery
     declared = {spec.task for spec in periodic.PERIODIC_TASKS}
-    never_run = {name for name, function in found.items() if not _queued_by_the_code(function)}
+    never_run = {
+        name for name, function in found.items() if not _queued_by_the_code(function, name)
+    }
+    assert _queued_by_the_code("run_key_job", "keys.tasks.run_key_job")  # sent by name
     on_demand = set(periodic.ON_DEMAND_TASKS)
     assert never_run - declared - on_demand == set()
     assert declared | on_demand <= set(found)
