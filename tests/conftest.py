@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from portal.models import Partner, PartnerMembership, User
+from tests.helpers import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -8,8 +8,7 @@ from playwright.sync_api import expect
 
 from keys.codec import format_key
 from tenants.models import Subscription
-from tests.browser.conftest import sign_in
-from tests.browser.test_redeem_journey import WORDS
+from tests.browser.helpers import REDEEM_WORDS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +48,7 @@ def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countri
 
 def keys_for(page, live_server, tenant, language, action, key):
     """From the customer's page to the preview: the customer is named on every page."""
-    words, more = WORDS[language], MORE[language]
+    words, more = REDEEM_WORDS[language], MORE[language]
     page.goto(f"{live_server.url}/partner/customers/{tenant.pk}/")
     page.get_by_test_id("customer-actions").get_by_role("link", name=more[action]).click()
     expect(page.get_by_test_id("target-tenant")).to_contain_text("contoso.cloudsuite.example")
@@ -66,7 +65,7 @@ def keys_for(page, live_server, tenant, language, action, key):
 
 
 def in_language(browser, live_server, language):
-    context = browser.new_context(locale=WORDS[language]["locale"])
+    context = browser.new_context(locale=REDEEM_WORDS[language]["locale"])
     page = context.new_page()
     sign_in(page, live_server, "partner@northwind.example")  # the browser's language: fr or en
     expect(page.locator("html")).to_have_attribute("lang", language)

@@ -11,8 +11,7 @@ from playwright.sync_api import expect
 
 from portal.models import User
 from tenants.models import ActivityLog, DelegationOffer, TenantUser
-from tests.browser.conftest import sign_in
-from tests.browser.test_redeem_journey import field
+from tests.browser.helpers import field, sign_in
 
 pytestmark = pytest.mark.browser
 

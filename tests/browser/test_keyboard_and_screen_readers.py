@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from keys.codec import MESSAGES, format_key
 from keys.services.lookup import character_hint
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

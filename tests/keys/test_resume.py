@@ -15,7 +15,7 @@ from keys.services import (
     redemption_start,
 )
 from portal.models import AuditEvent
-from tests.keys.test_redeem_pages import keys_form
+from tests.helpers import keys_form
 
 STEP2 = {
     "country": "FR",

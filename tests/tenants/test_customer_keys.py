@@ -10,7 +10,7 @@ from keys.codec import format_key
 from keys.models import ProductKey, Redemption
 from portal.models import AuditEvent
 from tenants.models import License, RedemptionTarget, Subscription, SubscriptionKey
-from tests.keys.test_redeem_pages import keys_form
+from tests.helpers import keys_form, standard
 
 
 @pytest.fixture
@@ -25,10 +25,6 @@ def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countri
             user=partner_admin,
             details=tenant_details(language="en"),
         )
-
-
-def standard(tenant):
-    return Subscription.objects.get(tenant=tenant, product__sku="BUS-STD")
 
 
 def start(client, tenant, intent, *keys):

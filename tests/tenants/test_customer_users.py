@@ -23,6 +23,7 @@ from tenants.services import (
     tenant_user_edit,
     tenant_user_remove,
 )
+from tests.helpers import add_form, standard
 
 
 @pytest.fixture
@@ -48,26 +49,10 @@ def admin_client(client, megan):
     return client
 
 
-def add_form(**overrides):
-    return {
-        "first_name": "Lynne",
-        "last_name": "Robbins",
-        "username": "lynne.robbins",
-        "email": "Lynne@Contoso.example",
-        "phone": "",
-        "language": "fr",
-        **overrides,
-    }
-
-
 def add_user(client, **overrides) -> TenantUser:
     response = client.post("/customer/users/add/", add_form(**overrides))
     assert response.status_code == 302, response.context["form"].errors
     return TenantUser.objects.latest("id")
-
-
-def standard(tenant):
-    return Subscription.objects.get(tenant=tenant, product__sku="BUS-STD")
 
 
 def test_the_first_admin_has_a_user_name_from_their_address(megan):

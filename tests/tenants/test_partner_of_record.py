@@ -15,7 +15,7 @@ from portal.models import AuditEvent, Partner, PartnerMembership, User
 from tenants.models import Subscription, Tenant, TenantUser
 from tenants.services.partners_of_record import LOOKUP_LIMIT_PER_USER
 from tests.factories import SubscriptionFactory
-from tests.tenants.test_customer_users import add_form
+from tests.helpers import add_form
 
 
 @pytest.fixture
