@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from portal.models import Partner, PartnerMembership, User
-from tests.helpers import CHROMIUM
+from tests.helpers import CHROMIUM, contoso_details
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -172,17 +172,7 @@ def tenant_details():
     from tenants.services import TenantDetails
 
     def details(**overrides):
-        values = {
-            "country": "FR",
-            "name": "Contoso",
-            "admin_first_name": "Megan",
-            "admin_last_name": "Bowen",
-            "admin_email": "megan@contoso.example",
-            "admin_phone": "+33 1 23 45 67 89",
-            "language": "fr",
-            "domain_prefix": "contoso",
-        }
-        return TenantDetails(**{**values, **overrides})
+        return TenantDetails(**contoso_details(**overrides))
 
     return details
 

@@ -20,6 +20,22 @@ CHROMIUM = "/usr/bin/chromium"
 # --- Forms as a browser posts them -----------------------------------------------------------
 
 
+def contoso_details(**overrides) -> dict[str, str]:
+    """Step 2 for Contoso, as a partner admin fills it in: the form's data, and the fields of
+    tenants.services.TenantDetails (the `tenant_details` fixture makes one of these)."""
+    return {
+        "country": "FR",
+        "name": "Contoso",
+        "admin_first_name": "Megan",
+        "admin_last_name": "Bowen",
+        "admin_email": "megan@contoso.example",
+        "admin_phone": "+33 1 23 45 67 89",
+        "language": "fr",
+        "domain_prefix": "contoso",
+        **overrides,
+    }
+
+
 def keys_form(*values, action="next", submission=None) -> dict[str, str]:
     """The key entry's formset, one row per value."""
     data = {
