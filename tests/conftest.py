@@ -122,6 +122,45 @@ def nobody(db):
     return User.objects.create_user("nobody@example.com", "portal-demo")
 
 
+# Contoso, Northwind's customer, in France: Megan is its admin, Alex a user.
+
+
+@pytest.fixture
+def contoso(northwind):
+    """Contoso as rows, with no subscription (a test adds the ones it needs), and Megan, its
+    admin, who reads French and has activated her account."""
+    from tenants.models import TenantUser
+    from tests.factories import TenantFactory
+
+    tenant = TenantFactory(
+        name="Contoso", domain_prefix="contoso", created_by_partner=northwind,
+        preferred_language="fr",
+    )  # fmt: skip
+    megan = User.objects.create_user("megan@contoso.example", "portal-demo", language="fr")
+    TenantUser.objects.create(
+        tenant=tenant, user=megan, first_name="Megan", last_name="Bowen", email=megan.email,
+        is_admin=True,
+    )  # fmt: skip
+    return tenant
+
+
+@pytest.fixture
+def contoso_admin(contoso):
+    """Megan's account."""
+    return User.objects.get(email="megan@contoso.example")
+
+
+@pytest.fixture
+def alex(contoso):
+    """Alex Wilber, Contoso's user who is not an admin, and has not activated his account yet."""
+    from tenants.models import TenantUser
+
+    user = User.objects.create_user("alex@contoso.example")
+    return TenantUser.objects.create(
+        tenant=contoso, user=user, first_name="Alex", last_name="Wilber", email=user.email
+    )
+
+
 @pytest.fixture
 def products(db):
     from keys.models import Product
