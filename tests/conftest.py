@@ -128,7 +128,8 @@ def nobody(db):
 @pytest.fixture
 def contoso(northwind):
     """Contoso as rows, with no subscription (a test adds the ones it needs), and Megan, its
-    admin, who reads French and has activated her account."""
+    admin, who reads French and has activated her account. For Contoso as the portal creates it,
+    from a key, see `make_contoso`."""
     from tenants.models import TenantUser
     from tests.factories import TenantFactory
 
@@ -214,6 +215,28 @@ def tenant_details():
         return TenantDetails(**contoso_details(**overrides))
 
     return details
+
+
+@pytest.fixture
+def make_contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
+    """make_contoso(seats, megan_signs_in=False) -> Contoso as the portal creates a customer:
+    Northwind's admin redeems one Business Standard key of `seats` and fills in step 2 in English.
+    Megan is its admin, with one license; she has activated her account (password portal-demo)
+    only if `megan_signs_in`. The same customer as `contoso`: a test takes one or the other."""
+    from tenants.services import tenant_create
+
+    def make(seats, megan_signs_in=False):
+        redemption = redeem(partner_admin, northwind, *make_keys(1, seats=seats))
+        tenant = tenant_create(
+            redemption=redemption, user=partner_admin, details=tenant_details(language="en")
+        )
+        if megan_signs_in:
+            megan = User.objects.get(email="megan@contoso.example")
+            megan.set_password("portal-demo")
+            megan.save()
+        return tenant
+
+    return make
 
 
 @pytest.fixture
