@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from portal.models import Partner, PartnerMembership, User
+from tests.helpers import CHROMIUM, contoso_details
 
-CHROMIUM = "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -122,6 +122,46 @@ def nobody(db):
     return User.objects.create_user("nobody@example.com", "portal-demo")
 
 
+# Contoso, Northwind's customer, in France: Megan is its admin, Alex a user.
+
+
+@pytest.fixture
+def contoso(northwind):
+    """Contoso as rows, with no subscription (a test adds the ones it needs), and Megan, its
+    admin, who reads French and has activated her account. For Contoso as the portal creates it,
+    from a key, see `make_contoso`."""
+    from tenants.models import TenantUser
+    from tests.factories import TenantFactory
+
+    tenant = TenantFactory(
+        name="Contoso", domain_prefix="contoso", created_by_partner=northwind,
+        preferred_language="fr",
+    )  # fmt: skip
+    megan = User.objects.create_user("megan@contoso.example", "portal-demo", language="fr")
+    TenantUser.objects.create(
+        tenant=tenant, user=megan, first_name="Megan", last_name="Bowen", email=megan.email,
+        is_admin=True,
+    )  # fmt: skip
+    return tenant
+
+
+@pytest.fixture
+def contoso_admin(contoso):
+    """Megan's account."""
+    return User.objects.get(email="megan@contoso.example")
+
+
+@pytest.fixture
+def alex(contoso):
+    """Alex Wilber, Contoso's user who is not an admin, and has not activated his account yet."""
+    from tenants.models import TenantUser
+
+    user = User.objects.create_user("alex@contoso.example")
+    return TenantUser.objects.create(
+        tenant=contoso, user=user, first_name="Alex", last_name="Wilber", email=user.email
+    )
+
+
 @pytest.fixture
 def products(db):
     from keys.models import Product
@@ -172,19 +212,31 @@ def tenant_details():
     from tenants.services import TenantDetails
 
     def details(**overrides):
-        values = {
-            "country": "FR",
-            "name": "Contoso",
-            "admin_first_name": "Megan",
-            "admin_last_name": "Bowen",
-            "admin_email": "megan@contoso.example",
-            "admin_phone": "+33 1 23 45 67 89",
-            "language": "fr",
-            "domain_prefix": "contoso",
-        }
-        return TenantDetails(**{**values, **overrides})
+        return TenantDetails(**contoso_details(**overrides))
 
     return details
+
+
+@pytest.fixture
+def make_contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
+    """make_contoso(seats, megan_signs_in=False) -> Contoso as the portal creates a customer:
+    Northwind's admin redeems one Business Standard key of `seats` and fills in step 2 in English.
+    Megan is its admin, with one license; she has activated her account (password portal-demo)
+    only if `megan_signs_in`. The same customer as `contoso`: a test takes one or the other."""
+    from tenants.services import tenant_create
+
+    def make(seats, megan_signs_in=False):
+        redemption = redeem(partner_admin, northwind, *make_keys(1, seats=seats))
+        tenant = tenant_create(
+            redemption=redemption, user=partner_admin, details=tenant_details(language="en")
+        )
+        if megan_signs_in:
+            megan = User.objects.get(email="megan@contoso.example")
+            megan.set_password("portal-demo")
+            megan.save()
+        return tenant
+
+    return make
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.conftest import CHROMIUM
+from tests.helpers import CHROMIUM
 
 # Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make
 # around it are ordinary synchronous code.
@@ -25,10 +25,3 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
-
-
-def sign_in(page, live_server, email: str, password: str = "portal-demo") -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.locator("input[name=username]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    page.locator("main form button[type=submit]").click()

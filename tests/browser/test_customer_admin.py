@@ -7,10 +7,8 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from portal.models import User
 from tenants.models import TenantUser
-from tests.browser.conftest import sign_in
-from tests.browser.test_redeem_journey import field
+from tests.browser.helpers import field, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -61,18 +59,9 @@ WORDS = {
 
 
 @pytest.fixture
-def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
+def customer(make_contoso):
     """Contoso with Business Standard, 2 seats; Megan (its admin, one license) can sign in."""
-    from tenants.services import tenant_create
-
-    redemption = redeem(partner_admin, northwind, *make_keys(1, seats=2))
-    tenant = tenant_create(
-        redemption=redemption, user=partner_admin, details=tenant_details(language="en")
-    )
-    megan = User.objects.get(email="megan@contoso.example")
-    megan.set_password("portal-demo")
-    megan.save()
-    return tenant
+    return make_contoso(seats=2, megan_signs_in=True)
 
 
 def as_megan(browser, live_server, language):
@@ -84,7 +73,7 @@ def as_megan(browser, live_server, language):
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_an_admin_adds_a_user_who_activates_and_sees_their_license(
-    browser, live_server, contoso, language
+    browser, live_server, customer, language
 ):
     words = WORDS[language]
     context, page = as_megan(browser, live_server, language)
@@ -122,12 +111,12 @@ def test_an_admin_adds_a_user_who_activates_and_sees_their_license(
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_the_last_seat_assigned_from_two_tabs_goes_to_one_person(
-    browser, live_server, contoso, language
+    browser, live_server, customer, language
 ):
     words = WORDS[language]
     people = [
         TenantUser.objects.create(
-            tenant=contoso,
+            tenant=customer,
             first_name=name,
             last_name="Test",
             email=f"{name.lower()}@contoso.example",
@@ -147,7 +136,7 @@ def test_the_last_seat_assigned_from_two_tabs_goes_to_one_person(
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
-def test_an_admin_sets_the_partner_of_record(browser, live_server, contoso, fabrikam, language):
+def test_an_admin_sets_the_partner_of_record(browser, live_server, customer, fabrikam, language):
     words = WORDS[language]
     context, page = as_megan(browser, live_server, language)
     page.get_by_test_id("subscriptions").get_by_role("link", name=words["set_por"]).click()

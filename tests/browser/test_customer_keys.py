@@ -8,8 +8,7 @@ from playwright.sync_api import expect
 
 from keys.codec import format_key
 from tenants.models import Subscription
-from tests.browser.conftest import sign_in
-from tests.browser.test_redeem_journey import WORDS
+from tests.browser.helpers import REDEEM_WORDS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -38,18 +37,14 @@ MORE = {
 
 
 @pytest.fixture
-def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
-    from tenants.services import tenant_create
-
-    redemption = redeem(partner_admin, northwind, *make_keys(1, seats=5))
-    return tenant_create(
-        redemption=redemption, user=partner_admin, details=tenant_details(language="en")
-    )
+def customer(make_contoso):
+    """Contoso from one Business Standard key of 5 seats."""
+    return make_contoso(seats=5)
 
 
 def keys_for(page, live_server, tenant, language, action, key):
     """From the customer's page to the preview: the customer is named on every page."""
-    words, more = WORDS[language], MORE[language]
+    words, more = REDEEM_WORDS[language], MORE[language]
     page.goto(f"{live_server.url}/partner/customers/{tenant.pk}/")
     page.get_by_test_id("customer-actions").get_by_role("link", name=more[action]).click()
     expect(page.get_by_test_id("target-tenant")).to_contain_text("contoso.cloudsuite.example")
@@ -66,7 +61,7 @@ def keys_for(page, live_server, tenant, language, action, key):
 
 
 def in_language(browser, live_server, language):
-    context = browser.new_context(locale=WORDS[language]["locale"])
+    context = browser.new_context(locale=REDEEM_WORDS[language]["locale"])
     page = context.new_page()
     sign_in(page, live_server, "partner@northwind.example")  # the browser's language: fr or en
     expect(page.locator("html")).to_have_attribute("lang", language)
@@ -75,34 +70,36 @@ def in_language(browser, live_server, language):
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_a_partner_adds_licenses_after_seeing_what_changes(
-    browser, live_server, contoso, make_keys, language
+    browser, live_server, customer, make_keys, language
 ):
     context, page = in_language(browser, live_server, language)
     preview = keys_for(
-        page, live_server, contoso, language, "add_licenses", make_keys(1, seats=3)[0]
+        page, live_server, customer, language, "add_licenses", make_keys(1, seats=3)[0]
     )
     expect(preview).to_contain_text("Business Standard")
     expect(preview).to_contain_text(MORE[language]["eight"])
     page.get_by_role("button", name=MORE[language]["apply"]).click()
     expect(page.locator(".alert-success")).to_contain_text(MORE[language]["applied"])
-    assert Subscription.objects.get(tenant=contoso).seats == 8
+    assert Subscription.objects.get(tenant=customer).seats == 8
     context.close()
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
-def test_a_partner_renews_a_lapsed_subscription(browser, live_server, contoso, make_keys, language):
+def test_a_partner_renews_a_lapsed_subscription(
+    browser, live_server, customer, make_keys, language
+):
     # Lapsed 40 days ago: disabled, not yet deleted (day 120), so renewing reactivates it.
     today = datetime.date.today()
-    Subscription.objects.filter(tenant=contoso).update(
+    Subscription.objects.filter(tenant=customer).update(
         start_date=today - datetime.timedelta(days=400),
         end_date=today - datetime.timedelta(days=40),
     )
     context, page = in_language(browser, live_server, language)
-    preview = keys_for(page, live_server, contoso, language, "renew", make_keys(1, seats=5)[0])
+    preview = keys_for(page, live_server, customer, language, "renew", make_keys(1, seats=5)[0])
     expect(preview).to_contain_text(MORE[language]["again"])
     page.get_by_role("button", name=MORE[language]["apply"]).click()
     expect(page.locator(".alert-success")).to_contain_text(MORE[language]["applied"])
-    subscription = Subscription.objects.get(tenant=contoso)
+    subscription = Subscription.objects.get(tenant=customer)
     assert subscription.end_date > datetime.date.today()
     assert subscription.state == "active"
     context.close()
@@ -110,15 +107,15 @@ def test_a_partner_renews_a_lapsed_subscription(browser, live_server, contoso, m
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_a_key_above_the_maximum_is_refused_with_its_maximum(
-    browser, live_server, contoso, make_keys, products, language
+    browser, live_server, customer, make_keys, products, language
 ):
     products["BUS-STD"].max_seats = 6
     products["BUS-STD"].save()
     context, page = in_language(browser, live_server, language)
     preview = keys_for(
-        page, live_server, contoso, language, "add_licenses", make_keys(1, seats=3)[0]
+        page, live_server, customer, language, "add_licenses", make_keys(1, seats=3)[0]
     )
     expect(preview.get_by_test_id("row-problem")).to_contain_text(MORE[language]["too_many"])
     expect(page.get_by_role("button", name=MORE[language]["apply"])).to_have_count(0)
-    assert Subscription.objects.get(tenant=contoso).seats == 5
+    assert Subscription.objects.get(tenant=customer).seats == 5
     context.close()

@@ -9,10 +9,8 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from portal.models import User
 from tenants.models import ActivityLog, DelegationOffer, TenantUser
-from tests.browser.conftest import sign_in
-from tests.browser.test_redeem_journey import field
+from tests.browser.helpers import field, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -67,18 +65,9 @@ WORDS = {
 
 
 @pytest.fixture
-def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
+def customer(make_contoso):
     """Contoso (its admin Megan can sign in) and Alex, a user who is not an admin."""
-    from tenants.services import tenant_create
-
-    tenant = tenant_create(
-        redemption=redeem(partner_admin, northwind, *make_keys(1, seats=2)),
-        user=partner_admin,
-        details=tenant_details(language="en"),
-    )
-    megan = User.objects.get(email="megan@contoso.example")
-    megan.set_password("portal-demo")
-    megan.save()
+    tenant = make_contoso(seats=2, megan_signs_in=True)
     TenantUser.objects.create(
         tenant=tenant, first_name="Alex", last_name="Wilber", email="alex@contoso.example",
         username="alex",
@@ -121,16 +110,16 @@ def open_the_link(browser, live_server, words):
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
-def test_send_accept_act_and_terminate(browser, live_server, contoso, language):
+def test_send_accept_act_and_terminate(browser, live_server, customer, language):
     words = WORDS[language]
     partner, partner_page = send_offer(browser, live_server, words)
-    customer, page = open_the_link(browser, live_server, words)
+    customer_context, page = open_the_link(browser, live_server, words)
     page.get_by_role("button", name=words["accept"]).click()
     expect(page.get_by_role("alert")).to_contain_text(words["accepted"])
 
     # The partner acts for Contoso: renames Alex.
-    alex = contoso.users.get(username="alex")
-    partner_page.goto(f"{live_server.url}/partner/customers/{contoso.pk}/")
+    alex = customer.users.get(username="alex")
+    partner_page.goto(f"{live_server.url}/partner/customers/{customer.pk}/")
     partner_page.get_by_test_id("customer-actions").get_by_role("link", name=words["users"]).click()
     partner_page.get_by_role("link", name="Alex Wilber").click()
     field(partner_page, words["first"]).fill("Alexandra")
@@ -149,23 +138,23 @@ def test_send_accept_act_and_terminate(browser, live_server, contoso, language):
 
     # From the partner's next request on, the roles are gone: the user's page is read only.
     response = partner_page.goto(
-        f"{live_server.url}/partner/customers/{contoso.pk}/users/{alex.pk}/"
+        f"{live_server.url}/partner/customers/{customer.pk}/users/{alex.pk}/"
     )
     assert response.status == 200  # as the customer's creator: read only
     expect(partner_page.get_by_role("button", name=words["save"])).to_have_count(0)
     partner.close()
-    customer.close()
+    customer_context.close()
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
-def test_send_and_decline(browser, live_server, contoso, language):
+def test_send_and_decline(browser, live_server, customer, language):
     words = WORDS[language]
     partner, _partner_page = send_offer(browser, live_server, words)
-    customer, page = open_the_link(browser, live_server, words)
+    customer_context, page = open_the_link(browser, live_server, words)
     page.get_by_role("button", name=words["decline"]).click()
     assert DelegationOffer.objects.get().state == "pending"  # asked to confirm first
     page.get_by_test_id("decline-confirm").get_by_role("button", name=words["decline"]).click()
     expect(page.get_by_role("alert")).to_contain_text(words["declined"])
     assert DelegationOffer.objects.get().state == "declined"
     partner.close()
-    customer.close()
+    customer_context.close()

@@ -8,8 +8,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from portal.models import User
-from tests.browser.conftest import sign_in
-from tests.browser.test_redeem_journey import WORDS, field
+from tests.browser.helpers import REDEEM_WORDS, field, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +42,7 @@ def test_a_partner_who_picks_a_language_in_the_header_gets_e_mails_in_it(
     # The account and the browser both say the other language: only the header's choice counts.
     User.objects.filter(pk=partner_admin.pk).update(language=OTHER[language])
     redemption = redeem(partner_admin, northwind, *make_keys(1))
-    context = browser.new_context(locale=WORDS[OTHER[language]]["locale"])
+    context = browser.new_context(locale=REDEEM_WORDS[OTHER[language]]["locale"])
     page = context.new_page()
     if picked == "before signing in":
         page.goto(f"{live_server.url}/accounts/login/")
@@ -59,7 +58,7 @@ def test_a_partner_who_picks_a_language_in_the_header_gets_e_mails_in_it(
 
     # Step 2 of a redemption whose keys are confirmed: the customer's account, whose
     # administrator reads the other language.
-    words = WORDS[language]
+    words = REDEEM_WORDS[language]
     page.goto(f"{live_server.url}/partner/redeem/{redemption.pk}/customer/")
     field(page, words["country"]).select_option("FR")
     field(page, words["org"]).fill("Contoso")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import REDEEM_WORDS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -124,9 +124,8 @@ def test_keys_typed_with_a_comma_in_one_field_become_rows(
 ):
     """The server accepts "key1, key2" in one field: the page does not call the comma wrong."""
     from keys.codec import format_key, generate_key
-    from tests.browser.test_redeem_journey import WORDS
 
-    words = WORDS[language]
+    words = REDEEM_WORDS[language]
     first, second = generate_key(), generate_key()
     page = browser.new_context(locale=words["locale"]).new_page()
     sign_in(page, live_server, "partner@northwind.example")

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from keys import tasks
 from keys.codec import validate_key
 from keys.models import KeyJob
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -6,6 +6,8 @@ is complete or wrong (not at every keystroke), buttons that name their key or re
 rings that show on the dark header, and a 500 page with a language, a viewport and a way back.
 """
 
+import re
+
 import pytest
 from django.utils import translation
 from django.utils.translation import gettext
@@ -13,7 +15,7 @@ from playwright.sync_api import expect
 
 from keys.codec import MESSAGES, format_key
 from keys.services.lookup import character_hint
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -94,13 +96,23 @@ def test_the_language_changes_only_when_its_button_is_pressed(
     expect(page).to_have_url(f"{live_server.url}/partner/")
     navigations = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    # A page starts any navigation (a submit, a link, a script) with a "navigate" event: counting
+    # them sees one the moment it begins, before any response could arrive.
+    page.evaluate(
+        """() => {
+            window.navigateEvents = 0;
+            navigation.addEventListener("navigate", () => { window.navigateEvents += 1; });
+        }"""
+    )
     select = page.locator("#language-select")
     select.focus()
     page.keyboard.press("ArrowDown" if language == "en" else "ArrowUp")
     other = "fr" if language == "en" else "en"
     expect(select).to_have_value(other)  # the key changed the choice…
-    page.wait_for_timeout(500)
-    assert navigations == []  # …and nothing else
+    # …and once the tasks the key queued have run (a timer of 0 runs after them),
+    page.evaluate("() => new Promise((done) => setTimeout(done))")
+    assert page.evaluate("window.navigateEvents") == 0  # …nothing else started
+    assert navigations == []
     expect(page.locator("html")).to_have_attribute("lang", language)
     button = page.get_by_role("button", name=words_in(language)["change"], exact=True)
     expect(button).to_be_visible()
@@ -192,19 +204,26 @@ def test_the_key_fields_status_speaks_when_the_key_is_complete_or_wrong(
         }"""
     )
 
-    def spoken():
-        page.wait_for_timeout(100)  # mutation observers report after the task
+    def spoken(count):
+        """What the status said, once it has said `count` things (mutation observers report
+        after the task that changed it)."""
+        page.wait_for_function("count => window.spoken.length >= count", arg=count)
         return page.evaluate("window.spoken")
 
     field.press_sequentially(key[:24])
-    assert spoken() == []  # 24 keystrokes, nothing said
+    # The count under the field shows the last keystroke was handled; the status would have
+    # spoken in the same task.
+    expect(page.get_by_test_id("key-feedback")).to_contain_text("24")
+    assert spoken(0) == []  # 24 keystrokes, nothing said
     field.press_sequentially(key[24])
-    assert spoken() == [words["looks_right"]]
+    assert spoken(1) == [words["looks_right"]]
     field.press_sequentially("BC")  # too long, and longer still: said once
-    assert spoken() == [words["looks_right"], words["too_long"]]
+    expect(field).to_have_value(re.compile(r"BC$"))
+    assert spoken(2) == [words["looks_right"], words["too_long"]]
     field.fill("")
     field.press_sequentially("BCDFGHOJK")  # a character never used, then more typing
-    assert spoken() == [words["looks_right"], words["too_long"], words["character"]]
+    expect(field).to_have_value(re.compile(r"J-?K$"))
+    assert spoken(3) == [words["looks_right"], words["too_long"], words["character"]]
 
 
 def test_remove_resume_and_discard_name_their_key_or_redemption(

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from keys.codec import format_key
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import sign_in
 from tests.factories import SubscriptionFactory, TenantFactory
 
 pytestmark = pytest.mark.browser

@@ -7,78 +7,16 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from keys.codec import format_key
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import REDEEM_WORDS, field, sign_in
 
 pytestmark = pytest.mark.browser
-
-WORDS = {
-    "en": {
-        "locale": "en-US",
-        "redeem": "Redeem product keys",
-        "understand": "I understand. I'm the most appropriate person to do this for my "
-        "organization.",
-        "start": "Start",
-        "add": "Add another product key",
-        "next": "Next",
-        "review": "Does everything look right?",
-        "done": "Done adding product keys",
-        "getting_started": "Getting started",
-        "step2": "Start step 2",
-        "create": "Create my account",
-        "resume": "Resume",
-        "ready": "The account of Contoso is ready",
-        "activate": "Activate my account",
-        "country": "Country or region",
-        "org": "Organization name",
-        "first": "Administrator's first name",
-        "last": "Administrator's last name",
-        "email": "Administrator's e-mail address",
-        "phone": "Administrator's phone number",
-        "language": "Preferred language",
-        "prefix": "Domain prefix",
-        "available": "contoso.cloudsuite.example is available.",
-        "used": "1 of 6 used",
-    },
-    "fr": {
-        "locale": "fr-FR",
-        "redeem": "Récupérer les clés de produit",
-        "understand": "Je comprends. Je suis la personne la plus apte à effectuer cette action "
-        "pour mon organisation",
-        "start": "Démarrer",
-        "add": "Ajouter une autre clé de produit",
-        "next": "Suivant",
-        "review": "Tout vous semble-t-il correct ?",
-        "done": "Ajout des clés de produit terminé",
-        "getting_started": "Mise en route",
-        "step2": "Démarrer l’étape 2",
-        "create": "Créer mon compte",
-        "resume": "Reprendre",
-        "ready": "Le compte de Contoso est prêt",
-        "activate": "Activer mon compte",
-        "country": "Pays ou région",
-        "org": "Nom de l’organisation",
-        "first": "Prénom de l’administrateur",
-        "last": "Nom de l’administrateur",
-        "email": "Adresse e-mail de l’administrateur",
-        "phone": "Téléphone de l’administrateur",
-        "language": "Langue préférée",
-        "prefix": "Préfixe de domaine",
-        "available": "contoso.cloudsuite.example est disponible.",
-        "used": "1 sur 6 utilisées",
-    },
-}
-
-
-def field(page, label):
-    """A form field by its exact label (crispy-forms adds an asterisk to required ones)."""
-    return page.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_a_partner_goes_from_key_cards_to_a_working_customer(
     browser, live_server, partner_admin, make_keys, countries, language
 ):
-    words = WORDS[language]
+    words = REDEEM_WORDS[language]
     standard = make_keys(2, sku="BUS-STD", seats=3)
     premium = make_keys(1, sku="BUS-PREM", seats=5)
 
@@ -171,7 +109,7 @@ def test_a_pasted_list_is_split_into_separate_inputs(page, live_server, partner_
     keys = make_keys(3)
     sign_in(page, live_server, "partner@northwind.example")
     page.goto(f"{live_server.url}/partner/redeem/")
-    page.get_by_label(WORDS["en"]["understand"]).check()
+    page.get_by_label(REDEEM_WORDS["en"]["understand"]).check()
     page.get_by_role("button", name="Start").click()
     pasted = f"{keys[0]}\n{format_key(keys[1]).lower()}, {format_key(keys[2])}"
     first = page.locator("input[data-key-input]").first
@@ -199,7 +137,7 @@ def test_a_bad_key_is_reported_on_its_line(page, live_server, partner_admin, mak
     good = make_keys(1)[0]
     sign_in(page, live_server, "partner@northwind.example")
     page.goto(f"{live_server.url}/partner/redeem/")
-    page.get_by_label(WORDS["en"]["understand"]).check()
+    page.get_by_label(REDEEM_WORDS["en"]["understand"]).check()
     page.get_by_role("button", name="Start").click()
     page.locator("input[data-key-input]").first.fill(good)
     page.get_by_role("button", name="Add another product key").click()

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from portal.models import User
 from renewals.models import NoticeOffset
 from tenants.models import Subscription, TenantUser
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import sign_in
 from tests.factories import ProductFactory, SubscriptionFactory, TenantFactory
 
 pytestmark = pytest.mark.browser

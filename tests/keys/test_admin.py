@@ -7,7 +7,7 @@ from keys.codec import format_key, generate_key, validate_key
 from keys.models import KeyBatch, KeyJob, ProductKey
 from keys.services import key_digest
 from portal.models import AuditEvent
-from tests.keys.helpers import stored_digests
+from tests.helpers import generate_form, stored_digests, xlsx_bytes
 
 
 def upload(name, content: str):
@@ -57,8 +57,6 @@ def test_the_admin_import_lists_every_bad_line_and_keeps_the_choices(client, sta
 
 
 def test_the_admin_import_refuses_a_spreadsheet_in_one_line(client, staff, products):
-    from tests.keys.test_import_keys import xlsx_bytes
-
     client.force_login(staff)
     keys = [format_key(generate_key()) for _ in range(40)]
     for name, content in (("keys.xlsx", xlsx_bytes(keys)), ("keys.csv", b"key\x00\n" * 40)):
@@ -79,12 +77,6 @@ def test_the_admin_import_refuses_a_spreadsheet_in_one_line(client, staff, produ
 
 
 GENERATE = "/admin/keys/keybatch/generate/"
-
-
-def generate_form(client, **values) -> dict:
-    """The generate form as a browser posts it: the values typed, and the form's own token."""
-    form = client.get(GENERATE).context["form"]
-    return {"submission": form["submission"].value(), "seats_per_key": 1, **values}
 
 
 def test_ops_generate_keys_see_the_batch_and_get_the_keys_back_once(client, staff, products):

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from keys.codec import validate_key
 from keys.models import KeyBatch, ProductKey
 from keys.services import key_digest
-from tests.keys.helpers import stored_digests
+from tests.helpers import stored_digests
 
 
 def test_it_writes_the_keys_once_to_a_private_file(products, northwind, tmp_path):

@@ -1,4 +1,3 @@
-import io
 import os
 import random
 import subprocess
@@ -14,7 +13,7 @@ from django.core.management.base import CommandError
 from keys.codec import format_key, generate_key
 from keys.models import KeyBatch, ProductKey
 from keys.services import key_digest
-from tests.keys.helpers import stored_digests
+from tests.helpers import stored_digests, xlsx_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,17 +121,6 @@ def test_it_refuses_an_empty_file(products, keyfile):
 
 
 NOT_TEXT = "This is not a text or CSV file."
-
-
-def xlsx_bytes(keys) -> bytes:
-    """What Excel saves: a zip of XML parts (enough of one for the signature to be real)."""
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as book:
-        book.writestr("[Content_Types].xml", "<Types/>")
-        book.writestr("xl/sharedStrings.xml", "".join(f"<si><t>{k}</t></si>" for k in keys))
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from keys.services import (
     redemption_start,
 )
 from portal.models import AuditEvent
-from tests.keys.helpers import stored_digests
+from tests.helpers import stored_digests
 
 
 def test_it_generates_a_batch_and_returns_the_plain_keys_once(products, staff):

@@ -17,7 +17,7 @@ from keys.models import KeyBatch, KeyJob, KeyJobFile, ProductKey
 from keys.services import batch_import, key_digest, key_jobs_sweep
 from keys.services import inventory as inventory_service
 from portal.models import AuditEvent
-from tests.keys.helpers import stored_digests
+from tests.helpers import generate_form, stored_digests
 
 GENERATE = "/admin/keys/keybatch/generate/"
 IMPORT = "/admin/keys/keybatch/import/"
@@ -25,11 +25,6 @@ IMPORT = "/admin/keys/keybatch/import/"
 
 def job_url(job, what="change"):
     return f"/admin/keys/keyjob/{job.pk}/{what}/"
-
-
-def generate_form(client, **values) -> dict:
-    form = client.get(GENERATE).context["form"]
-    return {"submission": form["submission"].value(), "seats_per_key": 1, **values}
 
 
 def key_file(keys) -> SimpleUploadedFile:

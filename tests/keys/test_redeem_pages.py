@@ -8,19 +8,7 @@ from keys.codec import format_key, generate_key
 from keys.models import ProductKey, Redemption
 from keys.services import key_digest
 from portal.models import Partner, PartnerMembership, User
-
-
-def keys_form(*values, action="next", submission=None):
-    data = {
-        "keys-TOTAL_FORMS": str(len(values)),
-        "keys-INITIAL_FORMS": "0",
-        "keys-MIN_NUM_FORMS": "1",
-        "keys-MAX_NUM_FORMS": "50",
-        "action": action,
-        "submission": str(submission or uuid.uuid4()),
-    }
-    data.update({f"keys-{i}-key": value for i, value in enumerate(values)})
-    return data
+from tests.helpers import keys_form
 
 
 def start(client):

@@ -15,18 +15,10 @@ from keys.services import (
     redemption_start,
 )
 from portal.models import AuditEvent
-from tests.keys.test_redeem_pages import keys_form
+from tests.helpers import contoso_details, keys_form
 
-STEP2 = {
-    "country": "FR",
-    "name": "Contoso",
-    "admin_first_name": "Megan",
-    "admin_last_name": "",
-    "admin_email": "",
-    "admin_phone": "",
-    "language": "fr",
-    "domain_prefix": "",
-}
+# Step 2 half filled in.
+STEP2 = contoso_details(admin_last_name="", admin_email="", admin_phone="", domain_prefix="")
 
 
 @pytest.mark.parametrize(

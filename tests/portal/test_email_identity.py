@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from portal.identity import NormalizedEmailField, email_normalize, normalization_problems
 from portal.models import AuditEvent, Partner, User
+from tests.helpers import contoso_details
 
 LONG_S = "\u017f"  # NFKC and casefold make it "s"; PostgreSQL's UPPER() makes it "S"
 KELVIN = "\u212a"  # NFKC makes it "K"
@@ -193,16 +194,12 @@ def test_it_says_the_look_alike_is_taken_at_step_2(
     client.force_login(partner_admin)
     response = client.post(
         f"/partner/redeem/{redemption.pk}/customer/",
-        {
-            "country": "FR",
-            "name": "Contoso",
-            "admin_first_name": "Sam",
-            "admin_last_name": "Zero",
-            "admin_email": f"{LONG_S}am0@contoso.example",
-            "admin_phone": "+33 1 23 45 67 89",
-            "language": "en",
-            "domain_prefix": "contoso",
-        },
+        contoso_details(
+            admin_first_name="Sam",
+            admin_last_name="Zero",
+            admin_email=f"{LONG_S}am0@contoso.example",
+            language="en",
+        ),
     )
     assert response.status_code == 200
     assert response.context["form"].errors["admin_email"] == [

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from portal.celery import app as celery_app
 from portal.emails import email_queue
 from portal.outbox import outbox_deliver
 from portal.tasks import deliver_outbox
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -30,15 +30,6 @@ def _database_url() -> str:
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _wait_for(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_it_sends_again_what_a_killed_worker_was_sending(transactional_db, tmp_path, monkeypatch):
@@ -74,8 +65,8 @@ def test_it_sends_again_what_a_killed_worker_was_sending(transactional_db, tmp_p
         # Through Redis, as after a commit in production.
         celery_app.conf.task_always_eager = False
         deliver_outbox.delay()
-        assert _wait_for(marker.exists, 60), log.read_text()
-        assert _wait_for(lambda: marker.read_text(), 5)
+        assert wait_for(marker.exists, 60), log.read_text()
+        assert wait_for(lambda: marker.read_text(), 5)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
@@ -90,7 +81,7 @@ def test_it_sends_again_what_a_killed_worker_was_sending(transactional_db, tmp_p
     assert (email.status, email.number_of_retries) == (STATUS.queued, None)
     # The next run (the periodic pickup) sends it as soon as PostgreSQL has seen the dead
     # connection go and released its row lock, not an hour later.
-    assert _wait_for(lambda: outbox_deliver() == 1, 10)
+    assert wait_for(lambda: outbox_deliver() == 1, 10)
     assert outbox_deliver() == 0
     assert [m.message()["Message-ID"] for m in mail.outbox] == [email.message_id]
     assert Email.objects.get().status == STATUS.sent

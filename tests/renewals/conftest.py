@@ -2,29 +2,15 @@ import datetime
 
 import pytest
 
-from portal.models import User
-from tenants.models import TenantUser
-from tests.factories import SubscriptionFactory, TenantFactory
+from tests.factories import SubscriptionFactory
 
 
 @pytest.fixture
-def contoso(northwind, partner_admin, partner_agent):
-    """A customer of Northwind with a French-speaking admin and a user who is not an admin."""
-    tenant = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
-    megan = User.objects.create_user("megan@contoso.example", "portal-demo", language="fr")
-    TenantUser.objects.create(
-        tenant=tenant,
-        user=megan,
-        first_name="Megan",
-        last_name="Bowen",
-        email="megan@contoso.example",
-        is_admin=True,
-    )
-    alex = User.objects.create_user("alex@contoso.example", "portal-demo")
-    TenantUser.objects.create(
-        tenant=tenant, user=alex, first_name="Alex", last_name="Wilber", email=alex.email
-    )
-    return tenant
+def alex_signs_in(alex):
+    """Alex has activated his account (password portal-demo): the lifecycle locks him out."""
+    alex.user.set_password("portal-demo")
+    alex.user.save()
+    return alex
 
 
 @pytest.fixture
@@ -38,8 +24,11 @@ def notice_days(db):
 
 
 @pytest.fixture
-def subscribe(contoso, northwind, notice_days):
-    """subscribe(end_date, sku=..., tenant=...) -> a subscription of Northwind's record."""
+def subscribe(contoso, alex_signs_in, partner_admin, partner_agent, northwind, notice_days):
+    """subscribe(end_date, sku=..., tenant=...) -> a subscription of Northwind's record.
+
+    Each renewal test has the same people around the subscription: Contoso's Megan (admin) and
+    Alex, and Northwind's admin and agent, whom the notices and the lock-outs tell apart."""
     from tests.factories import ProductFactory
 
     def make(end_date: datetime.date, sku="BUS-STD", tenant=None, **extra):

@@ -19,17 +19,9 @@ from portal.models import AuditEvent, Partner, PartnerMembership, User
 from tenants.models import License, Subscription, SubscriptionKey, Tenant, TenantUser
 from tenants.services import TenantCreateError, tenant_create
 from tenants.services import tenants as services
+from tests.helpers import contoso_details
 
-FORM = {
-    "country": "FR",
-    "name": "Contoso",
-    "admin_first_name": "Megan",
-    "admin_last_name": "Bowen",
-    "admin_email": "megan@contoso.example",
-    "admin_phone": "+33 1 23 45 67 89",
-    "language": "fr",
-    "domain_prefix": "contoso",
-}
+FORM = contoso_details()
 
 
 @pytest.fixture

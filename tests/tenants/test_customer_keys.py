@@ -10,25 +10,14 @@ from keys.codec import format_key
 from keys.models import ProductKey, Redemption
 from portal.models import AuditEvent
 from tenants.models import License, RedemptionTarget, Subscription, SubscriptionKey
-from tests.keys.test_redeem_pages import keys_form
+from tests.helpers import keys_form, standard
 
 
 @pytest.fixture
-def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
+def customer(make_contoso):
     """Contoso, created on 2026-11-27 from one Business Standard key of 5 seats."""
-    from tenants.services import tenant_create
-
     with time_machine.travel("2026-11-27 09:00:00Z", tick=False):
-        redemption = redeem(partner_admin, northwind, *make_keys(1, seats=5))
-        return tenant_create(
-            redemption=redemption,
-            user=partner_admin,
-            details=tenant_details(language="en"),
-        )
-
-
-def standard(tenant):
-    return Subscription.objects.get(tenant=tenant, product__sku="BUS-STD")
+        return make_contoso(seats=5)
 
 
 def start(client, tenant, intent, *keys):
@@ -48,11 +37,11 @@ def start(client, tenant, intent, *keys):
 
 
 def test_adding_licenses_shows_before_and_after_then_applies(
-    client, partner_admin, contoso, make_keys
+    client, partner_admin, customer, make_keys
 ):
     with time_machine.travel("2027-02-01 10:00:00Z", tick=False):
         client.force_login(partner_admin)
-        redemption = start(client, contoso, "add", *make_keys(2, seats=3))
+        redemption = start(client, customer, "add", *make_keys(2, seats=3))
         assert redemption.target.intent == RedemptionTarget.Intent.ADD_LICENSES
         preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
         (row,) = preview.context["rows"]
@@ -62,8 +51,8 @@ def test_adding_licenses_shows_before_and_after_then_applies(
         assert b"contoso.cloudsuite.example" in preview.content
         Email.objects.all().delete()
         response = client.post(f"/partner/redeem/{redemption.pk}/apply/")
-    assert response["Location"] == f"/partner/customers/{contoso.pk}/"
-    subscription = standard(contoso)
+    assert response["Location"] == f"/partner/customers/{customer.pk}/"
+    subscription = standard(customer)
     assert (subscription.seats, subscription.end_date) == (11, datetime.date(2027, 11, 26))
     assert SubscriptionKey.objects.filter(kind="added", subscription=subscription).count() == 2
     assert ProductKey.objects.filter(state="redeemed").count() == 3
@@ -74,18 +63,18 @@ def test_adding_licenses_shows_before_and_after_then_applies(
     ]
     # Applying again (a double submit) changes nothing more.
     again = client.post(f"/partner/redeem/{redemption.pk}/apply/")
-    assert again["Location"] == f"/partner/customers/{contoso.pk}/"
-    assert standard(contoso).seats == 11
+    assert again["Location"] == f"/partner/customers/{customer.pk}/"
+    assert standard(customer).seats == 11
 
 
 def test_a_product_the_customer_lacks_starts_a_new_subscription(
-    client, partner_admin, contoso, make_keys
+    client, partner_admin, customer, make_keys
 ):
     with time_machine.travel("2027-02-01 10:00:00Z", tick=False):
         client.force_login(partner_admin)
-        redemption = start(client, contoso, "add", *make_keys(1, sku="BUS-PREM", seats=2))
+        redemption = start(client, customer, "add", *make_keys(1, sku="BUS-PREM", seats=2))
         client.post(f"/partner/redeem/{redemption.pk}/apply/")
-    premium = Subscription.objects.get(tenant=contoso, product__sku="BUS-PREM")
+    premium = Subscription.objects.get(tenant=customer, product__sku="BUS-PREM")
     assert (premium.seats, premium.start_date, premium.end_date) == (
         2,
         datetime.date(2027, 2, 1),
@@ -94,12 +83,12 @@ def test_a_product_the_customer_lacks_starts_a_new_subscription(
 
 
 def test_a_key_above_the_maximum_is_refused_with_the_maximum(
-    client, partner_admin, contoso, make_keys, products
+    client, partner_admin, customer, make_keys, products
 ):
     products["BUS-STD"].max_seats = 10
     products["BUS-STD"].save()
     client.force_login(partner_admin)
-    redemption = start(client, contoso, "add", *make_keys(1, seats=6))
+    redemption = start(client, customer, "add", *make_keys(1, seats=6))
     preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
     assert b"allows at most 10 seats in one subscription; these keys would make 11" in (
         preview.content
@@ -107,109 +96,115 @@ def test_a_key_above_the_maximum_is_refused_with_the_maximum(
     assert b">Apply product keys</button>" not in preview.content
     response = client.post(f"/partner/redeem/{redemption.pk}/apply/")
     assert b"Nothing was applied" in response.content
-    assert standard(contoso).seats == 5
+    assert standard(customer).seats == 5
     assert ProductKey.objects.filter(state="reserved").count() == 1
 
 
-def test_renewing_extends_from_the_end_date(client, partner_admin, contoso, make_keys):
+def test_renewing_extends_from_the_end_date(client, partner_admin, customer, make_keys):
     with time_machine.travel("2027-10-01 10:00:00Z", tick=False):
         client.force_login(partner_admin)
-        redemption = start(client, contoso, "renew", *make_keys(1, seats=5))
+        redemption = start(client, customer, "renew", *make_keys(1, seats=5))
         client.post(f"/partner/redeem/{redemption.pk}/apply/")
-    subscription = standard(contoso)
+    subscription = standard(customer)
     assert subscription.end_date == datetime.date(2028, 11, 26)
     assert SubscriptionKey.objects.filter(kind="renewed").count() == 1
     assert AuditEvent.objects.filter(action="subscription.renewed").count() == 1
 
 
 def test_renewing_an_expired_subscription_counts_from_today_and_reactivates(
-    client, partner_admin, contoso, make_keys
+    client, partner_admin, customer, make_keys
 ):
-    Subscription.objects.filter(tenant=contoso).update(state="disabled")
+    Subscription.objects.filter(tenant=customer).update(state="disabled")
     with time_machine.travel("2028-01-10 10:00:00Z", tick=False):
         client.force_login(partner_admin)
-        redemption = start(client, contoso, "renew", *make_keys(1, seats=5))
+        redemption = start(client, customer, "renew", *make_keys(1, seats=5))
         preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
         assert b"active again from today" in preview.content
         client.post(f"/partner/redeem/{redemption.pk}/apply/")
-    subscription = standard(contoso)
+    subscription = standard(customer)
     assert (subscription.end_date, subscription.state) == (datetime.date(2029, 1, 9), "active")
 
 
 def test_renewing_says_what_changes_when_the_seats_differ(
-    client, partner_admin, contoso, make_keys
+    client, partner_admin, customer, make_keys
 ):
     client.force_login(partner_admin)
-    redemption = start(client, contoso, "renew", *make_keys(1, seats=8))
+    redemption = start(client, customer, "renew", *make_keys(1, seats=8))
     preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
     assert b"the subscription goes from 5 to 8" in preview.content
 
 
-def test_renewing_below_the_licenses_assigned_is_refused(client, partner_admin, contoso, make_keys):
+def test_renewing_below_the_licenses_assigned_is_refused(
+    client, partner_admin, customer, make_keys
+):
     from tenants.models import TenantUser
 
-    subscription = standard(contoso)
+    subscription = standard(customer)
     alex = TenantUser.objects.create(
-        tenant=contoso, first_name="Alex", last_name="Wilber", email="alex@contoso.example"
+        tenant=customer, first_name="Alex", last_name="Wilber", email="alex@contoso.example"
     )
     License.objects.create(subscription=subscription, tenant_user=alex)  # 2 assigned of 5
     client.force_login(partner_admin)
-    redemption = start(client, contoso, "renew", *make_keys(1, seats=1))
+    redemption = start(client, customer, "renew", *make_keys(1, seats=1))
     preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
     assert b"2 licenses of Business Standard are assigned" in preview.content
     assert "1 key · 1 seat</td>" in preview.content.decode()  # one of each, not "1 seats"
     assert b">Apply product keys</button>" not in preview.content
-    enough = start(client, contoso, "renew", *make_keys(1, seats=2))
+    enough = start(client, customer, "renew", *make_keys(1, seats=2))
     assert (
         b">Apply product keys</button>" in client.get(f"/partner/redeem/{enough.pk}/apply/").content
     )
 
 
 def test_renewing_a_product_the_customer_lacks_says_to_add_licenses(
-    client, partner_admin, contoso, make_keys
+    client, partner_admin, customer, make_keys
 ):
     client.force_login(partner_admin)
-    redemption = start(client, contoso, "renew", *make_keys(1, sku="BUS-PREM"))
+    redemption = start(client, customer, "renew", *make_keys(1, sku="BUS-PREM"))
     page = client.get(f"/partner/redeem/{redemption.pk}/apply/")
     assert b"no Business Premium subscription to renew" in page.content
 
 
 def test_other_partners_cannot_add_keys_to_the_customer(
-    client, other_partner_admin, contoso, make_keys
+    client, other_partner_admin, customer, make_keys
 ):
     client.force_login(other_partner_admin)
-    assert client.get(f"/partner/customers/{contoso.pk}/add-licenses/").status_code == 404
+    assert client.get(f"/partner/customers/{customer.pk}/add-licenses/").status_code == 404
     response = client.post(
-        f"/partner/customers/{contoso.pk}/renew/", keys_form(format_key(make_keys(1)[0]))
+        f"/partner/customers/{customer.pk}/renew/", keys_form(format_key(make_keys(1)[0]))
     )
     assert response.status_code == 404
     assert not Redemption.objects.filter(created_by=other_partner_admin).exists()
 
 
-def test_a_colleague_cannot_apply_my_keys(client, partner_admin, partner_agent, contoso, make_keys):
+def test_a_colleague_cannot_apply_my_keys(
+    client, partner_admin, partner_agent, customer, make_keys
+):
     client.force_login(partner_admin)
-    redemption = start(client, contoso, "add", *make_keys(1))
+    redemption = start(client, customer, "add", *make_keys(1))
     client.force_login(partner_agent)
     assert client.post(f"/partner/redeem/{redemption.pk}/apply/").status_code == 404
-    assert standard(contoso).seats == 5
+    assert standard(customer).seats == 5
 
 
-def test_step_2_of_a_customer_redemption_is_the_preview(client, partner_admin, contoso, make_keys):
+def test_step_2_of_a_customer_redemption_is_the_preview(client, partner_admin, customer, make_keys):
     client.force_login(partner_admin)
-    redemption = start(client, contoso, "add", *make_keys(1))
+    redemption = start(client, customer, "add", *make_keys(1))
     response = client.get(f"/partner/redeem/{redemption.pk}/customer/")
     assert response["Location"] == f"/partner/redeem/{redemption.pk}/apply/"
 
 
 def test_renewing_a_directly_billed_subscription_makes_it_prepaid_again(
-    client, partner_admin, contoso, make_keys
+    client, partner_admin, customer, make_keys
 ):
-    Subscription.objects.filter(tenant=contoso).update(billed_directly=True, renewal_notice_on=None)
+    Subscription.objects.filter(tenant=customer).update(
+        billed_directly=True, renewal_notice_on=None
+    )
     with time_machine.travel("2027-10-01 10:00:00Z", tick=False):
         client.force_login(partner_admin)
-        redemption = start(client, contoso, "renew", *make_keys(1, seats=5))
+        redemption = start(client, customer, "renew", *make_keys(1, seats=5))
         client.post(f"/partner/redeem/{redemption.pk}/apply/")
-    subscription = standard(contoso)
+    subscription = standard(customer)
     assert subscription.end_date == datetime.date(2028, 11, 26)
     assert not subscription.billed_directly
     # Back under the renewal notices.

@@ -23,23 +23,20 @@ from tenants.services import (
     tenant_user_edit,
     tenant_user_remove,
 )
+from tests.helpers import add_form, standard
 
 
 @pytest.fixture
-def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
-    """Contoso from one Business Standard key of 2 seats; Megan is its admin (one license)."""
-    from tenants.services import tenant_create
-
+def customer(make_contoso):
+    """Contoso, created on 2026-11-27 from one Business Standard key of 2 seats; Megan is its
+    admin (one license)."""
     with time_machine.travel("2026-11-27 09:00:00Z", tick=False):
-        redemption = redeem(partner_admin, northwind, *make_keys(1, seats=2))
-        return tenant_create(
-            redemption=redemption, user=partner_admin, details=tenant_details(language="en")
-        )
+        return make_contoso(seats=2)
 
 
 @pytest.fixture
-def megan(contoso):
-    return TenantUser.objects.get(tenant=contoso, is_admin=True)
+def megan(customer):
+    return TenantUser.objects.get(tenant=customer, is_admin=True)
 
 
 @pytest.fixture
@@ -48,26 +45,10 @@ def admin_client(client, megan):
     return client
 
 
-def add_form(**overrides):
-    return {
-        "first_name": "Lynne",
-        "last_name": "Robbins",
-        "username": "lynne.robbins",
-        "email": "Lynne@Contoso.example",
-        "phone": "",
-        "language": "fr",
-        **overrides,
-    }
-
-
 def add_user(client, **overrides) -> TenantUser:
     response = client.post("/customer/users/add/", add_form(**overrides))
     assert response.status_code == 302, response.context["form"].errors
     return TenantUser.objects.latest("id")
-
-
-def standard(tenant):
-    return Subscription.objects.get(tenant=tenant, product__sku="BUS-STD")
 
 
 def test_the_first_admin_has_a_user_name_from_their_address(megan):
@@ -75,7 +56,7 @@ def test_the_first_admin_has_a_user_name_from_their_address(megan):
     assert megan.user_principal_name == "megan@contoso.cloudsuite.example"
 
 
-def test_it_adds_a_user_who_gets_an_activation_email_in_their_language(admin_client, contoso):
+def test_it_adds_a_user_who_gets_an_activation_email_in_their_language(admin_client, customer):
     Email.objects.all().delete()
     lynne = add_user(admin_client)
     assert (lynne.username, lynne.email, lynne.is_admin) == (
@@ -94,9 +75,9 @@ def test_it_adds_a_user_who_gets_an_activation_email_in_their_language(admin_cli
     assert event.details["capacity"] == "tenant_admin"
 
 
-def test_an_added_user_activates_and_sees_only_their_own_licenses(admin_client, client, contoso):
+def test_an_added_user_activates_and_sees_only_their_own_licenses(admin_client, client, customer):
     lynne = add_user(admin_client)
-    admin_client.post(f"/customer/users/{lynne.pk}/licenses/{standard(contoso).pk}/assign/")
+    admin_client.post(f"/customer/users/{lynne.pk}/licenses/{standard(customer).pk}/assign/")
     from tenants.emails import activation_url
 
     client.logout()
@@ -128,16 +109,16 @@ def test_an_added_user_activates_and_sees_only_their_own_licenses(admin_client, 
     ],
 )
 def test_it_refuses_a_user_it_cannot_add_and_keeps_what_was_typed(
-    admin_client, contoso, field, value, message
+    admin_client, customer, field, value, message
 ):
     response = admin_client.post("/customer/users/add/", add_form(**{field: value}))
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
     assert response.context["form"]["last_name"].value() == "Robbins"
-    assert TenantUser.objects.filter(tenant=contoso).count() == 1
+    assert TenantUser.objects.filter(tenant=customer).count() == 1
 
 
-def test_the_directory_searches_and_pages(admin_client, contoso, django_assert_num_queries):
+def test_the_directory_searches_and_pages(admin_client, customer, django_assert_num_queries):
     for n in range(30):
         add_user(admin_client, username=f"user{n}", email=f"user{n}@contoso.example")
     # 9: one of them is the lifecycle's sign-in rule (renewals.auth), checked on each request.
@@ -154,8 +135,8 @@ def test_the_directory_searches_and_pages(admin_client, contoso, django_assert_n
     assert "No user matches “zzz”." in none.content.decode()
 
 
-def test_it_assigns_and_unassigns_licenses_up_to_the_seats(admin_client, contoso):
-    subscription = standard(contoso)
+def test_it_assigns_and_unassigns_licenses_up_to_the_seats(admin_client, customer):
+    subscription = standard(customer)
     lynne = add_user(admin_client)
     alex = add_user(admin_client, username="alex", email="alex@contoso.example")
     assign = f"/customer/users/{lynne.pk}/licenses/{subscription.pk}/assign/"
@@ -175,8 +156,8 @@ def test_it_assigns_and_unassigns_licenses_up_to_the_seats(admin_client, contoso
     assert sorted(actions) == ["license.assigned"] * 3 + ["license.unassigned"]
 
 
-def test_a_disabled_subscriptions_licenses_cannot_be_assigned(admin_client, contoso):
-    subscription = standard(contoso)
+def test_a_disabled_subscriptions_licenses_cannot_be_assigned(admin_client, customer):
+    subscription = standard(customer)
     Subscription.objects.filter(pk=subscription.pk).update(state="disabled", seats=5)
     lynne = add_user(admin_client)
     page = admin_client.post(
@@ -186,9 +167,9 @@ def test_a_disabled_subscriptions_licenses_cannot_be_assigned(admin_client, cont
     assert not License.objects.filter(tenant_user=lynne).exists()
 
 
-def test_removing_a_user_asks_first_then_frees_their_licenses(admin_client, contoso):
+def test_removing_a_user_asks_first_then_frees_their_licenses(admin_client, customer):
     lynne = add_user(admin_client)
-    admin_client.post(f"/customer/users/{lynne.pk}/licenses/{standard(contoso).pk}/assign/")
+    admin_client.post(f"/customer/users/{lynne.pk}/licenses/{standard(customer).pk}/assign/")
     confirm = admin_client.get(f"/customer/users/{lynne.pk}/remove/")
     assert "Remove Lynne Robbins?" in confirm.content.decode()
     assert TenantUser.objects.filter(pk=lynne.pk).exists()
@@ -196,24 +177,24 @@ def test_removing_a_user_asks_first_then_frees_their_licenses(admin_client, cont
     assert "Lynne Robbins was removed; 1 license was freed." in page.content.decode()
     assert not TenantUser.objects.filter(pk=lynne.pk).exists()
     assert not User.objects.filter(email="lynne@contoso.example").exists()
-    assert License.objects.filter(subscription=standard(contoso)).count() == 1
+    assert License.objects.filter(subscription=standard(customer)).count() == 1
     event = AuditEvent.objects.get(action="tenant_user.removed")
     assert event.details["licenses_freed"] == ["BUS-STD"]
 
 
-def test_the_last_admin_cannot_be_demoted_or_removed(admin_client, contoso, megan):
+def test_the_last_admin_cannot_be_demoted_or_removed(admin_client, customer, megan):
     other = add_user(admin_client, is_admin="on")
     # Megan cannot demote or remove herself; another admin can, while one admin remains.
     page = admin_client.post(f"/customer/users/{megan.pk}/remove/", follow=True)
     assert "You cannot remove your own account." in page.content.decode()
     access = TenantAccess(
-        user=other.user, tenant=contoso, capacity=Capacity.TENANT_ADMIN, tenant_user=other
+        user=other.user, tenant=customer, capacity=Capacity.TENANT_ADMIN, tenant_user=other
     )
     tenant_user_remove(access=access, tenant_user=megan)
     with pytest.raises(TenantUserError, match="Lynne Robbins is the last administrator"):
         tenant_user_edit(
             access=TenantAccess(
-                user=other.user, tenant=contoso, capacity=Capacity.TENANT_ADMIN, tenant_user=None
+                user=other.user, tenant=customer, capacity=Capacity.TENANT_ADMIN, tenant_user=None
             ),
             tenant_user=other,
             details=UserDetails(
@@ -223,7 +204,7 @@ def test_the_last_admin_cannot_be_demoted_or_removed(admin_client, contoso, mega
     assert TenantUser.objects.get(pk=other.pk).is_admin
 
 
-def test_editing_a_user_changes_their_sign_in_address_too(admin_client, contoso):
+def test_editing_a_user_changes_their_sign_in_address_too(admin_client, customer):
     lynne = add_user(admin_client)
     form = add_form(username="lynne", email="l.robbins@contoso.example")
     response = admin_client.post(f"/customer/users/{lynne.pk}/", form)
@@ -239,7 +220,7 @@ def test_editing_a_user_changes_their_sign_in_address_too(admin_client, contoso)
 
 
 def test_other_tenants_users_and_subscriptions_are_not_found(
-    admin_client, contoso, partner_admin, northwind, make_keys, redeem, tenant_details
+    admin_client, customer, partner_admin, northwind, make_keys, redeem, tenant_details
 ):
     from tenants.services import tenant_create
 
@@ -251,7 +232,7 @@ def test_other_tenants_users_and_subscriptions_are_not_found(
     )
     lee = TenantUser.objects.get(tenant=tailspin)
     theirs = Subscription.objects.get(tenant=tailspin)
-    megan = TenantUser.objects.get(tenant=contoso)
+    megan = TenantUser.objects.get(tenant=customer)
     assert admin_client.get(f"/customer/users/{lee.pk}/").status_code == 404
     assert admin_client.post(f"/customer/users/{lee.pk}/remove/").status_code == 404
     url = f"/customer/users/{megan.pk}/licenses/{theirs.pk}/assign/"
@@ -260,17 +241,17 @@ def test_other_tenants_users_and_subscriptions_are_not_found(
 
 
 @pytest.mark.postgres
-def test_two_admins_racing_for_the_last_seat_one_wins(transactional_db, contoso, megan):
+def test_two_admins_racing_for_the_last_seat_one_wins(transactional_db, customer, megan):
     """Two admins assign the last seat of Business Standard to two people at the same moment."""
-    subscription = standard(contoso)
+    subscription = standard(customer)
     people = [
         TenantUser.objects.create(
-            tenant=contoso, first_name="P", last_name=str(n), email=f"p{n}@contoso.example"
+            tenant=customer, first_name="P", last_name=str(n), email=f"p{n}@contoso.example"
         )
         for n in range(2)
     ]
     access = TenantAccess(
-        user=megan.user, tenant=contoso, capacity=Capacity.TENANT_ADMIN, tenant_user=megan
+        user=megan.user, tenant=customer, capacity=Capacity.TENANT_ADMIN, tenant_user=megan
     )
     barrier = threading.Barrier(2)
     outcomes, failures = [], []
@@ -335,7 +316,7 @@ class UserFormsNeverGiveA500(HypothesisTestCase):
             self.assertIn(response.status_code, (200, 302))
 
 
-def test_an_admin_sends_a_users_activation_again(admin_client, contoso):
+def test_an_admin_sends_a_users_activation_again(admin_client, customer):
     lynne = add_user(admin_client, language="en")
     Email.objects.all().delete()
     page = admin_client.post(f"/customer/users/{lynne.pk}/resend-activation/", follow=True)
@@ -349,7 +330,7 @@ def test_an_admin_sends_a_users_activation_again(admin_client, contoso):
     assert event.details == {"capacity": "tenant_admin"}
 
 
-def test_a_users_renewed_link_does_not_call_them_an_administrator(admin_client, contoso):
+def test_a_users_renewed_link_does_not_call_them_an_administrator(admin_client, customer):
     from tenants.services import activation_renew
 
     lynne = add_user(admin_client, language="en")
@@ -361,10 +342,10 @@ def test_a_users_renewed_link_does_not_call_them_an_administrator(admin_client, 
 
 
 @pytest.mark.postgres
-def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db, contoso, megan):
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db, customer, megan):
     lee_account = User.objects.create_user("lee@contoso.example", "x")
     lee = TenantUser.objects.create(
-        tenant=contoso, user=lee_account, first_name="Lee", last_name="Gu",
+        tenant=customer, user=lee_account, first_name="Lee", last_name="Gu",
         email=lee_account.email, is_admin=True,
     )  # fmt: skip
     moves = [(megan, lee), (lee, megan)]  # (acting admin, admin they demote)
@@ -373,7 +354,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db
 
     def race(actor, target):
         access = TenantAccess(
-            user=actor.user, tenant=contoso, capacity=Capacity.TENANT_ADMIN, tenant_user=actor
+            user=actor.user, tenant=customer, capacity=Capacity.TENANT_ADMIN, tenant_user=actor
         )
         details = UserDetails(
             target.first_name, target.last_name, target.username, target.email, "", is_admin=False
@@ -400,7 +381,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db
     assert outcomes.count(True) == 1
     (refused,) = [outcome for outcome in outcomes if outcome is not True]
     assert "is the last administrator: the organization needs one." in refused
-    assert TenantUser.objects.filter(tenant=contoso, is_admin=True).count() == 1
+    assert TenantUser.objects.filter(tenant=customer, is_admin=True).count() == 1
 
 
 @pytest.mark.postgres

@@ -23,16 +23,6 @@ from tests.factories import (
 D = datetime.date
 
 
-@pytest.fixture
-def contoso(northwind, partner_admin):
-    tenant = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
-    user = User.objects.create_user("megan@contoso.example", "x", language="fr")
-    TenantUser.objects.create(
-        tenant=tenant, user=user, first_name="M", last_name="B", email=user.email, is_admin=True
-    )
-    return tenant
-
-
 def relationship(northwind, contoso, ends_on, **extra):
     return DelegationRelationshipFactory(
         partner=northwind, tenant=contoso, starts_on=D(2026, 1, 1), ends_on=ends_on, **extra
@@ -45,7 +35,7 @@ def notices():
     )
 
 
-def test_each_notice_goes_once_to_both_sides(northwind, contoso):
+def test_each_notice_goes_once_to_both_sides(northwind, contoso, partner_admin):
     relationship(northwind, contoso, D(2026, 6, 30))
     for day in (D(2026, 5, 31), D(2026, 5, 31), D(2026, 6, 1), D(2026, 6, 23)):
         delegation_sweep(today=day)
@@ -58,13 +48,13 @@ def test_each_notice_goes_once_to_both_sides(northwind, contoso):
     assert "se termine" in french.subject
 
 
-def test_after_downtime_only_the_latest_threshold_goes(northwind, contoso):
+def test_after_downtime_only_the_latest_threshold_goes(northwind, contoso, partner_admin):
     relationship(northwind, contoso, D(2026, 6, 30))
     delegation_sweep(today=D(2026, 6, 29))  # 1 day left: the 30 and 7 are stale
     assert {n.threshold for n in DelegationNotice.objects.all()} == {1}
 
 
-def test_on_the_day_then_expired_and_access_is_not_restored(northwind, contoso):
+def test_on_the_day_then_expired_and_access_is_not_restored(northwind, contoso, partner_admin):
     rel = relationship(northwind, contoso, D(2026, 6, 30))
     delegation_sweep(today=D(2026, 6, 30))
     assert {n.threshold for n in DelegationNotice.objects.all()} == {0}
@@ -78,7 +68,7 @@ def test_on_the_day_then_expired_and_access_is_not_restored(northwind, contoso):
     assert rel.state == "expired"
 
 
-def test_auto_extend_moves_the_end_by_180_days_on_the_last_day(northwind, contoso):
+def test_auto_extend_moves_the_end_by_180_days_on_the_last_day(northwind, contoso, partner_admin):
     rel = relationship(northwind, contoso, D(2026, 6, 30), auto_extend=True)
     assert delegation_sweep(today=D(2026, 6, 30))["extended"] == 1
     rel.refresh_from_db()
@@ -88,7 +78,7 @@ def test_auto_extend_moves_the_end_by_180_days_on_the_last_day(northwind, contos
     assert DelegationNotice.objects.filter(ends_on=D(2026, 12, 27), threshold=30).count() == 2
 
 
-def test_global_administrator_never_auto_extends(northwind, contoso):
+def test_global_administrator_never_auto_extends(northwind, contoso, partner_admin):
     rel = relationship(northwind, contoso, D(2026, 6, 30), auto_extend=True, roles=["global_admin"])
     delegation_sweep(today=D(2026, 6, 30))
     delegation_sweep(today=D(2026, 7, 1))
@@ -96,7 +86,7 @@ def test_global_administrator_never_auto_extends(northwind, contoso):
     assert (rel.state, rel.ends_on) == ("expired", D(2026, 6, 30))
 
 
-def test_a_terminated_relationship_gets_no_notice(northwind, contoso):
+def test_a_terminated_relationship_gets_no_notice(northwind, contoso, partner_admin):
     relationship(northwind, contoso, D(2026, 6, 30), state="terminated")
     delegation_sweep(today=D(2026, 6, 23))
     assert notices() == []
@@ -114,7 +104,7 @@ def test_offers_unanswered_for_90_days_expire(northwind, contoso, partner_admin)
 
 
 @pytest.mark.postgres
-def test_parallel_sweeps_send_each_notice_once(transactional_db, northwind, contoso):
+def test_parallel_sweeps_send_each_notice_once(transactional_db, northwind, contoso, partner_admin):
     for n in range(5):
         tenant = TenantFactory(created_by_partner=northwind)
         user = User.objects.create_user(f"admin{n}@example.com", "x")

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from portal.validators import is_bidi_control, refuse_bidi_controls
 from tenants.models import Tenant
+from tests.helpers import contoso_details
 
 BIDI_CONTROLS = [
     "\u061c",  # ARABIC LETTER MARK
@@ -21,16 +22,7 @@ BIDI_CONTROLS = [
     "\u2069",  # POP DIRECTIONAL ISOLATE
 ]
 
-FORM = {
-    "country": "FR",
-    "name": "Contoso",
-    "admin_first_name": "Megan",
-    "admin_last_name": "Bowen",
-    "admin_email": "megan@contoso.example",
-    "admin_phone": "+33 1 23 45 67 89",
-    "language": "fr",
-    "domain_prefix": "contoso",
-}
+FORM = contoso_details()
 
 
 @pytest.mark.parametrize("character", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")

@@ -15,24 +15,19 @@ from portal.models import AuditEvent, Partner, PartnerMembership, User
 from tenants.models import Subscription, Tenant, TenantUser
 from tenants.services.partners_of_record import LOOKUP_LIMIT_PER_USER
 from tests.factories import SubscriptionFactory
-from tests.tenants.test_customer_users import add_form
+from tests.helpers import add_form
 
 
 @pytest.fixture
-def contoso(partner_admin, northwind, make_keys, redeem, tenant_details, countries):
+def customer(make_contoso):
     """Contoso, created by Northwind on 2026-11-27 from one Business Standard key of 5 seats."""
-    from tenants.services import tenant_create
-
     with time_machine.travel("2026-11-27 09:00:00Z", tick=False):
-        redemption = redeem(partner_admin, northwind, *make_keys(1, seats=5))
-        return tenant_create(
-            redemption=redemption, user=partner_admin, details=tenant_details(language="en")
-        )
+        return make_contoso(seats=5)
 
 
 @pytest.fixture
-def admin_client(client, contoso):
-    client.force_login(TenantUser.objects.get(tenant=contoso, is_admin=True).user)
+def admin_client(client, customer):
+    client.force_login(TenantUser.objects.get(tenant=customer, is_admin=True).user)
     return client
 
 
@@ -42,18 +37,18 @@ def por_url(tenant) -> str:
 
 
 def test_it_looks_the_partner_up_then_sets_it_on_confirmation(
-    admin_client, contoso, fabrikam, other_partner_admin
+    admin_client, customer, fabrikam, other_partner_admin
 ):
     fr_admin = User.objects.create_user("fr@fabrikam.example", "x", language="fr")
     PartnerMembership.objects.create(user=fr_admin, partner=fabrikam, role="admin")
     Email.objects.all().delete()
-    page = admin_client.post(por_url(contoso), {"partner_id": "100 0002", "action": "lookup"})
+    page = admin_client.post(por_url(customer), {"partner_id": "100 0002", "action": "lookup"})
     assert "Partner ID 1000002 is Fabrikam Resellers." in page.content.decode()
     assert page.context["form"]["partner_id"].value() == "100 0002"  # as typed
-    assert Subscription.objects.get(tenant=contoso).partner_of_record is None
-    response = admin_client.post(por_url(contoso), {"partner_id": "1000002", "action": "confirm"})
+    assert Subscription.objects.get(tenant=customer).partner_of_record is None
+    response = admin_client.post(por_url(customer), {"partner_id": "1000002", "action": "confirm"})
     assert response["Location"] == "/customer/"
-    assert Subscription.objects.get(tenant=contoso).partner_of_record == fabrikam
+    assert Subscription.objects.get(tenant=customer).partner_of_record == fabrikam
     subjects = {e.to[0]: e.subject for e in Email.objects.all()}
     assert subjects == {
         "admin@fabrikam.example": "Contoso made you partner of record for Business Standard",
@@ -65,17 +60,17 @@ def test_it_looks_the_partner_up_then_sets_it_on_confirmation(
     assert event.details == {"capacity": "tenant_admin", "partner_of_record": [None, "1000002"]}
     # Fabrikam now sees Contoso, read only.
     admin_client.force_login(other_partner_admin)
-    assert admin_client.get(f"/partner/customers/{contoso.pk}/").status_code == 200
+    assert admin_client.get(f"/partner/customers/{customer.pk}/").status_code == 200
     customers = admin_client.get("/partner/customers/")
     assert "Contoso" in customers.content.decode()
 
 
 def test_changing_and_removing_it_tells_the_old_partner(
-    admin_client, contoso, northwind, fabrikam, partner_admin, other_partner_admin
+    admin_client, customer, northwind, fabrikam, partner_admin, other_partner_admin
 ):
-    admin_client.post(por_url(contoso), {"partner_id": "1000002", "action": "confirm"})
+    admin_client.post(por_url(customer), {"partner_id": "1000002", "action": "confirm"})
     Email.objects.all().delete()
-    admin_client.post(por_url(contoso), {"partner_id": "1000001", "action": "confirm"})
+    admin_client.post(por_url(customer), {"partner_id": "1000001", "action": "confirm"})
     assert sorted(e.to[0] for e in Email.objects.all()) == [
         "admin@fabrikam.example",
         "megan@contoso.example",
@@ -83,8 +78,8 @@ def test_changing_and_removing_it_tells_the_old_partner(
     ]
     old = Email.objects.get(to=["admin@fabrikam.example"])
     assert "You will no longer receive its renewal notices." in old.message
-    admin_client.post(por_url(contoso), {"action": "remove"})
-    assert Subscription.objects.get(tenant=contoso).partner_of_record is None
+    admin_client.post(por_url(customer), {"action": "remove"})
+    assert Subscription.objects.get(tenant=customer).partner_of_record is None
     assert list(
         AuditEvent.objects.filter(action__startswith="subscription.partner_of_record")
         .order_by("id")
@@ -105,22 +100,22 @@ def test_changing_and_removing_it_tells_the_old_partner(
         ("", "This field is required."),
     ],
 )
-def test_it_says_clearly_when_the_id_finds_no_partner(admin_client, contoso, typed, message):
-    page = admin_client.post(por_url(contoso), {"partner_id": typed, "action": "confirm"})
+def test_it_says_clearly_when_the_id_finds_no_partner(admin_client, customer, typed, message):
+    page = admin_client.post(por_url(customer), {"partner_id": typed, "action": "confirm"})
     assert page.status_code == 200
     assert message in " ".join(page.context["form"].errors["partner_id"])
-    assert Subscription.objects.get(tenant=contoso).partner_of_record is None
+    assert Subscription.objects.get(tenant=customer).partner_of_record is None
 
 
-def test_it_limits_guessing_partner_ids(admin_client, contoso, fabrikam):
+def test_it_limits_guessing_partner_ids(admin_client, customer, fabrikam):
     for n in range(LOOKUP_LIMIT_PER_USER):
-        admin_client.post(por_url(contoso), {"partner_id": f"900000{n}", "action": "lookup"})
-    page = admin_client.post(por_url(contoso), {"partner_id": "1000002", "action": "lookup"})
+        admin_client.post(por_url(customer), {"partner_id": f"900000{n}", "action": "lookup"})
+    page = admin_client.post(por_url(customer), {"partner_id": "1000002", "action": "lookup"})
     assert "Too many partner IDs were tried." in page.content.decode()
     assert AuditEvent.objects.filter(action="partner.lookup_limit_reached").count() == 1
 
 
-def test_another_tenants_subscription_is_not_found(admin_client, contoso, fabrikam):
+def test_another_tenants_subscription_is_not_found(admin_client, customer, fabrikam):
     from tests.factories import SubscriptionFactory, TenantFactory
 
     theirs = SubscriptionFactory(
@@ -134,11 +129,11 @@ def test_another_tenants_subscription_is_not_found(admin_client, contoso, fabrik
 
 
 def test_the_home_shows_seats_days_left_partner_users_and_pending_admins(
-    admin_client, contoso, fabrikam, django_assert_max_num_queries
+    admin_client, customer, fabrikam, django_assert_max_num_queries
 ):
-    admin_client.post(por_url(contoso), {"partner_id": "1000002", "action": "confirm"})
+    admin_client.post(por_url(customer), {"partner_id": "1000002", "action": "confirm"})
     admin_client.post("/customer/users/add/", {**add_form(), "is_admin": "on"})
-    Subscription.objects.filter(tenant=contoso).update(
+    Subscription.objects.filter(tenant=customer).update(
         end_date=timezone.localdate() + datetime.timedelta(days=10)
     )
     with django_assert_max_num_queries(12):
@@ -152,9 +147,9 @@ def test_the_home_shows_seats_days_left_partner_users_and_pending_admins(
     assert "have not activated their account yet" in text and "Lynne Robbins" in text
 
 
-def test_a_partner_enters_no_customer_pages(client, contoso, partner_admin):
+def test_a_partner_enters_no_customer_pages(client, customer, partner_admin):
     client.force_login(partner_admin)
-    assert client.get(por_url(contoso)).status_code == 403
+    assert client.get(por_url(customer)).status_code == 403
 
 
 class PartnerOfRecordFormNeverGivesA500(HypothesisTestCase):

@@ -9,8 +9,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from portal.models import Partner, PartnerMembership, User
-from tenants.models import DelegationOffer, DelegationRelationship, TenantUser
+from portal.models import Partner, PartnerMembership
+from tenants.models import DelegationOffer, DelegationRelationship
 from tests.factories import (
     DelegationOfferFactory,
     DelegationRelationshipFactory,
@@ -23,19 +23,9 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def contoso(northwind):
-    return TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
-
-
-@pytest.fixture
-def contoso_admin_client(contoso):
-    user = User.objects.create_user("megan@contoso.example", "portal-demo")
-    TenantUser.objects.create(
-        tenant=contoso, user=user, first_name="Megan", last_name="Bowen", email=user.email,
-        is_admin=True,
-    )  # fmt: skip
+def contoso_admin_client(contoso_admin):
     client = Client()
-    client.force_login(user)
+    client.force_login(contoso_admin)
     return client
 
 

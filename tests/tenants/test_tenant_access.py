@@ -5,44 +5,38 @@ import datetime
 import pytest
 from django.http import Http404
 
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent
 from tenants.access import Capacity, Permission, partner_customers, tenant_access
-from tenants.models import TenantUser
 from tests.factories import SubscriptionFactory, TenantFactory
 
 
 @pytest.fixture
-def contoso(northwind):
-    """Created by Northwind, with an admin and two subscriptions."""
-    tenant = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
-    SubscriptionFactory(tenant=tenant, end_date=datetime.date(2027, 3, 31))
+def subscriptions(contoso):
+    """Contoso's two subscriptions: Business Standard to 2027-03-31, Business Premium to
+    2026-12-31."""
+    SubscriptionFactory(tenant=contoso, end_date=datetime.date(2027, 3, 31))
     SubscriptionFactory(
-        tenant=tenant,
+        tenant=contoso,
         product__sku="BUS-PREM",
         product__name="Business Premium",
         end_date=datetime.date(2026, 12, 31),
     )
-    account = User.objects.create_user("megan@contoso.example")
-    TenantUser.objects.create(
-        tenant=tenant, user=account, first_name="Megan", last_name="Bowen",
-        email=account.email, is_admin=True,
-    )  # fmt: skip
-    return tenant
+    return contoso.subscriptions.all()
 
 
 @pytest.fixture
-def contoso_admin(contoso):
-    return User.objects.get(email="megan@contoso.example")
-
-
-@pytest.fixture
-def contoso_user(contoso):
-    account = User.objects.create_user("alex@contoso.example")
-    TenantUser.objects.create(
-        tenant=contoso, user=account, first_name="Alex", last_name="Wilber",
-        email=account.email, is_admin=False,
-    )  # fmt: skip
+def pending_admin(contoso):
+    """Megan, before she activated her account."""
+    account = contoso.users.get(is_admin=True)
+    account.user.set_unusable_password()
+    account.user.save()
     return account
+
+
+@pytest.fixture
+def contoso_user(alex):
+    """Alex's account."""
+    return alex.user
 
 
 @pytest.fixture
@@ -51,7 +45,7 @@ def fabrikam_tenant(fabrikam):
 
 
 def test_it_answers_each_capacity(
-    contoso, contoso_admin, contoso_user, partner_admin, partner_agent
+    contoso, subscriptions, contoso_admin, contoso_user, partner_admin, partner_agent
 ):
     assert (
         tenant_access(user=contoso_admin, tenant_id=contoso.pk, permission=Permission.MANAGE)
@@ -77,27 +71,29 @@ def test_it_answers_each_capacity(
         ("contoso_user", Permission.READ),  # a tenant user sees their own licenses only
     ],
 )
-def test_it_answers_404_to_everyone_else(request, contoso, who, permission):
+def test_it_answers_404_to_everyone_else(request, contoso, subscriptions, who, permission):
     user = request.getfixturevalue(who)
     with pytest.raises(Http404):
         tenant_access(user=user, tenant_id=contoso.pk, permission=permission)
 
 
 def test_a_customer_admin_has_no_capacity_in_another_tenant(
-    contoso_admin, fabrikam_tenant, contoso
+    contoso_admin, fabrikam_tenant, contoso, subscriptions
 ):
     with pytest.raises(Http404):
         tenant_access(user=contoso_admin, tenant_id=fabrikam_tenant.pk, permission=Permission.READ)
 
 
-def test_a_missing_tenant_and_a_forbidden_one_look_the_same(other_partner_admin, contoso):
+def test_a_missing_tenant_and_a_forbidden_one_look_the_same(
+    other_partner_admin, contoso, subscriptions
+):
     for tenant_id in (contoso.pk, contoso.pk + 1000):
         with pytest.raises(Http404):
             tenant_access(user=other_partner_admin, tenant_id=tenant_id, permission=Permission.READ)
 
 
 def test_the_partner_of_record_of_one_subscription_may_read_and_redeem(
-    contoso, other_partner_admin, fabrikam
+    contoso, subscriptions, other_partner_admin, fabrikam
 ):
     subscription = contoso.subscriptions.first()
     subscription.partner_of_record = fabrikam
@@ -109,7 +105,7 @@ def test_the_partner_of_record_of_one_subscription_may_read_and_redeem(
 
 
 def test_the_partner_of_record_sees_the_right_next_end_date(
-    client, contoso, other_partner_admin, fabrikam
+    client, contoso, subscriptions, other_partner_admin, fabrikam
 ):
     """Filtering by EXISTS: the subscription of record does not narrow the aggregate."""
     of_record = contoso.subscriptions.get(end_date=datetime.date(2027, 3, 31))
@@ -122,19 +118,18 @@ def test_the_partner_of_record_sees_the_right_next_end_date(
     assert list(partner_customers(fabrikam)) == [contoso]
 
 
-def test_a_tenant_with_two_subscriptions_of_record_is_listed_once(contoso, fabrikam):
+def test_a_tenant_with_two_subscriptions_of_record_is_listed_once(contoso, subscriptions, fabrikam):
     contoso.subscriptions.update(partner_of_record=fabrikam)
     assert partner_customers(fabrikam).count() == 1
 
 
 def test_the_partner_of_record_resends_the_activation_and_is_recorded(
-    client, contoso, other_partner_agent, fabrikam
+    client, contoso, subscriptions, pending_admin, other_partner_agent, fabrikam
 ):
     contoso.subscriptions.update(partner_of_record=fabrikam)
-    account = contoso.users.get()
     client.force_login(other_partner_agent)
     response = client.post(
-        f"/partner/customers/{contoso.pk}/admins/{account.pk}/resend-activation/"
+        f"/partner/customers/{contoso.pk}/admins/{pending_admin.pk}/resend-activation/"
     )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="tenant_user.activation_resent")
@@ -143,14 +138,21 @@ def test_the_partner_of_record_resends_the_activation_and_is_recorded(
     assert event.details["capacity"] == "partner"
 
 
-def test_the_tenant_created_page_follows_the_rule(client, contoso, other_partner_admin, fabrikam):
+def test_the_tenant_created_page_is_the_creating_partners_only(
+    client, contoso, subscriptions, other_partner_admin, fabrikam
+):
+    """Issue 15: the partner of record reads the customer, but the creation's confirmation is
+    the creating partner's (this test asserted 200 for the partner of record before)."""
     client.force_login(other_partner_admin)
     url = f"/partner/customers/{contoso.pk}/created/"
     assert client.get(url).status_code == 404
     contoso.subscriptions.update(partner_of_record=fabrikam)
-    assert client.get(url).status_code == 200
+    assert client.get(f"/partner/customers/{contoso.pk}/").status_code == 200
+    assert client.get(url).status_code == 404
 
 
-def test_a_tenant_user_who_is_not_an_admin_cannot_open_the_admin_home(client, contoso_user):
+def test_a_tenant_user_who_is_not_an_admin_cannot_open_the_admin_home(
+    client, subscriptions, contoso_user
+):
     client.force_login(contoso_user)
     assert client.get("/customer/").status_code == 404

@@ -11,17 +11,9 @@ from portal.outbox import outbox_deliver
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from tenants.services import tenants as services
+from tests.helpers import contoso_details
 
-FORM = {
-    "country": "FR",
-    "name": "Contoso",
-    "admin_first_name": "Megan",
-    "admin_last_name": "Bowen",
-    "admin_email": "megan@contoso.example",
-    "admin_phone": "+33 1 23 45 67 89",
-    "language": "en",
-    "domain_prefix": "contoso",
-}
+FORM = contoso_details(language="en")
 
 
 @pytest.fixture

@@ -1,0 +1,120 @@
+"""Helpers that several test modules share. The cast (users, partners, Contoso) is in
+conftest.py; helpers for browser tests only are in browser/helpers.py. A test module imports from
+here, never from another test module."""
+
+import contextlib
+import io
+import time
+import uuid
+import zipfile
+
+from celery.contrib.testing.worker import start_worker
+
+from keys.models import ProductKey
+from portal.celery import app
+from tenants.models import Subscription
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+# --- Forms as a browser posts them -----------------------------------------------------------
+
+
+def contoso_details(**overrides) -> dict[str, str]:
+    """Step 2 for Contoso, as a partner admin fills it in: the form's data, and the fields of
+    tenants.services.TenantDetails (the `tenant_details` fixture makes one of these)."""
+    return {
+        "country": "FR",
+        "name": "Contoso",
+        "admin_first_name": "Megan",
+        "admin_last_name": "Bowen",
+        "admin_email": "megan@contoso.example",
+        "admin_phone": "+33 1 23 45 67 89",
+        "language": "fr",
+        "domain_prefix": "contoso",
+        **overrides,
+    }
+
+
+def keys_form(*values, action="next", submission=None) -> dict[str, str]:
+    """The key entry's formset, one row per value."""
+    data = {
+        "keys-TOTAL_FORMS": str(len(values)),
+        "keys-INITIAL_FORMS": "0",
+        "keys-MIN_NUM_FORMS": "1",
+        "keys-MAX_NUM_FORMS": "50",
+        "action": action,
+        "submission": str(submission or uuid.uuid4()),
+    }
+    data.update({f"keys-{i}-key": value for i, value in enumerate(values)})
+    return data
+
+
+def add_form(**overrides) -> dict[str, str]:
+    """A customer admin's Add user form: Lynne Robbins, who reads French."""
+    return {
+        "first_name": "Lynne",
+        "last_name": "Robbins",
+        "username": "lynne.robbins",
+        "email": "Lynne@Contoso.example",
+        "phone": "",
+        "language": "fr",
+        **overrides,
+    }
+
+
+def generate_form(client, **values) -> dict:
+    """The admin's generate form as a browser posts it: the values typed, and the form's own
+    token."""
+    form = client.get("/admin/keys/keybatch/generate/").context["form"]
+    return {"submission": form["submission"].value(), "seats_per_key": 1, **values}
+
+
+def xlsx_bytes(keys) -> bytes:
+    """What Excel saves: a zip of XML parts (enough of one for the signature to be real)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/sharedStrings.xml", "".join(f"<si><t>{k}</t></si>" for k in keys))
+    return buffer.getvalue()
+
+
+# --- Reading the database --------------------------------------------------------------------
+
+
+def standard(tenant) -> Subscription:
+    """The tenant's Business Standard subscription."""
+    return Subscription.objects.get(tenant=tenant, product__sku="BUS-STD")
+
+
+def stored_digests(queryset=None) -> set[bytes]:
+    """The digests in the inventory as bytes (PostgreSQL hands bytea back as memoryview)."""
+    queryset = ProductKey.objects.all() if queryset is None else queryset
+    return {bytes(digest) for digest in queryset.values_list("digest", flat=True)}
+
+
+# --- Workers ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def real_worker_running():
+    """Tasks go through Redis to a worker thread instead of running in place (the test default)."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    app.control.purge()  # nothing left over from another run
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        app.conf.task_always_eager = eager
+
+
+def wait_for(predicate, seconds: float) -> bool:
+    """Whether `predicate()` came true within `seconds` (a worker in another thread or process
+    works at its own pace)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
