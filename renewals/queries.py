@@ -3,11 +3,10 @@
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from portal.models import Partner
-from tenants.lifecycle import state_label, subscription_state
+from tenants.lifecycle import reached_q, state_label, state_q, subscription_state
 from tenants.models import Subscription
 
 State = Subscription.State
@@ -26,30 +25,18 @@ def partner_subscriptions(partner: Partner) -> QuerySet[Subscription]:
     )
 
 
-def _state_range(state: str, today: date) -> Q:
-    """The end dates that give `state` today (the dates decide, as on every page)."""
-    disabled_from = today - timedelta(days=settings.RENEWAL_DISABLED_AFTER_DAYS)
-    deleted_from = today - timedelta(days=settings.RENEWAL_DELETED_AFTER_DAYS)
-    if state == State.ACTIVE:
-        return Q(end_date__gte=today)
-    if state == State.EXPIRED:
-        return Q(end_date__lt=today, end_date__gt=disabled_from)
-    return Q(end_date__lte=disabled_from, end_date__gt=deleted_from)
-
-
 def renewal_list(
     partner: Partner, *, today: date, window: str = "", state: str = ""
 ) -> QuerySet[Subscription]:
-    """The partner's renewal list, soonest end first, filtered by window and state."""
-    rows = partner_subscriptions(partner).filter(
-        end_date__gt=today - timedelta(days=settings.RENEWAL_DELETED_AFTER_DAYS)
-    )
+    """The partner's renewal list, soonest end first, filtered by window and state (the dates
+    decide the state, as on every page)."""
+    rows = partner_subscriptions(partner).exclude(reached_q(State.DELETED, today))
     if window in ("7", "30", "60"):
         rows = rows.filter(end_date__gte=today, end_date__lte=today + timedelta(days=int(window)))
     elif window in ("expired", "disabled"):
-        rows = rows.filter(_state_range(window, today))
+        rows = rows.filter(state_q(window, today))
     if state in STATES:
-        rows = rows.filter(_state_range(state, today))
+        rows = rows.filter(state_q(state, today))
     return rows.select_related("tenant", "product", "partner_of_record").order_by("end_date", "pk")
 
 

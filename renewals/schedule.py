@@ -1,6 +1,6 @@
-"""The dates of a subscription's renewal schedule, as functions of its end date (design §5):
-the notices, the days before it that NoticeOffset lists, and the lifecycle after it
-(tenants.lifecycle, which the tenants pages read too)."""
+"""The renewal notices of a subscription, as functions of its end date (design §5): the days
+before it that NoticeOffset lists, and the timeline the pages show. The lifecycle after the end
+date has its own home, tenants.lifecycle."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,17 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from renewals.models import NoticeOffset
-from tenants.lifecycle import (  # noqa: F401 (the lifecycle's dates, read from here too)
-    LIFECYCLE_ORDER,
-    deleted_on,
-    disabled_on,
-    expired_on,
-    lifecycle_state_on,
-    next_change,
-)
+from tenants.lifecycle import deleted_on, disabled_on, expired_on
 from tenants.models import Subscription
-
-State = Subscription.State
 
 
 def notice_offsets() -> list[int]:

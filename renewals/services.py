@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +24,16 @@ from renewals import schedule
 from renewals.models import RenewalNotice
 from tenants.access import Permission, TenantAccess
 from tenants.activity import activity_record
-from tenants.lifecycle import in_lifecycle
+from tenants.lifecycle import (
+    LIFECYCLE_ORDER,
+    deleted_on,
+    disabled_on,
+    expired_on,
+    in_lifecycle,
+    lifecycle_due_q,
+    lifecycle_state_on,
+    state_starts_on,
+)
 from tenants.models import License, Subscription, TenantUser
 from tenants.services.tenants import subscription_end
 
@@ -134,9 +142,9 @@ def _send(
                 "product": subscription.product,
                 "end_date": end,
                 "days_left": (end - today).days,
-                "expired_on": schedule.expired_on(end),
-                "disabled_on": schedule.disabled_on(end),
-                "deleted_on": schedule.deleted_on(end),
+                "expired_on": expired_on(end),
+                "disabled_on": disabled_on(end),
+                "deleted_on": deleted_on(end),
                 "event": event,
                 "days_before": days_before,
                 "for_partner": recipient.for_partner,
@@ -229,18 +237,6 @@ def notice_schedule_changed() -> int:
     )
 
 
-def _lifecycle_due(today: date) -> Q:
-    """Subscriptions whose stored state is behind what their end date says. Each branch is a
-    range on the (state, end_date) index: the cost follows what is due."""
-    disabled_after = schedule.disabled_on(today) - today
-    deleted_after = schedule.deleted_on(today) - today
-    return (
-        Q(state=State.ACTIVE, end_date__lt=today)
-        | Q(state=State.EXPIRED, end_date__lte=today - disabled_after)
-        | Q(state=State.DISABLED, end_date__lte=today - deleted_after)
-    )
-
-
 def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Move every subscription to the state its end date gives on `today`; the number moved.
 
@@ -255,7 +251,7 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
         with transaction.atomic():
             batch = _due_batch(
                 Subscription.objects.filter(
-                    _lifecycle_due(today), ended_by_direct_billing=False, billed_directly=False
+                    lifecycle_due_q(today), ended_by_direct_billing=False, billed_directly=False
                 ),
                 batch_size,
             )
@@ -268,8 +264,8 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
 
 
 def _subscription_advance(subscription: Subscription, *, today: date, now) -> None:
-    order = schedule.LIFECYCLE_ORDER
-    target = schedule.lifecycle_state_on(subscription.end_date, today)
+    order = LIFECYCLE_ORDER
+    target = lifecycle_state_on(subscription.end_date, today)
     before = subscription.state
     passed = order[order.index(before) + 1 : order.index(target) + 1]
     if target == State.DELETED:
@@ -297,7 +293,7 @@ def _subscription_advance(subscription: Subscription, *, today: date, now) -> No
             details={
                 "end_date": subscription.end_date.isoformat(),
                 "state": [before, str(state)],
-                "due_on": _state_day(subscription.end_date, state).isoformat(),
+                "due_on": state_starts_on(state, subscription.end_date).isoformat(),
                 "run_on": today.isoformat(),
                 **(removed if state == State.DELETED else {}),
             },
@@ -305,14 +301,6 @@ def _subscription_advance(subscription: Subscription, *, today: date, now) -> No
         before = str(state)
     if target != State.DELETED:
         _send(subscription, template="lifecycle", event=target, days_before=0, today=today, now=now)
-
-
-def _state_day(end_date: date, state: str) -> date:
-    return {
-        State.EXPIRED: schedule.expired_on,
-        State.DISABLED: schedule.disabled_on,
-        State.DELETED: schedule.deleted_on,
-    }[state](end_date)
 
 
 def _subscription_delete_data(subscription: Subscription) -> dict[str, int]:
@@ -380,7 +368,7 @@ def direct_billing_open(subscription: Subscription, today: date) -> bool:
     billing); not a deleted one, nor one already billed directly or ended by a switch."""
     if subscription.billed_directly or subscription.ended_by_direct_billing:
         return False
-    state = schedule.lifecycle_state_on(subscription.end_date, today)
+    state = lifecycle_state_on(subscription.end_date, today)
     return State.DELETED not in (state, subscription.state)
 
 

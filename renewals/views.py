@@ -26,7 +26,7 @@ from tenants.access import (
     subscription_of,
     tenant_access,
 )
-from tenants.lifecycle import in_lifecycle
+from tenants.lifecycle import in_lifecycle, next_change
 from tenants.models import Subscription
 
 RENEWALS_PER_PAGE = 25
@@ -141,7 +141,7 @@ def _timeline_context(access: TenantAccess, subscription: Subscription) -> dict:
         "timeline": schedule.timeline(subscription, today, schedule.notice_offsets())
         if lifecycle
         else None,
-        "next_change": schedule.next_change(subscription.end_date, today) if lifecycle else None,
+        "next_change": next_change(subscription.end_date, today) if lifecycle else None,
         "lifecycle": lifecycle,
         "replacement": _replacement(subscription),
         "may_switch": direct_billing_allowed(access, subscription)
