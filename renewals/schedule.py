@@ -1,6 +1,7 @@
 """The renewal notices of a subscription, as functions of its end date (design §5): the days
 before it that NoticeOffset lists, and the timeline the pages show. The lifecycle after the end
-date has its own home, tenants.lifecycle."""
+date has its own home, tenants.lifecycle; which notice is due on a day is
+portal.ledger.due_threshold."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,16 +18,6 @@ from tenants.models import Subscription
 def notice_offsets() -> list[int]:
     """The notice thresholds, in days before the end date, largest first."""
     return list(NoticeOffset.objects.order_by("-days_before").values_list("days_before", flat=True))
-
-
-def due_threshold(end_date: date, today: date, offsets: Sequence[int]) -> int | None:
-    """The most recent notice threshold reached on `today` (after downtime, the stale earlier
-    ones are not sent), or None before the first one and after the end date."""
-    days_left = (end_date - today).days
-    if days_left < 0:
-        return None
-    reached = [days for days in offsets if days >= days_left]
-    return min(reached) if reached else None
 
 
 def next_notice_on(end_date: date, today: date, offsets: Sequence[int]) -> date | None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
-from portal.ledger import ledger_claim
+from portal.ledger import due_threshold, ledger_claim
 from portal.models import PartnerMembership, User
 from portal.services import audit_log
 from renewals import schedule
@@ -211,7 +211,7 @@ def _subscription_notices(subscription: Subscription, *, today: date, now, offse
     end = subscription.end_date
     next_on = None
     if subscription.state != State.DELETED and in_lifecycle(subscription):
-        threshold = schedule.due_threshold(end, today, offsets)
+        threshold = due_threshold(end, today, offsets)
         if threshold is not None:
             sent = _send(
                 subscription,
