@@ -8,7 +8,6 @@ outbox row: whatever fails, a notice is recorded and queued together, or neither
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
@@ -18,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
 from portal.ledger import due_threshold, ledger_claim
-from portal.models import PartnerMembership, User
+from portal.models import User
 from portal.services import audit_log
 from renewals import schedule
 from renewals.models import RenewalNotice
@@ -35,6 +34,7 @@ from tenants.lifecycle import (
     state_starts_on,
 )
 from tenants.models import License, Subscription, TenantUser
+from tenants.selectors import Recipient, recipients
 from tenants.services.tenants import subscription_end
 
 logger = logging.getLogger(__name__)
@@ -46,41 +46,12 @@ Event = RenewalNotice.Event
 BATCH_SIZE = 200
 
 
-@dataclass(frozen=True)
-class Recipient:
-    email: str
-    language: str
-    user: User | None
-    for_partner: bool
-
-
-def notice_recipients(subscription: Subscription) -> list[Recipient]:
-    """The tenant's admins and the partner of record's partner admins, once per address, each
-    with the language saved on their account."""
-    tenant = subscription.tenant
-    recipients: dict[str, Recipient] = {}
-    for admin in TenantUser.objects.filter(tenant_id=tenant.pk, is_admin=True).select_related(
-        "user"
-    ):
-        language = admin.user.language if admin.user else tenant.preferred_language
-        recipients.setdefault(admin.email, Recipient(admin.email, language, admin.user, False))
-    if subscription.partner_of_record_id:
-        for membership in PartnerMembership.objects.filter(
-            partner_id=subscription.partner_of_record_id,
-            role=PartnerMembership.Role.ADMIN,
-            user__is_active=True,
-        ).select_related("user"):
-            user = membership.user
-            recipients.setdefault(user.email, Recipient(user.email, user.language, user, True))
-    return list(recipients.values())
-
-
 def _claim(
     subscription: Subscription,
     *,
     event: str,
     days_before: int,
-    recipients: Sequence[Recipient],
+    to: Sequence[Recipient],
     now,
 ) -> dict[str, int]:
     """Insert the ledger rows nobody inserted yet; {address: ledger id} of those this call
@@ -99,7 +70,7 @@ def _claim(
                 "language": recipient.language,
                 "created_at": now,
             }
-            for recipient in recipients
+            for recipient in to
         ],
         key="recipient_email",
     )
@@ -124,12 +95,10 @@ def _send(
     extra: dict | None = None,
 ) -> int:
     """Claim and queue one e-mail per recipient not yet e-mailed about this event."""
-    recipients = notice_recipients(subscription)
-    claimed = _claim(
-        subscription, event=event, days_before=days_before, recipients=recipients, now=now
-    )
+    to = recipients(tenant=subscription.tenant, partner=subscription.partner_of_record)
+    claimed = _claim(subscription, event=event, days_before=days_before, to=to, now=now)
     end = subscription.end_date
-    for recipient in recipients:
+    for recipient in to:
         if recipient.email not in claimed:
             continue
         email = email_queue(
@@ -397,14 +366,14 @@ def direct_billing_switch(
             )
         lost = prepaid_days_lost(locked, today)
         old_end = locked.end_date
-        recipients = notice_recipients(locked)
-        if access.user.email not in {recipient.email for recipient in recipients}:
-            recipients.append(
+        to = recipients(tenant=locked.tenant, partner=locked.partner_of_record)
+        if access.user.email not in {recipient.email for recipient in to}:
+            to.append(
                 Recipient(
-                    access.user.email,
-                    access.user.language,
-                    access.user,
-                    access.membership is not None,
+                    email=access.user.email,
+                    language=access.user.language,
+                    user=access.user,
+                    for_partner=access.membership is not None,
                 )
             )
         locked.end_date = direct_billing_old_end(locked, today)
@@ -445,7 +414,7 @@ def direct_billing_switch(
                 "new_end_date": new.end_date.isoformat(),
             },
         )
-        for recipient in recipients:
+        for recipient in to:
             email_queue(
                 template="direct_billing",
                 to=[recipient.email],

@@ -60,6 +60,17 @@ def test_it_notifies_the_tenant_admins_and_the_partner_admins_of_record(subscrib
     assert RenewalNotice.objects.filter(email_id__isnull=False).count() == 2
 
 
+def test_a_partner_of_record_without_an_admin_gets_it_at_its_contact_address(subscribe, fabrikam):
+    # Fabrikam has no partner admin: its contact address, in English (tenants.selectors).
+    subscribe(END, partner_of_record=fabrikam)
+    assert renewal_notices_send(today=END - timedelta(days=60)) == 2
+    assert notices() == [(60, "contact@fabrikam.example"), (60, "megan@contoso.example")]
+    contact = RenewalNotice.objects.get(recipient_email="contact@fabrikam.example")
+    assert contact.recipient is None and contact.language == "en"
+    mail = Email.objects.get(to=["contact@fabrikam.example"])
+    assert "/partner/renewals/" in mail.message
+
+
 def test_a_rerun_the_same_day_sends_nothing_more(subscribe):
     subscribe(END)
     day = END - timedelta(days=30)
