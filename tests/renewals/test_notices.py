@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from post_office.models import Email
 
-from renewals import services
 from renewals.models import NoticeOffset, RenewalNotice
-from renewals.services import renewal_notices_send
+from renewals.services import notice_schedule_changed, renewal_notices_send
+from renewals.services import notices as notice_service
 from tenants.models import Subscription
 
 END = date(2026, 6, 30)
@@ -138,7 +138,7 @@ def test_a_crash_between_claim_and_send_loses_nothing_and_duplicates_nothing(
 ):
     subscribe(END)
     day = END - timedelta(days=7)
-    real = services.email_queue
+    real = notice_service.email_queue
     calls = []
 
     def queue_then_crash(**kwargs):
@@ -147,13 +147,13 @@ def test_a_crash_between_claim_and_send_loses_nothing_and_duplicates_nothing(
             raise RuntimeError("worker killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "email_queue", queue_then_crash)
+    monkeypatch.setattr(notice_service, "email_queue", queue_then_crash)
     with pytest.raises(RuntimeError):
         renewal_notices_send(today=day)
     # The claim and the first e-mail went with the transaction.
     assert not RenewalNotice.objects.exists()
     assert not Email.objects.exists()
-    monkeypatch.setattr(services, "email_queue", real)
+    monkeypatch.setattr(notice_service, "email_queue", real)
     assert renewal_notices_send(today=day) == 2
     assert renewal_notices_send(today=day) == 0
     assert Email.objects.count() == 2
@@ -168,7 +168,7 @@ def test_ops_adding_a_threshold_reaches_the_subscriptions_already_scheduled(subs
     subscription = subscribe(END)
     renewal_notices_send(today=END - timedelta(days=60))
     NoticeOffset.objects.create(days_before=14)
-    services.notice_schedule_changed()
+    notice_schedule_changed()
     subscription.refresh_from_db()
     assert subscription.renewal_notice_on is not None
     assert renewal_notices_send(today=END - timedelta(days=14)) == 2
