@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from portal.models import Partner
+from tenants.access import Permission, partner_customers
 from tenants.lifecycle import reached_q, state_label, state_q, subscription_state
 from tenants.models import Subscription
 
@@ -15,11 +16,14 @@ WINDOWS = ("7", "30", "60", "expired", "disabled")
 STATES = (State.ACTIVE, State.EXPIRED, State.DISABLED)
 
 
-def partner_subscriptions(partner: Partner) -> QuerySet[Subscription]:
-    """Every subscription the partner created or is partner of record for, still renewable
-    (not deleted, not replaced by direct billing, not billed directly: nothing to renew)."""
+def partner_subscriptions(partner: Partner, *, today: date) -> QuerySet[Subscription]:
+    """The subscriptions of the partner's customers whose subscriptions it may read (the tenant
+    rule: created the tenant, partner of record for one of its subscriptions, or a relationship
+    in force whose roles allow it), still renewable (not deleted, not replaced by direct
+    billing, not billed directly: nothing to renew)."""
+    customers = partner_customers(partner, permission=Permission.SUBSCRIPTIONS_READ, today=today)
     return (
-        Subscription.objects.filter(Q(created_by_partner=partner) | Q(partner_of_record=partner))
+        Subscription.objects.filter(tenant__in=customers)
         .exclude(state=State.DELETED)
         .filter(ended_by_direct_billing=False, billed_directly=False)
     )
@@ -30,7 +34,7 @@ def renewal_list(
 ) -> QuerySet[Subscription]:
     """The partner's renewal list, soonest end first, filtered by window and state (the dates
     decide the state, as on every page)."""
-    rows = partner_subscriptions(partner).exclude(reached_q(State.DELETED, today))
+    rows = partner_subscriptions(partner, today=today).exclude(reached_q(State.DELETED, today))
     if window in ("7", "30", "60"):
         rows = rows.filter(end_date__gte=today, end_date__lte=today + timedelta(days=int(window)))
     elif window in ("expired", "disabled"):

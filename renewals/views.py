@@ -40,7 +40,8 @@ def _filters(request) -> tuple[str, str]:
 
 @partner_required
 def partner_renewals(request):
-    """Every subscription the partner created or is partner of record for, soonest end first."""
+    """The renewable subscriptions of the partner's customers whose subscriptions it may read,
+    soonest end first."""
     today = timezone.localdate()
     window, state = _filters(request)
     page = Paginator(
