@@ -110,11 +110,15 @@ def _renewal_csv_row(subscription: Subscription, today) -> list:
 
 
 def _partner_subscription(request, pk: int) -> tuple[TenantAccess, Subscription]:
-    """The subscription through the tenant rule: the same 404 for missing and forbidden."""
+    """The subscription through the tenant rule, for a partner that may read the tenant's
+    subscriptions (seats, dates, states): the same 404 for missing and forbidden. Reading the
+    customer is not enough — a delegated helpdesk sees users, not subscriptions."""
     tenant_id = Subscription.objects.filter(pk=pk).values_list("tenant_id", flat=True).first()
     if tenant_id is None:
         raise Http404
-    access = tenant_access(user=request.user, tenant_id=tenant_id, permission=Permission.READ)
+    access = tenant_access(
+        user=request.user, tenant_id=tenant_id, permission=Permission.SUBSCRIPTIONS_READ
+    )
     return access, subscription_of(access, pk)
 
 
@@ -136,6 +140,7 @@ def _timeline_context(access: TenantAccess, subscription: Subscription) -> dict:
     today = timezone.localdate()
     lifecycle = in_lifecycle(subscription)
     return {
+        "access": access,
         "tenant": access.tenant,
         "subscription": subscription,
         "row": renewal_row(subscription, today),
