@@ -64,7 +64,14 @@ def _subscription_advance(subscription: Subscription, *, today: date, now: datet
     subscription.save(update_fields=["state"])
     for state in passed:
         audit_log(
-            action=f"subscription.{state}",  # subscription.expired, .disabled, .deleted
+            # Literals: tests/portal/test_audit_labels.py reads every code written from here.
+            action=(
+                "subscription.expired"
+                if state == State.EXPIRED
+                else "subscription.disabled"
+                if state == State.DISABLED
+                else "subscription.deleted"
+            ),
             actor=None,
             target=subscription,
             tenant=subscription.tenant,
