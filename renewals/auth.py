@@ -9,13 +9,11 @@ and again on every request (Django asks the backend for the session's user each 
 session of someone who is no longer allowed ends at their next click.
 """
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from tenants.lifecycle import reached_q
 from tenants.models import Subscription, TenantUser
 
 State = Subscription.State
@@ -24,15 +22,13 @@ State = Subscription.State
 def tenant_user_locked_out(user) -> bool:
     """Whether this account is a non-admin tenant user of a tenant with no usable subscription."""
     today = timezone.localdate()
-    first_disabled_end = today - timedelta(days=settings.RENEWAL_DISABLED_AFTER_DAYS)
     subscriptions = Subscription.objects.filter(tenant_id=OuterRef("tenant_id"))
     # A directly billed subscription renews on its own: usable whatever its dates.
     usable = subscriptions.filter(
         Q(billed_directly=True)
-        | Q(
-            state__in=[State.ACTIVE, State.EXPIRED],
-            end_date__gt=first_disabled_end,
-            ended_by_direct_billing=False,
+        | (
+            Q(state__in=[State.ACTIVE, State.EXPIRED], ended_by_direct_billing=False)
+            & ~reached_q(State.DISABLED, today)
         )
     )
     return (

@@ -3,11 +3,11 @@
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from portal.models import Partner
-from tenants.lifecycle import state_label, subscription_state
+from tenants.access import Permission, partner_customers
+from tenants.lifecycle import reached_q, state_label, state_q, subscription_state
 from tenants.models import Subscription
 
 State = Subscription.State
@@ -16,40 +16,31 @@ WINDOWS = ("7", "30", "60", "expired", "disabled")
 STATES = (State.ACTIVE, State.EXPIRED, State.DISABLED)
 
 
-def partner_subscriptions(partner: Partner) -> QuerySet[Subscription]:
-    """Every subscription the partner created or is partner of record for, still renewable
-    (not deleted, not replaced by direct billing, not billed directly: nothing to renew)."""
+def partner_subscriptions(partner: Partner, *, today: date) -> QuerySet[Subscription]:
+    """The subscriptions of the partner's customers whose subscriptions it may read (the tenant
+    rule: created the tenant, partner of record for one of its subscriptions, or a relationship
+    in force whose roles allow it), still renewable (not deleted, not replaced by direct
+    billing, not billed directly: nothing to renew)."""
+    customers = partner_customers(partner, permission=Permission.SUBSCRIPTIONS_READ, today=today)
     return (
-        Subscription.objects.filter(Q(created_by_partner=partner) | Q(partner_of_record=partner))
+        Subscription.objects.filter(tenant__in=customers)
         .exclude(state=State.DELETED)
         .filter(ended_by_direct_billing=False, billed_directly=False)
     )
 
 
-def _state_range(state: str, today: date) -> Q:
-    """The end dates that give `state` today (the dates decide, as on every page)."""
-    disabled_from = today - timedelta(days=settings.RENEWAL_DISABLED_AFTER_DAYS)
-    deleted_from = today - timedelta(days=settings.RENEWAL_DELETED_AFTER_DAYS)
-    if state == State.ACTIVE:
-        return Q(end_date__gte=today)
-    if state == State.EXPIRED:
-        return Q(end_date__lt=today, end_date__gt=disabled_from)
-    return Q(end_date__lte=disabled_from, end_date__gt=deleted_from)
-
-
 def renewal_list(
     partner: Partner, *, today: date, window: str = "", state: str = ""
 ) -> QuerySet[Subscription]:
-    """The partner's renewal list, soonest end first, filtered by window and state."""
-    rows = partner_subscriptions(partner).filter(
-        end_date__gt=today - timedelta(days=settings.RENEWAL_DELETED_AFTER_DAYS)
-    )
+    """The partner's renewal list, soonest end first, filtered by window and state (the dates
+    decide the state, as on every page)."""
+    rows = partner_subscriptions(partner, today=today).exclude(reached_q(State.DELETED, today))
     if window in ("7", "30", "60"):
         rows = rows.filter(end_date__gte=today, end_date__lte=today + timedelta(days=int(window)))
     elif window in ("expired", "disabled"):
-        rows = rows.filter(_state_range(window, today))
+        rows = rows.filter(state_q(window, today))
     if state in STATES:
-        rows = rows.filter(_state_range(state, today))
+        rows = rows.filter(state_q(state, today))
     return rows.select_related("tenant", "product", "partner_of_record").order_by("end_date", "pk")
 
 

@@ -1,6 +1,7 @@
-"""The dates of a subscription's renewal schedule, as functions of its end date (design §5):
-the notices, the days before it that NoticeOffset lists, and the lifecycle after it
-(tenants.lifecycle, which the tenants pages read too)."""
+"""The renewal notices of a subscription, as functions of its end date (design §5): the days
+before it that NoticeOffset lists, and the timeline the pages show. The lifecycle after the end
+date has its own home, tenants.lifecycle; which notice is due on a day is
+portal.ledger.due_threshold."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,32 +11,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from renewals.models import NoticeOffset
-from tenants.lifecycle import (  # noqa: F401 (the lifecycle's dates, read from here too)
-    LIFECYCLE_ORDER,
-    deleted_on,
-    disabled_on,
-    expired_on,
-    lifecycle_state_on,
-    next_change,
-)
+from tenants.lifecycle import deleted_on, disabled_on, expired_on
 from tenants.models import Subscription
-
-State = Subscription.State
 
 
 def notice_offsets() -> list[int]:
     """The notice thresholds, in days before the end date, largest first."""
     return list(NoticeOffset.objects.order_by("-days_before").values_list("days_before", flat=True))
-
-
-def due_threshold(end_date: date, today: date, offsets: Sequence[int]) -> int | None:
-    """The most recent notice threshold reached on `today` (after downtime, the stale earlier
-    ones are not sent), or None before the first one and after the end date."""
-    days_left = (end_date - today).days
-    if days_left < 0:
-        return None
-    reached = [days for days in offsets if days >= days_left]
-    return min(reached) if reached else None
 
 
 def next_notice_on(end_date: date, today: date, offsets: Sequence[int]) -> date | None:

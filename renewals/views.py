@@ -26,7 +26,7 @@ from tenants.access import (
     subscription_of,
     tenant_access,
 )
-from tenants.lifecycle import in_lifecycle
+from tenants.lifecycle import in_lifecycle, next_change
 from tenants.models import Subscription
 
 RENEWALS_PER_PAGE = 25
@@ -40,7 +40,8 @@ def _filters(request) -> tuple[str, str]:
 
 @partner_required
 def partner_renewals(request):
-    """Every subscription the partner created or is partner of record for, soonest end first."""
+    """The renewable subscriptions of the partner's customers whose subscriptions it may read,
+    soonest end first."""
     today = timezone.localdate()
     window, state = _filters(request)
     page = Paginator(
@@ -109,11 +110,15 @@ def _renewal_csv_row(subscription: Subscription, today) -> list:
 
 
 def _partner_subscription(request, pk: int) -> tuple[TenantAccess, Subscription]:
-    """The subscription through the tenant rule: the same 404 for missing and forbidden."""
+    """The subscription through the tenant rule, for a partner that may read the tenant's
+    subscriptions (seats, dates, states): the same 404 for missing and forbidden. Reading the
+    customer is not enough — a delegated helpdesk sees users, not subscriptions."""
     tenant_id = Subscription.objects.filter(pk=pk).values_list("tenant_id", flat=True).first()
     if tenant_id is None:
         raise Http404
-    access = tenant_access(user=request.user, tenant_id=tenant_id, permission=Permission.READ)
+    access = tenant_access(
+        user=request.user, tenant_id=tenant_id, permission=Permission.SUBSCRIPTIONS_READ
+    )
     return access, subscription_of(access, pk)
 
 
@@ -135,13 +140,14 @@ def _timeline_context(access: TenantAccess, subscription: Subscription) -> dict:
     today = timezone.localdate()
     lifecycle = in_lifecycle(subscription)
     return {
+        "access": access,
         "tenant": access.tenant,
         "subscription": subscription,
         "row": renewal_row(subscription, today),
         "timeline": schedule.timeline(subscription, today, schedule.notice_offsets())
         if lifecycle
         else None,
-        "next_change": schedule.next_change(subscription.end_date, today) if lifecycle else None,
+        "next_change": next_change(subscription.end_date, today) if lifecycle else None,
         "lifecycle": lifecycle,
         "replacement": _replacement(subscription),
         "may_switch": direct_billing_allowed(access, subscription)

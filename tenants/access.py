@@ -17,6 +17,8 @@ Views get the tenant from `tenant_access`, never from a bare `get()`, and servic
 """
 
 import enum
+import functools
+import operator
 from dataclasses import dataclass, replace
 from functools import wraps
 
@@ -157,17 +159,12 @@ def partner_customers(
     allowed = _created_or_of_record(partner) if permission in PERMISSIONS[Capacity.PARTNER] else Q()
     in_force = DelegationRelationship.objects.in_force(today).filter(partner=partner)
     if permission != Permission.READ:
-        # The roles are a JSON list; which of them allow `permission` is decided here, in
-        # Python, over the partner's relationships in force (one query, at most one a tenant).
-        roles = set(roles_granting(permission))
-        tenant_ids = [
-            tenant_id
-            for tenant_id, granted in in_force.values_list("tenant_id", "roles")
-            if roles.intersection(granted)
-        ]
-        delegated = Q(pk__in=tenant_ids)
-    else:
-        delegated = Exists(in_force.filter(tenant=OuterRef("pk")))
+        # Roles are a JSON list of the catalog's codes. `icontains` on the quoted code works on
+        # PostgreSQL and on the embedded SQLite alike (JSON containment does not exist there);
+        # no code is a quoted part of another.
+        granting = [Q(roles__icontains=f'"{role.value}"') for role in roles_granting(permission)]
+        in_force = in_force.filter(functools.reduce(operator.or_, granting, Q(pk__in=[])))
+    delegated = Exists(in_force.filter(tenant=OuterRef("pk")))
     return Tenant.objects.filter(allowed | delegated if allowed else delegated)
 
 

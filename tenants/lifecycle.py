@@ -1,4 +1,8 @@
-"""A subscription's lifecycle as a function of its end date (design §5), for every page.
+"""A subscription's lifecycle as a function of its end date (design §5): the one home of its
+dates, in both forms — Python, for one row (`lifecycle_state_on`), and SQL, for the queries that
+select by state (`state_q`, `reached_q`, and the lifecycle sweep's `lifecycle_due_q`). Both are
+derived from `STARTS_AFTER`, and tests/tenants/test_lifecycle_forms.py walks a year to prove
+that they agree on every day.
 
 The end date is the last day of service. Counted in days after it: expired from day 1 (grace:
 still fully usable), disabled from RENEWAL_DISABLED_AFTER_DAYS (only admins sign in, nothing can
@@ -8,8 +12,12 @@ same thing before the sweep has run.
 """
 
 from datetime import date, timedelta
+from functools import reduce
+from itertools import pairwise
+from operator import or_
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Subscription
@@ -19,28 +27,75 @@ State = Subscription.State
 LIFECYCLE_ORDER = [State.ACTIVE, State.EXPIRED, State.DISABLED, State.DELETED]
 
 
+def starts_after(state: str) -> int:
+    """The day after the end date on which `state` begins (0 for active: from the start).
+    Read from the settings on every call: ops configure them, tests override them."""
+    return {
+        State.ACTIVE: 0,
+        State.EXPIRED: 1,
+        State.DISABLED: settings.RENEWAL_DISABLED_AFTER_DAYS,
+        State.DELETED: settings.RENEWAL_DELETED_AFTER_DAYS,
+    }[state]
+
+
+def state_starts_on(state: str, end_date: date) -> date:
+    return end_date + timedelta(days=starts_after(state))
+
+
 def expired_on(end_date: date) -> date:
-    return end_date + timedelta(days=1)
+    return state_starts_on(State.EXPIRED, end_date)
 
 
 def disabled_on(end_date: date) -> date:
-    return end_date + timedelta(days=settings.RENEWAL_DISABLED_AFTER_DAYS)
+    return state_starts_on(State.DISABLED, end_date)
 
 
 def deleted_on(end_date: date) -> date:
-    return end_date + timedelta(days=settings.RENEWAL_DELETED_AFTER_DAYS)
+    return state_starts_on(State.DELETED, end_date)
 
 
 def lifecycle_state_on(end_date: date, today: date) -> str:
     """The state the dates give: a function of the end date only, so a late run of the
-    lifecycle sweep never skips one."""
-    if today <= end_date:
-        return State.ACTIVE
-    if today < disabled_on(end_date):
-        return State.EXPIRED
-    if today < deleted_on(end_date):
-        return State.DISABLED
-    return State.DELETED
+    lifecycle sweep never skips one. The latest state whose first day has come."""
+    state = State.ACTIVE
+    for later in LIFECYCLE_ORDER[1:]:
+        if state_starts_on(later, end_date) <= today:
+            state = later
+    return state
+
+
+# The same dates in SQL: ranges on `end_date`, so that the (state, end_date) index serves them.
+# `state_starts_on(state, end) <= today`  ⇔  `end <= today - starts_after(state)`.
+
+
+def reached_q(state: str, today: date) -> Q:
+    """The subscriptions whose end date gives `state`, or a later one, on `today`."""
+    if state == State.ACTIVE:
+        return Q()
+    return Q(end_date__lte=today - timedelta(days=starts_after(state)))
+
+
+def state_q(state: str, today: date) -> Q:
+    """The subscriptions whose end date gives exactly `state` on `today`: `lifecycle_state_on`
+    in SQL."""
+    following = LIFECYCLE_ORDER.index(state) + 1
+    if following == len(LIFECYCLE_ORDER):
+        return reached_q(state, today)
+    next_from = today - timedelta(days=starts_after(LIFECYCLE_ORDER[following]))
+    return reached_q(state, today) & Q(end_date__gt=next_from)
+
+
+def lifecycle_due_q(today: date) -> Q:
+    """The subscriptions whose recorded state is behind what their end date gives on `today`
+    (what the lifecycle sweep moves on). Each branch is a range on the (state, end_date) index:
+    the cost follows what is due."""
+    return reduce(
+        or_,
+        (
+            Q(state=state) & reached_q(following, today)
+            for state, following in pairwise(LIFECYCLE_ORDER)
+        ),
+    )
 
 
 def subscription_state(subscription: Subscription, today: date) -> str:
@@ -71,11 +126,8 @@ def state_label(subscription: Subscription, state: str) -> str:
 def next_change(end_date: date, today: date) -> tuple[str, date] | None:
     """What happens next to a subscription ending on `end_date`, and when: (state, day), or
     None once it is deleted."""
-    for state, day in (
-        (State.EXPIRED, expired_on(end_date)),
-        (State.DISABLED, disabled_on(end_date)),
-        (State.DELETED, deleted_on(end_date)),
-    ):
+    for state in LIFECYCLE_ORDER[1:]:
+        day = state_starts_on(state, end_date)
         if day > today:
             return state, day
     return None

@@ -443,3 +443,25 @@ def test_it_answers_each_actor_as_declared(
         if not _matches(response, expected[actor]):
             wrong.append(f"{actor}: {response.status_code} {response.get('Location', '')}")
     assert wrong == [], f"{method} {path}"
+
+
+# A partner whose only standing in Contoso is a delegated relationship (Fabrikam's admin, given
+# one role): the roles decide. The renewals pages show a subscription's seats, dates and states
+# ("read subscriptions"): a helpdesk relationship gets the rule's 404 there, as for a tenant it
+# has nothing to do with; a billing reader's reads the subscription but does not switch it.
+DELEGATED_ONLY = {
+    "renewals:partner_subscription": {"helpdesk": 404, "billing_reader": 200},
+    "renewals:partner_direct_billing": {"helpdesk": 404, "billing_reader": 404},
+}
+
+
+@pytest.mark.parametrize("role", ["helpdesk", "billing_reader"])
+@pytest.mark.parametrize("name", sorted(DELEGATED_ONLY))
+def test_a_partner_under_a_relationship_only_gets_what_its_roles_allow(
+    name, role, world, fabrikam, other_partner_admin
+):
+    DelegationRelationshipFactory(partner=fabrikam, tenant=world["contoso"], roles=[role])
+    client = Client()
+    client.force_login(other_partner_admin)
+    path = reverse(name, args=[world["subscription"].pk])
+    assert client.get(path).status_code == DELEGATED_ONLY[name][role]

@@ -9,7 +9,7 @@ from post_office.models import Email
 from portal.models import AuditEvent, User
 from renewals.models import RenewalNotice
 from renewals.services import lifecycle_advance
-from tenants.lifecycle import subscription_state as subscription_state_on
+from tenants.lifecycle import subscription_state
 from tenants.models import License, Subscription, SubscriptionKey, TenantUser
 
 END = date(2026, 6, 30)
@@ -111,9 +111,9 @@ def test_renewing_reactivates(subscribe):
 
 def test_the_state_pages_show_follows_the_dates_before_the_sweep_runs(subscribe):
     subscription = subscribe(END)
-    assert subscription_state_on(subscription, END + timedelta(days=1)) == State.EXPIRED
-    assert subscription_state_on(subscription, END + timedelta(days=30)) == State.DISABLED
-    assert subscription_state_on(subscription, END + timedelta(days=120)) == State.DELETED
+    assert subscription_state(subscription, END + timedelta(days=1)) == State.EXPIRED
+    assert subscription_state(subscription, END + timedelta(days=30)) == State.DISABLED
+    assert subscription_state(subscription, END + timedelta(days=120)) == State.DELETED
 
 
 def test_the_command_replays_a_day(subscribe, capsys):

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from post_office.models import Email
 
-from renewals import services
 from renewals.models import NoticeOffset, RenewalNotice
-from renewals.services import renewal_notices_send
+from renewals.services import notice_schedule_changed, renewal_notices_send
+from renewals.services import notices as notice_service
 from tenants.models import Subscription
 
 END = date(2026, 6, 30)
@@ -58,6 +58,17 @@ def test_it_notifies_the_tenant_admins_and_the_partner_admins_of_record(subscrib
     assert f"/partner/renewals/{subscription.pk}/" in english.message
     assert f"/customer/subscriptions/{subscription.pk}/" in french.message
     assert RenewalNotice.objects.filter(email_id__isnull=False).count() == 2
+
+
+def test_a_partner_of_record_without_an_admin_gets_it_at_its_contact_address(subscribe, fabrikam):
+    # Fabrikam has no partner admin: its contact address, in English (tenants.selectors).
+    subscribe(END, partner_of_record=fabrikam)
+    assert renewal_notices_send(today=END - timedelta(days=60)) == 2
+    assert notices() == [(60, "contact@fabrikam.example"), (60, "megan@contoso.example")]
+    contact = RenewalNotice.objects.get(recipient_email="contact@fabrikam.example")
+    assert contact.recipient is None and contact.language == "en"
+    mail = Email.objects.get(to=["contact@fabrikam.example"])
+    assert "/partner/renewals/" in mail.message
 
 
 def test_a_rerun_the_same_day_sends_nothing_more(subscribe):
@@ -127,7 +138,7 @@ def test_a_crash_between_claim_and_send_loses_nothing_and_duplicates_nothing(
 ):
     subscribe(END)
     day = END - timedelta(days=7)
-    real = services.email_queue
+    real = notice_service.email_queue
     calls = []
 
     def queue_then_crash(**kwargs):
@@ -136,13 +147,13 @@ def test_a_crash_between_claim_and_send_loses_nothing_and_duplicates_nothing(
             raise RuntimeError("worker killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "email_queue", queue_then_crash)
+    monkeypatch.setattr(notice_service, "email_queue", queue_then_crash)
     with pytest.raises(RuntimeError):
         renewal_notices_send(today=day)
     # The claim and the first e-mail went with the transaction.
     assert not RenewalNotice.objects.exists()
     assert not Email.objects.exists()
-    monkeypatch.setattr(services, "email_queue", real)
+    monkeypatch.setattr(notice_service, "email_queue", real)
     assert renewal_notices_send(today=day) == 2
     assert renewal_notices_send(today=day) == 0
     assert Email.objects.count() == 2
@@ -157,7 +168,7 @@ def test_ops_adding_a_threshold_reaches_the_subscriptions_already_scheduled(subs
     subscription = subscribe(END)
     renewal_notices_send(today=END - timedelta(days=60))
     NoticeOffset.objects.create(days_before=14)
-    services.notice_schedule_changed()
+    notice_schedule_changed()
     subscription.refresh_from_db()
     assert subscription.renewal_notice_on is not None
     assert renewal_notices_send(today=END - timedelta(days=14)) == 2
