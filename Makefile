@@ -17,10 +17,13 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# Links in e-mails (the demo data's too) point at the port the portal runs on.
+PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
+
 run: venv
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 PORT=$(PORT) scripts/run.sh
+	DEBUG=1 PORTAL_BASE_URL=$(PORTAL_BASE_URL) $(BIN)/python manage.py seed_demo
+	DEBUG=1 PORT=$(PORT) PORTAL_BASE_URL=$(PORTAL_BASE_URL) scripts/run.sh
 
 test: venv
 	$(BIN)/ruff check .

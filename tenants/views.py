@@ -663,6 +663,13 @@ def customer_partner_of_record(request, subscription_pk: int):
     action = request.POST.get("action", "")
     found = None
     if request.method == "POST" and action == "remove":
+        if subscription.partner_of_record and request.POST.get("confirm") != "1":
+            # Says what removing does, and asks (the partner stops hearing of the renewal).
+            return render(
+                request,
+                "tenants/partner_of_record_remove.html",
+                {"tenant": request.tenant, "subscription": subscription},
+            )
         if partner_of_record_set(access=request.access, subscription=subscription, partner=None):
             messages.success(
                 request,

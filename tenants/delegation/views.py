@@ -288,49 +288,46 @@ def offer_link(request, token: str):
 @customer_required(Permission.MANAGE)
 def offer_answer_view(request, offer_pk: int):
     """The offer: partner, roles with what each allows, duration, end date, auto-extend and the
-    message. GET shows; POST **Accept** or **Decline**."""
+    message. GET shows; POST **Accept** or **Decline**, each confirmed on a page of its own:
+    accepting grants power over the organization, declining is final."""
     offer = tenant_offer(request.access, offer_pk)
     if request.method == "POST":
-        accept = request.POST.get("answer") == "accept"
-        if request.POST.get("answer") not in ("accept", "decline"):
-            return redirect("tenants:offer_answer", offer.pk)
-        if not accept and offer.is_open() and request.POST.get("confirm") != "1":
-            # Declining is final: asked once more (Accept stays one click).
-            return render(request, "tenants/offer_decline.html", {"offer": offer})
-        try:
-            offer_answer(access=request.access, offer=offer, accept=accept)
-        except OfferClosed as closed:
-            messages.error(request, _closed_message(closed.state))
-        else:
-            if accept:
-                messages.success(
-                    request,
-                    _(
-                        "You accepted the offer of %(partner)s. You can remove its roles at any "
-                        "time."
-                    )
-                    % {"partner": offer.partner.name},
-                )
-            else:
-                messages.success(
-                    request,
-                    _("You declined the offer of %(partner)s. Nothing was granted.")
-                    % {"partner": offer.partner.name},
-                )
-        return redirect("tenants:customer_relationships")
+        return _answer(request, offer)
+    return render(request, "tenants/offer_answer.html", _offer_context(offer))
+
+
+def _offer_context(offer: DelegationOffer) -> dict:
     today = timezone.localdate()
-    return render(
-        request,
-        "tenants/offer_answer.html",
-        {
-            "offer": offer,
-            "open": offer.is_open(),
-            "closed_message": None if offer.is_open() else _closed_message(offer.closed_state),
-            "roles": _roles_described(offer.role_choices),
-            "end_date": today + datetime.timedelta(days=offer.duration_days),
-            "replaces": _replaces(offer.partner, offer.tenant) if offer.is_open() else None,
-        },
-    )
+    return {
+        "offer": offer,
+        "open": offer.is_open(),
+        "closed_message": None if offer.is_open() else _closed_message(offer.closed_state),
+        "roles": _roles_described(offer.role_choices),
+        "end_date": today + datetime.timedelta(days=offer.duration_days),
+        "replaces": _replaces(offer.partner, offer.tenant) if offer.is_open() else None,
+    }
+
+
+def _answer(request, offer: DelegationOffer):
+    answer = request.POST.get("answer")
+    if answer not in ("accept", "decline"):
+        return redirect("tenants:offer_answer", offer.pk)
+    accept = answer == "accept"
+    if offer.is_open() and request.POST.get("confirm") != "1":
+        # The consent step (what is granted, to whom, until when) or the decline's confirmation.
+        template = "tenants/offer_accept.html" if accept else "tenants/offer_decline.html"
+        return render(request, template, _offer_context(offer))
+    try:
+        offer_answer(access=request.access, offer=offer, accept=accept)
+    except OfferClosed as closed:
+        messages.error(request, _closed_message(closed.state))
+        return redirect("tenants:customer_relationships")
+    if accept:
+        done = _("You accepted the offer of %(partner)s. You can remove its roles at any time.")
+    else:
+        done = _("You declined the offer of %(partner)s. Nothing was granted.")
+    messages.success(request, done % {"partner": offer.partner.name})
+    return redirect("tenants:customer_relationships")
 
 
 @customer_required(Permission.MANAGE)

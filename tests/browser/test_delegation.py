@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from tenants.models import ActivityLog, DelegationOffer, TenantUser
+from tenants.models import ActivityLog, DelegationOffer, DelegationRelationship, TenantUser
 from tests.browser.helpers import field, sign_in
 
 pytestmark = pytest.mark.browser
@@ -25,6 +25,8 @@ WORDS = {
         "send_offer": "Send the offer",
         "sent": "The offer was sent to the administrators of Contoso.",
         "accept": "Accept",
+        "grant": "Grant the roles",
+        "consent": "Grant these roles to Northwind Partners?",
         "decline": "Decline",
         "accepted": "You accepted the offer of Northwind Partners.",
         "declined": "You declined the offer of Northwind Partners.",
@@ -48,6 +50,8 @@ WORDS = {
         "send_offer": "Envoyer l’offre",
         "sent": "L’offre a été envoyée aux administrateurs de Contoso.",
         "accept": "Accepter",
+        "grant": "Accorder les rôles",
+        "consent": "Accorder ces rôles à Northwind Partners\u202f?",
         "decline": "Refuser",
         "accepted": "Vous avez accepté l’offre de Northwind Partners.",
         "declined": "Vous avez refusé l’offre de Northwind Partners.",
@@ -115,6 +119,12 @@ def test_send_accept_act_and_terminate(browser, live_server, customer, language)
     partner, partner_page = send_offer(browser, live_server, words)
     customer_context, page = open_the_link(browser, live_server, words)
     page.get_by_role("button", name=words["accept"]).click()
+    # The consent step: who, each role with what it allows, until when; nothing granted yet.
+    expect(page.get_by_role("heading", level=1)).to_have_text(words["consent"])
+    expect(page.get_by_test_id("consent-roles")).to_contain_text(words["user_admin"])
+    expect(page.get_by_test_id("consent-who")).to_contain_text("1000001")
+    assert not DelegationRelationship.objects.exists()
+    page.get_by_role("button", name=words["grant"]).click()
     expect(page.get_by_role("alert")).to_contain_text(words["accepted"])
 
     # The partner acts for Contoso: renames Alex.

@@ -227,7 +227,13 @@ def test_the_link_leads_the_admin_to_the_offer_then_accept_works_once(
     assert "Northwind Partners" in page and "1000001" in page
     assert "Accepter" in page and "Refuser" in page  # the admin's language
     assert DelegationOffer.objects.get().state == "pending"  # GET changes nothing
-    client_fr.post(response["Location"], {"answer": "accept"})
+    consent = client_fr.post(response["Location"], {"answer": "accept"}).content.decode()
+    # Accepting grants power: a consent step first (partner, roles, end date, removable).
+    assert "Accorder ces rôles à Northwind Partners" in consent
+    assert "1000001" in consent and "Administrateur des utilisateurs" in consent
+    assert "à tout moment" in consent
+    assert not DelegationRelationship.objects.exists()
+    client_fr.post(response["Location"], {"answer": "accept", "confirm": "1"})
     relationship = DelegationRelationship.objects.get()
     assert relationship.ends_on - relationship.starts_on == datetime.timedelta(days=30)
     # Single use: the link and the page now say it was answered.
@@ -901,6 +907,10 @@ def test_decline_asks_to_confirm_and_accept_does_not(client, partner_admin, cont
     offer.refresh_from_db()
     assert offer.state == "declined"
     second = send(partner_admin, contoso)
-    client.post(f"/customer/partner-relationships/offers/{second.pk}/", {"answer": "accept"})
+    second_url = f"/customer/partner-relationships/offers/{second.pk}/"
+    client.post(second_url, {"answer": "accept"})
+    second.refresh_from_db()
+    assert second.state == "pending"  # the consent step only
+    client.post(second_url, {"answer": "accept", "confirm": "1"})
     second.refresh_from_db()
     assert second.state == "accepted"

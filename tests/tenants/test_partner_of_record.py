@@ -78,7 +78,12 @@ def test_changing_and_removing_it_tells_the_old_partner(
     ]
     old = Email.objects.get(to=["admin@fabrikam.example"])
     assert "You will no longer receive its renewal notices." in old.message
-    admin_client.post(por_url(customer), {"action": "remove"})
+    confirm = admin_client.post(por_url(customer), {"action": "remove"}).content.decode()
+    # Removing asks first, naming the partner and what it changes.
+    assert "Northwind Partners" in confirm and "1000001" in confirm
+    assert "renewal notices" in confirm
+    assert Subscription.objects.get(tenant=customer).partner_of_record is not None
+    admin_client.post(por_url(customer), {"action": "remove", "confirm": "1"})
     assert Subscription.objects.get(tenant=customer).partner_of_record is None
     assert list(
         AuditEvent.objects.filter(action__startswith="subscription.partner_of_record")
