@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from post_office.models import PRIORITY, STATUS, Email
 from post_office.settings import get_message_id_fqdn
 
+from portal.elision import french_elision, french_elision_html
 from portal.outbox import outbox_kick
 
 # The sender's display name when DEFAULT_FROM_EMAIL has none or this one: it is then written in
@@ -53,6 +54,12 @@ def email_queue(*, template: str, to: list[str], language: str, context: dict) -
         subject = render_to_string(f"emails/{template}_subject.txt", context, using="text")
         text = render_to_string(f"emails/{template}_body.txt", context, using="text")
         html = render_to_string(f"emails/{template}_body.html", context, using="django")
+    if language == "fr":  # the names put into French sentences: "d'Adatum", not "de Adatum"
+        subject, text, html = (
+            french_elision(subject),
+            french_elision(text),
+            french_elision_html(html),
+        )
     # Written directly rather than through post_office.mail.send, which renders the finished
     # subject and bodies once more as Django templates: a "{{" or "{%" typed in an organization
     # name would then be template code.

@@ -40,6 +40,15 @@ class SignInForm(AuthenticationForm):
             cleaned = super().clean()
         except forms.ValidationError:
             signin_attempt_failed(attempt=attempt, email=email, client_address=address)
+            # The right password, refused by the disabled-tenant rule (renewals.auth sets this).
+            if getattr(self.request, "sign_in_refusal", None) == "tenant_disabled":
+                raise forms.ValidationError(
+                    _(
+                        "Your organization's subscriptions are disabled: only its administrators "
+                        "can sign in until they are renewed. Ask one of your administrators."
+                    ),
+                    code="tenant_disabled",
+                ) from None
             raise
         attempt.refund()  # the right password: this try does not count
         return cleaned

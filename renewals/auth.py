@@ -9,6 +9,7 @@ and again on every request (Django asks the backend for the session's user each 
 session of someone who is no longer allowed ends at their next click.
 """
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -38,6 +39,34 @@ def tenant_user_locked_out(user) -> bool:
     )
 
 
+# Set on the request when the password was right but the rule refused: the sign-in form then
+# tells the person to ask their admin instead of "wrong e-mail or password" (they proved who
+# they are, so this says nothing to someone guessing).
+SIGN_IN_REFUSAL = "sign_in_refusal"
+TENANT_DISABLED = "tenant_disabled"
+
+
 class LifecycleModelBackend(ModelBackend):
     def user_can_authenticate(self, user) -> bool:
         return super().user_can_authenticate(user) and not tenant_user_locked_out(user)
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None and request is not None and username and password:
+            candidate = self._candidate(username)
+            if (
+                candidate is not None
+                and candidate.is_active
+                and candidate.check_password(password)
+                and tenant_user_locked_out(candidate)
+            ):
+                setattr(request, SIGN_IN_REFUSAL, TENANT_DISABLED)
+        return user
+
+    @staticmethod
+    def _candidate(username):
+        model = get_user_model()
+        try:
+            return model._default_manager.get_by_natural_key(username)
+        except model.DoesNotExist:
+            return None

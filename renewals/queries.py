@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from portal.models import Partner
 from tenants.access import Permission, partner_customers
@@ -53,6 +54,12 @@ class RenewalRow:
     @property
     def state_label(self) -> str:
         return state_label(self.subscription, self.state)
+
+    @property
+    def days_left_shown(self) -> int | str:
+        """The list's "Days left": the number, or "ended" once the end date has passed. The page
+        and its CSV export both show this."""
+        return self.days_left if self.days_left >= 0 else gettext("ended")
 
 
 def renewal_row(subscription: Subscription, today: date) -> RenewalRow:

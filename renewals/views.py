@@ -103,7 +103,7 @@ def _renewal_csv_row(subscription: Subscription, today) -> list:
         subscription.product.name,
         subscription.seats,
         subscription.end_date.isoformat(),
-        row.days_left,
+        row.days_left_shown,
         row.state_label,
         por.name if por else "",
     ]
@@ -187,7 +187,7 @@ def _direct_billing(request, access: TenantAccess, subscription: Subscription, b
         else:
             messages.success(
                 request,
-                _("%(product)s is now billed directly, until %(end)s.")
+                _("%(product)s is now billed directly: it renews on its own on %(end)s.")
                 % {"product": new.product.name, "end": date_format(new.end_date, "DATE_FORMAT")},
             )
             return redirect(_done(access, new))

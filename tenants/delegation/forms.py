@@ -37,8 +37,8 @@ def offer_default_message(partner, language: str) -> str:
         return str(
             _(
                 "Hello,\n\nTo help you run your organization's subscriptions and users, "
-                "%(partner)s asks for the delegated administration roles below. You can accept "
-                "or decline, and remove the roles at any time.\n\nThank you,\n%(partner)s"
+                "%(partner)s asks for the delegated administration roles listed above. You can "
+                "accept or decline, and remove the roles at any time.\n\nThank you,\n%(partner)s"
             )
             % {"partner": partner.name}
         )

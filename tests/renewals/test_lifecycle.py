@@ -137,6 +137,21 @@ def test_only_admins_sign_in_while_every_subscription_is_disabled(subscribe, tim
     assert _signs_in("megan@contoso.example")
 
 
+def test_a_refused_user_is_told_to_ask_their_admin_not_that_the_password_is_wrong(
+    subscribe, time_machine
+):
+    subscribe(END)
+    time_machine.move_to(END + timedelta(days=30))
+    form = {"username": "alex@contoso.example", "password": "portal-demo"}
+    page = Client().post("/accounts/login/", form).content.decode()
+    assert "only its administrators" in page and "Ask one of your administrators" in page
+    # A wrong password says nothing about the organization: that would tell a guesser.
+    wrong = Client().post("/accounts/login/", {**form, "password": "nope"}).content.decode()
+    assert "only its administrators" not in wrong
+    french = Client().post("/accounts/login/", form, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "seuls ses administrateurs" in french
+
+
 def test_a_disabled_users_session_ends_at_the_next_request(subscribe, time_machine, client):
     subscribe(END)
     time_machine.move_to(END)

@@ -124,10 +124,15 @@ def test_the_customer_sees_the_timeline_and_what_happens_next(subscribe, time_ma
 
 
 def test_the_csv_export_keeps_numbers_as_numbers(partner, subscribe):
-    subscribe(TODAY - timedelta(days=45))  # disabled: -45 days left
+    subscribe(TODAY + timedelta(days=45), sku="A")
+    subscribe(TODAY - timedelta(days=45), sku="B")  # disabled
     body = partner.get("/partner/renewals/export.csv").content.decode("utf-8")
-    row = body.splitlines()[1].split(",")
-    assert row[5] == "-45"  # no formula guard on a number ('-45 would be text)
+    ended, soon = (line.split(",") for line in body.splitlines()[1:3])
+    assert soon[5] == "45"  # a number, with no formula guard
+    # Issue 16: what the page says for an ended subscription (it said -45 before).
+    assert ended[5] == "ended"
+    page = partner.get("/partner/renewals/").content.decode()
+    assert '<td data-label="Days left">ended</td>' in page
 
 
 def test_the_empty_list_says_there_is_nothing_yet_or_nothing_matching(partner, subscribe):

@@ -42,6 +42,9 @@ def test_the_admin_sets_a_password_and_lands_on_the_customer_home(client, create
     _tenant, path = created
     page = client.get(path, follow=True)
     assert b"Activate your account" in page.content
+    # Which address the admin signs in with (issue 16).
+    admin = _tenant.users.get(is_admin=True)
+    assert f"sign in with {admin.email}, as your organization" in page.content.decode()
     response = client.post(
         page.redirect_chain[-1][0],
         {"new_password1": "a-long-Passphrase-2026", "new_password2": "a-long-Passphrase-2026"},
