@@ -48,7 +48,7 @@ WORDS = {
         "has": "Lynne Robbins a une licence Business Standard.",
         "activate": "Activer mon compte",
         "mine": "Mes licences",
-        "full": "Les 2 postes de Business Standard sont tous attribués.",
+        "full": "Les 2 licences de Business Standard sont toutes attribuées.",  # glossary: seats
         "set_por": "Définir le partenaire de référence",
         "partner_id": "ID partenaire",
         "look_up": "Rechercher",
