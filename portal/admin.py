@@ -109,9 +109,14 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     list_display = ["email", "first_name", "last_name", "language", "is_staff", "is_active"]
     list_filter = ["is_staff", "is_superuser", "is_active", "language"]
     search_fields = ["email", "first_name", "last_name"]
+    # Set when the person picks a language in the header; until then it follows their pages.
+    readonly_fields = ["language_chosen_at"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        (_("Personal info"), {"fields": ["first_name", "last_name", "language"]}),
+        (
+            _("Personal info"),
+            {"fields": ["first_name", "last_name", "language", "language_chosen_at"]},
+        ),
         (
             _("Permissions"),
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},

@@ -65,6 +65,7 @@ ACTION_LABELS = {
     "partner.unenrolled": _("Removed from the cloud program"),
     "partner.lookup_limit_reached": _("Partner ID look-up limit reached"),
     "user.language_changed": _("Language changed"),
+    "user.language_followed": _("E-mail language follows the pages read"),
     "signin.limit_reached": _("Sign-in limit reached"),
     "email_link.limit_reached": _("E-mail link limit reached"),
     "outbox.cleaned": _("Sent e-mails deleted from the outbox"),

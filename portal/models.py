@@ -57,6 +57,10 @@ class User(AbstractUser):
         default="en",
         help_text=_("E-mails to this person are written in this language."),
     )
+    # When the person picked the language in the header. Until then (None) the language follows
+    # the pages they last read (portal.middleware.PageLanguageMiddleware), so that a French
+    # partner in a French browser gets French e-mails without looking for the switch.
+    language_chosen_at = models.DateTimeField(_("language chosen"), null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

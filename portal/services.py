@@ -5,7 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.utils import translation
+from django.utils import timezone, translation
 
 from portal.identity import email_normalize
 from portal.middleware import current_client_address
@@ -70,14 +70,42 @@ def partner_enrolment_set(*, partner: Partner, enrolled: bool, actor: User) -> b
 
 
 def user_language_set(*, user: User, language: str) -> None:
-    """The language a person picked in the header: their e-mails use it from now on."""
-    if language not in dict(settings.LANGUAGES) or user.language == language:
+    """The language a person picked in the header: their e-mails use it from now on, whatever
+    the pages they read later."""
+    if language not in dict(settings.LANGUAGES):
         return
-    User.objects.filter(pk=user.pk).update(language=language)
-    user.language = language
+    if user.language == language and user.language_chosen_at is not None:
+        return
+    now = timezone.now()
+    User.objects.filter(pk=user.pk).update(language=language, language_chosen_at=now)
+    user.language, user.language_chosen_at = language, now
     audit_log(
         action="user.language_changed", actor=user, target=user, details={"language": language}
     )
+
+
+def user_language_follow(*, user: User, language: str) -> bool:
+    """A person who never picked a language gets their e-mails in the language of the pages they
+    read: True when that changed it. A choice made meanwhile (another tab) wins: the UPDATE only
+    touches an account still without one."""
+    if (
+        user.language_chosen_at is not None
+        or user.language == language
+        or language not in dict(settings.LANGUAGES)
+    ):
+        return False
+    if not User.objects.filter(pk=user.pk, language_chosen_at__isnull=True).update(
+        language=language
+    ):
+        return False
+    previous, user.language = user.language, language
+    audit_log(
+        action="user.language_followed",
+        actor=user,
+        target=user,
+        details={"language": language, "previous": previous},
+    )
+    return True
 
 
 def _signin_counters(email: str, client_address: str | None) -> list[Counter]:

@@ -23,11 +23,47 @@ def test_it_saves_the_language_picked_on_the_sign_in_page(client, partner_admin)
     assert "Présentation du partenaire" in client.get("/partner/").content.decode()
 
 
-def test_a_browsers_own_language_leaves_the_account_as_it_is(client, partner_admin):
+def test_until_a_language_is_picked_e_mails_follow_the_pages_read(client, partner_admin):
+    """Issue 16: a French partner in a French browser gets French e-mails without touching the
+    header (before, the browser's language left the account as it was)."""
     sign_in(client, HTTP_ACCEPT_LANGUAGE="fr")
+    client.get("/partner/", HTTP_ACCEPT_LANGUAGE="fr")
+    partner_admin.refresh_from_db()
+    assert partner_admin.language == "fr" and partner_admin.language_chosen_at is None
+    assert AuditEvent.objects.filter(action="user.language_followed").count() == 1
+    assert not AuditEvent.objects.filter(action="user.language_changed").exists()
+    client.get("/partner/", HTTP_ACCEPT_LANGUAGE="fr")  # nothing new to follow
+    assert AuditEvent.objects.filter(action="user.language_followed").count() == 1
+    client.get("/partner/")  # a request that names no language changes nothing
+    partner_admin.refresh_from_db()
+    assert partner_admin.language == "fr"
+
+
+def test_a_language_picked_in_the_header_is_kept_whatever_the_browser(client, partner_admin):
+    sign_in(client, HTTP_ACCEPT_LANGUAGE="fr")
+    client.post("/i18n/setlang/", {"language": "en", "next": "/partner/"})
+    partner_admin.refresh_from_db()
+    assert partner_admin.language == "en" and partner_admin.language_chosen_at is not None
+    client.cookies.clear()  # a new browser session, in French
+    client.force_login(partner_admin)
+    client.get("/partner/", HTTP_ACCEPT_LANGUAGE="fr")
     partner_admin.refresh_from_db()
     assert partner_admin.language == "en"
-    assert not AuditEvent.objects.filter(action="user.language_changed").exists()
+
+
+def test_a_pick_already_in_the_audit_log_counts_as_chosen(db, partner_admin):
+    """The migration that added the field: an earlier pick is the account's choice."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from portal.services import audit_log
+
+    audit_log(action="user.language_changed", actor=partner_admin, target=partner_admin)
+    migration = import_module("portal.migrations.0004_user_language_chosen_at")
+    migration.chosen_from_the_audit_log(apps, None)
+    partner_admin.refresh_from_db()
+    assert partner_admin.language_chosen_at is not None
 
 
 def test_an_unknown_language_in_the_cookie_is_ignored(client, partner_admin):
@@ -51,3 +87,13 @@ def test_signing_in_keeps_the_browsers_language_when_none_was_chosen_here(client
         "Présentation du partenaire"
         in client.get("/partner/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     )
+
+
+def test_a_csv_export_uses_the_separator_of_the_readers_spreadsheet(client, partner_admin):
+    """French spreadsheet programs split on semicolons (the comma is their decimal mark)."""
+    client.force_login(partner_admin)
+    english = client.get("/partner/renewals/export.csv", HTTP_ACCEPT_LANGUAGE="en")
+    french = client.get("/partner/renewals/export.csv", HTTP_ACCEPT_LANGUAGE="fr")
+    assert english.content.decode().splitlines()[0].count(",") == 7
+    header = french.content.decode().splitlines()[0]
+    assert header.count(";") == 7 and "Jours restants" in header
