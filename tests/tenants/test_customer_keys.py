@@ -9,7 +9,7 @@ from post_office.models import Email
 from keys.codec import format_key
 from keys.models import ProductKey, Redemption
 from portal.models import AuditEvent
-from tenants.models import License, RedemptionTarget, Subscription, SubscriptionKey
+from tenants.models import RedemptionTarget, Subscription, SubscriptionKey
 from tests.helpers import keys_form, standard
 
 
@@ -132,28 +132,6 @@ def test_renewing_says_what_changes_when_the_seats_differ(
     redemption = start(client, customer, "renew", *make_keys(1, seats=8))
     preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
     assert b"the subscription goes from 5 to 8" in preview.content
-
-
-def test_renewing_below_the_licenses_assigned_is_refused(
-    client, partner_admin, customer, make_keys
-):
-    from tenants.models import TenantUser
-
-    subscription = standard(customer)
-    alex = TenantUser.objects.create(
-        tenant=customer, first_name="Alex", last_name="Wilber", email="alex@contoso.example"
-    )
-    License.objects.create(subscription=subscription, tenant_user=alex)  # 2 assigned of 5
-    client.force_login(partner_admin)
-    redemption = start(client, customer, "renew", *make_keys(1, seats=1))
-    preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
-    assert b"2 licenses of Business Standard are assigned" in preview.content
-    assert "1 key · 1 seat</td>" in preview.content.decode()  # one of each, not "1 seats"
-    assert b">Apply product keys</button>" not in preview.content
-    enough = start(client, customer, "renew", *make_keys(1, seats=2))
-    assert (
-        b">Apply product keys</button>" in client.get(f"/partner/redeem/{enough.pk}/apply/").content
-    )
 
 
 def test_renewing_a_product_the_customer_lacks_says_to_add_licenses(
