@@ -109,7 +109,10 @@ def redeem_start(request):
         "keys/redeem_start.html",
         {
             "form": form,
-            "drafts": Redemption.objects.drafts_of(request.membership).with_active_lines()[:5],
+            # The customer of each (tenants' RedemptionTarget, by name) names it and its page.
+            "drafts": Redemption.objects.drafts_of(request.membership)
+            .with_active_lines()
+            .select_related("target__tenant")[:5],
         },
     )
 
