@@ -32,6 +32,9 @@ def resume_url(redemption) -> str:
 @register.simple_tag
 def resume_step_label(redemption) -> str:
     step = redemption.resume_step(holds_keys=bool(redemption.active_lines))
+    if step >= redemption.Step.GETTING_STARTED and getattr(redemption, "target", None):
+        # An existing customer's confirmed keys wait on what they change, not on step 2.
+        return _("Check what changes")
     return redemption.Step(step).label
 
 

@@ -65,3 +65,13 @@ def test_the_drafts_cost_the_same_queries_however_many(client, partner_admin, dr
     few = _count(client, url)
     drafts(1)
     assert _count(client, url) == few
+
+
+def test_a_customers_confirmed_keys_wait_on_what_changes(client, partner_admin, drafts):
+    _typed, targeted, _keys_only = drafts()
+    client.force_login(partner_admin)
+    item = (
+        client.get("/partner/").content.decode().split('data-testid="draft-name">Contoso</span>')[1]
+    )
+    assert " ".join(item.split("</p>")[0].split()) == "· Check what changes"
+    assert f'href="/partner/redeem/{targeted.pk}/apply/"' in item
