@@ -163,6 +163,11 @@ def offer_new(request):
             "tenants": tenants,
             "replaces": _replaces(request.partner, chosen),
             "pending": _pending_problem(request.partner, chosen),
+            # Said under the chooser too: an option's mark is hidden until the list opens.
+            "offers_pending": ", ".join(t.name for t in tenants if t.offer_pending),
+            "relationships_in_force": ", ".join(
+                t.name for t in tenants if t.relationship_in_force and not t.offer_pending
+            ),
         },
     )
 

@@ -61,8 +61,9 @@ def test_it_marks_pending_offers_and_relationships_in_force(
     assert option(html, "customer1") == " — relationship in force"
     assert option(html, "customer2") == ""
     assert option(html, "customer3") == ""
-    assert "Withdraw it before sending another one." in html
-    assert "replaces those roles" in html
+    # Said under the list too (a mark inside an option shows only once the list opens).
+    assert "withdraw it before sending another one): <strong>Customer 00</strong>" in html
+    assert "replaces its roles; it does not add to them): <strong>Customer 01</strong>" in html
 
 
 def test_a_chosen_customer_with_an_offer_pending_says_to_withdraw_it(
