@@ -74,7 +74,10 @@ def test_it_warns_and_names_who_loses_a_license_and_when(
     (row,) = page.context["rows"]
     # Not admins first, the most recently assigned first: Lynne, then Alex.
     assert [lic.tenant_user.first_name for lic in row.licenses_lost] == ["Lynne", "Alex"]
-    assert "Lynne Robbins (lynne@contoso.cloudsuite.example)" in html
+    assert (
+        '<span class="fw-semibold">Lynne Robbins</span> '
+        '<span class="d-inline-block small text-break">lynne@contoso.cloudsuite.example</span>'
+    ) in html
     assert "Megan" not in html.split('data-testid="licenses-lost"')[1].split("</ul>")[0]
     assert "add keys for 3 more seats" in html
     assert f'href="/partner/redeem/{redemption.pk}/keys/" class="alert-link"' in html
