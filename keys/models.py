@@ -250,6 +250,10 @@ class Redemption(models.Model):
             self.Step.GETTING_STARTED: "keys:redeem_getting_started",
             self.Step.CUSTOMER: "tenants:create_tenant",  # by URL name: keys imports no app
         }[self.resume_step(holds_keys=holds_keys)]
+        if name == "keys:redeem_getting_started" and getattr(self, "target", None) is not None:
+            # An existing customer's confirmed keys go straight to what they change (the
+            # RedemptionTarget of tenants, read by name: keys imports no app).
+            name = "tenants:apply_keys"
         return reverse(name, args=[self.pk])
 
 

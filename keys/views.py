@@ -109,7 +109,10 @@ def redeem_start(request):
         "keys/redeem_start.html",
         {
             "form": form,
-            "drafts": Redemption.objects.drafts_of(request.membership).with_active_lines()[:5],
+            # The customer of each (tenants' RedemptionTarget, by name) names it and its page.
+            "drafts": Redemption.objects.drafts_of(request.membership)
+            .with_active_lines()
+            .select_related("target__tenant")[:5],
         },
     )
 
@@ -302,6 +305,9 @@ def redeem_review(request, pk: int):
             return redirect("keys:redeem_keys", redemption.pk)
         except RedemptionClosed:
             return _closed(request, redemption)
+        if _target(redemption) is not None:
+            # An existing customer: straight to what the keys change (no "Getting started").
+            return redirect("tenants:apply_keys", redemption.pk)
         return redirect("keys:redeem_getting_started", redemption.pk)
     if not _refresh(request, redemption):
         return _closed(request, redemption)
@@ -318,27 +324,26 @@ def redeem_review(request, pk: int):
 
 @partner_required
 def redeem_getting_started(request, pk: int):
-    """ "Getting started": the way into step 2."""
+    """ "Getting started": the way into step 2 of a new customer."""
     redemption = _own_redemption(request, pk)
     if not redemption.is_draft:
         return _closed(request, redemption)
     if redemption.keys_confirmed_at is None:
         return redirect("keys:redeem_review", redemption.pk)
+    if _target(redemption) is not None:
+        # An existing customer's keys have no "Getting started": an old link or bookmark goes
+        # to what they change (by URL name: keys imports no app).
+        return redirect("tenants:apply_keys", redemption.pk)
     lines = list(redemption_lines(redemption))
     redemption_step_reach(redemption=redemption, step=Redemption.Step.GETTING_STARTED)
-    target = _target(redemption)
     return render(
         request,
         "keys/redeem_getting_started.html",
         {
             "redemption": redemption,
             "lines": lines,
-            "target": target,
-            # By URL name: keys imports no app. Step 2 creates a customer; a customer's keys
-            # go to the preview of what they change.
-            "step2_url": reverse(
-                "tenants:apply_keys" if target else "tenants:create_tenant", args=[pk]
-            ),
+            "target": None,
+            "step2_url": reverse("tenants:create_tenant", args=[pk]),
         },
     )
 

@@ -74,6 +74,7 @@ from tenants.services import (
     tenant_user_add,
     tenant_user_edit,
     tenant_user_remove,
+    users_losing_licenses,
 )
 from tenants.tokens import activation_token
 
@@ -300,7 +301,7 @@ def customer_keys(request, pk: int, intent: str):
 @partner_required
 def apply_keys(request, pk: int):
     """What the keys change for the customer, each subscription before and after; then
-    "Apply product keys"."""
+    "Apply product keys" (after an explicit confirmation when a renewal lowers the seats)."""
     redemption = _own_draft(request, pk)
     target = RedemptionTarget.objects.filter(redemption=redemption).select_related("tenant").first()
     if target is None:
@@ -318,22 +319,10 @@ def apply_keys(request, pk: int):
         return redirect("keys:redeem_review", redemption.pk)
     problems = []
     if request.method == "POST":
-        try:
-            rows = keys_apply(redemption=redemption, access=access)
-        except KeysApplyError as error:
-            if error.back_to_keys:
-                messages.error(request, str(error))
-                return redirect("keys:redeem_keys", redemption.pk)
-            problems = error.problems
-        except RedemptionClosed:
-            return redirect("tenants:apply_keys", redemption.pk)
-        else:
-            messages.success(
-                request,
-                _("The product keys were applied to %(name)s (%(domain)s).")
-                % {"name": access.tenant.name, "domain": access.tenant.domain},
-            )
-            return redirect("tenants:partner_customer", access.tenant.pk)
+        applied = _keys_apply_posted(request, redemption, access)
+        if not isinstance(applied, list):
+            return applied
+        problems = applied
     else:
         redemption_step_reach(redemption=redemption, step=Redemption.Step.CUSTOMER)
     lines = list(redemption_lines(redemption))
@@ -351,8 +340,37 @@ def apply_keys(request, pk: int):
             "lines": lines,
             "problems": problems,
             "blocked": any(row.problem for row in rows),
+            "fewer_seats": [row for row in rows if row.fewer_seats],
+            "users_losing": users_losing_licenses(rows),
+            "today": timezone.localdate(),
         },
     )
+
+
+def _keys_apply_posted(request, redemption, access):
+    """ "Apply product keys" posted: a redirect, or the problems to show on the preview."""
+    try:
+        keys_apply(
+            redemption=redemption,
+            access=access,
+            fewer_seats_confirmed=request.POST.get("fewer_seats_confirmed") == "1",
+            licenses_removed=[
+                int(value) for value in request.POST.getlist("licenses_removed") if value.isdigit()
+            ],
+        )
+    except KeysApplyError as error:
+        if error.back_to_keys:
+            messages.error(request, str(error))
+            return redirect("keys:redeem_keys", redemption.pk)
+        return error.problems
+    except RedemptionClosed:
+        return redirect("tenants:apply_keys", redemption.pk)
+    messages.success(
+        request,
+        _("The product keys were applied to %(name)s (%(domain)s).")
+        % {"name": access.tenant.name, "domain": access.tenant.domain},
+    )
+    return redirect("tenants:partner_customer", access.tenant.pk)
 
 
 @partner_required

@@ -32,4 +32,25 @@ def resume_url(redemption) -> str:
 @register.simple_tag
 def resume_step_label(redemption) -> str:
     step = redemption.resume_step(holds_keys=bool(redemption.active_lines))
+    if step >= redemption.Step.GETTING_STARTED and getattr(redemption, "target", None):
+        # An existing customer's confirmed keys wait on what they change, not on step 2.
+        return _("Check what changes")
     return redemption.Step(step).label
+
+
+@register.simple_tag
+def redemption_name(redemption) -> str:
+    """A redemption in progress by what the partner typed: the organization named in step 2,
+    else the customer it is for, else its first product; its number only when it has none.
+
+    Reads only what the list loaded: `active_lines` (with_active_lines) and the customer
+    (select_related("target__tenant"), tenants' RedemptionTarget, followed by name)."""
+    name = str((redemption.customer_details or {}).get("name", "")).strip()
+    if name:
+        return name
+    target = getattr(redemption, "target", None)
+    if target is not None:
+        return target.tenant.name
+    if redemption.active_lines:
+        return redemption.active_lines[0].product_key.batch.product.name
+    return str(redemption)

@@ -6,6 +6,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -38,6 +39,8 @@ from tenants.delegation.offers import (
     offer_resend_after,
     offer_send,
     offer_withdraw,
+    pending_offer,
+    pending_offer_problem,
     replaced_relationship,
 )
 from tenants.delegation.relationships import relationship_terminate
@@ -113,7 +116,7 @@ def offer_new(request):
     """ "Send delegated admin offers". Choosing the customer (GET ?tenant=) prefills the message
     in that customer's language; the partner edits it."""
     problem = offer_eligibility_problem(request.membership)
-    tenants = partner_customers(request.partner).order_by("name", "id")
+    tenants = _customers_for_offers(request.partner)
     # One customer choice: the GET chooser; then the POST form shows it as text (a hidden field)
     # with a "Change" link back to the chooser.
     chosen = None
@@ -159,8 +162,38 @@ def offer_new(request):
             "chosen": chosen,
             "tenants": tenants,
             "replaces": _replaces(request.partner, chosen),
+            "pending": _pending_problem(request.partner, chosen),
+            # Said under the chooser too: an option's mark is hidden until the list opens.
+            "offers_pending": ", ".join(t.name for t in tenants if t.offer_pending),
+            "relationships_in_force": ", ".join(
+                t.name for t in tenants if t.relationship_in_force and not t.offer_pending
+            ),
         },
     )
+
+
+def _customers_for_offers(partner):
+    """The partner's customers for the chooser, each marked (in the same query) when an offer
+    of the partner's waits for its answer or a relationship of the partner's is in force, so
+    that the page says what sending will do before the partner picks one."""
+    now = timezone.now()
+    mine = {"partner": partner, "tenant": OuterRef("pk")}
+    return (
+        partner_customers(partner)
+        .annotate(
+            offer_pending=Exists(DelegationOffer.objects.open(now).filter(**mine)),
+            relationship_in_force=Exists(
+                DelegationRelationship.objects.in_force(timezone.localdate()).filter(**mine)
+            ),
+        )
+        .order_by("name", "id")
+    )
+
+
+def _pending_problem(partner, tenant) -> str:
+    """Why an offer to the chosen customer cannot go yet (one is pending), or ""."""
+    offer = pending_offer(partner, tenant) if tenant is not None else None
+    return pending_offer_problem(offer) if offer is not None else ""
 
 
 def _closed_message(state: str) -> str:

@@ -12,6 +12,8 @@ from tenants.services.subscriptions import (
     PreviewRow,
     keys_apply,
     keys_apply_preview,
+    licenses_beyond,
+    users_losing_licenses,
 )
 from tenants.services.tenants import (
     LEGAL_SUFFIXES,
@@ -61,6 +63,7 @@ __all__ = [
     "keys_apply_preview",
     "license_assign",
     "license_unassign",
+    "licenses_beyond",
     "organization_name_problem",
     "partner_email_domains",
     "partner_lookup",
@@ -74,4 +77,5 @@ __all__ = [
     "tenant_user_remove",
     "user_email_problem",
     "username_problem",
+    "users_losing_licenses",
 ]

@@ -3,9 +3,16 @@
 A partner redeems keys from a customer's page (a RedemptionTarget names the tenant and the
 intent), sees each subscription before and after, and confirms with "Apply product keys". The
 keys service consumes the keys; this module writes the subscriptions, in the same transaction.
+
+A renewal whose keys are for fewer seats than the subscription has lowers the seats when it is
+applied (the subscription has one seat count, and the PostgreSQL seat trigger refuses any
+moment with more licenses than seats). The licenses beyond the new seat count are removed in
+that transaction, before the seats go down: users who are not admins first, the most recently
+assigned first (`licenses_beyond`). The preview names those users and the partner must confirm
+them; `keys_apply` refuses without that confirmation, or when the licenses changed since.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -13,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from keys.models import Product, Redemption, RedemptionLine
 from keys.services import (
@@ -26,7 +34,7 @@ from tenants.access import Permission, TenantAccess
 from tenants.audit import act_record
 from tenants.emails import keys_applied_email_queue
 from tenants.lifecycle import subscription_state
-from tenants.models import RedemptionTarget, Subscription, SubscriptionKey, Tenant
+from tenants.models import License, RedemptionTarget, Subscription, SubscriptionKey, Tenant
 from tenants.services.tenants import keys_by_product, subscription_end
 
 Intent = RedemptionTarget.Intent
@@ -58,6 +66,22 @@ class PreviewRow:
     after: Snapshot | None
     problem: str = ""
     notes: list[str] = field(default_factory=list)
+    # A renewal for fewer seats: the licenses it removes (tenant_user loaded), in order.
+    licenses_lost: list[License] = field(default_factory=list)
+
+    @property
+    def fewer_seats(self) -> bool:
+        """The seats go down (a renewal with keys for fewer seats than the subscription has)."""
+        return (
+            self.before is not None
+            and self.after is not None
+            and (self.after.seats < self.before.seats)
+        )
+
+    @property
+    def seats_missing(self) -> int:
+        """How many more seats the keys would need to keep the subscription's seats."""
+        return self.before.seats - self.after.seats if self.fewer_seats else 0
 
 
 class KeysApplyError(Exception):
@@ -157,26 +181,78 @@ def _renew(row: PreviewRow, product: Product, today: date) -> None:
     row.after = Snapshot(row.key_seats, end, State.ACTIVE)
     if lapsed:
         row.notes.append(_("The subscription is active again from today."))
-    if row.key_seats != subscription.seats:
+    if row.key_seats > subscription.seats:
         row.notes.append(
             _("The keys are for %(new)d seats: the subscription goes from %(old)d to %(new)d.")
             % {"new": row.key_seats, "old": subscription.seats}
         )
-    if row.key_seats < subscription.seats_used:
-        row.problem = _(
-            "%(used)d licenses of %(product)s are assigned, more than the %(seats)d seats of "
-            "these keys. Unassign licenses first, or add keys."
-        ) % {"used": subscription.seats_used, "product": product.name, "seats": row.key_seats}
-    elif row.key_seats > product.max_seats:
+    # Fewer seats: the page warns, names who loses a license, and asks to confirm.
+    row.licenses_lost = licenses_beyond(subscription, row.key_seats)
+    if row.key_seats > product.max_seats:
         row.problem = _too_many(product, row.key_seats)
 
 
-def keys_apply(*, redemption: Redemption, access: TenantAccess) -> list[PreviewRow]:
+def licenses_beyond(subscription: Subscription, seats: int) -> list[License]:
+    """The licenses a subscription loses when its seats go down to `seats`, in the order they go:
+    users who are not admins before admins (an admin keeps the tools to put things right), then
+    the most recently assigned first (who had it longest keeps it). Empty when they fit."""
+    used = getattr(subscription, "seats_used", None)  # annotated by the preview
+    if used is None:
+        used = License.objects.filter(subscription=subscription).count()
+    extra = used - seats
+    if extra <= 0:
+        return []
+    return list(
+        License.objects.filter(subscription=subscription)
+        .select_related("tenant_user__tenant")
+        .order_by("tenant_user__is_admin", "-assigned_at", "-id")[:extra]
+    )
+
+
+def users_losing_licenses(rows: Sequence[PreviewRow]) -> int:
+    """How many people lose at least one license (the number the partner confirms)."""
+    return len({lic.tenant_user_id for row in rows for lic in row.licenses_lost})
+
+
+def _fewer_seats_check(rows, *, confirmed: bool, licenses_removed: Collection[int]) -> None:
+    """Lowering seats is applied only as the partner confirmed it: the same licenses go."""
+    if not any(row.fewer_seats for row in rows):
+        return
+    if not confirmed:
+        count = users_losing_licenses(rows)
+        raise KeysApplyError(
+            [
+                ngettext(
+                    "Confirm that %(count)d user loses their license before applying these keys.",
+                    "Confirm that %(count)d users lose their license before applying these keys.",
+                    count,
+                )
+                % {"count": count}
+                if count
+                else _("Confirm that the customer has fewer seats before applying these keys.")
+            ]
+        )
+    if {lic.pk for row in rows for lic in row.licenses_lost} != set(licenses_removed):
+        raise KeysApplyError(
+            [_("The licenses assigned changed since you looked: check who loses theirs again.")]
+        )
+
+
+def keys_apply(
+    *,
+    redemption: Redemption,
+    access: TenantAccess,
+    fewer_seats_confirmed: bool = False,
+    licenses_removed: Collection[int] = (),
+) -> list[PreviewRow]:
     """ "Apply product keys": the customer's subscriptions change as the preview showed.
 
     One transaction under locks on the redemption and the tenant's subscriptions: the preview
-    is computed again there, so what is applied is what the rules allow now. Raises
-    KeysApplyError (nothing applied) when a rule stops it or the keys changed.
+    is computed again there, so what is applied is what the rules allow now. A renewal that
+    lowers the seats needs `fewer_seats_confirmed` and, in `licenses_removed`, exactly the
+    licenses the preview named (`licenses_beyond`); they are removed, each audited, before the
+    seats go down. Raises KeysApplyError (nothing applied) when a rule stops it, the
+    confirmation is missing or out of date, or the keys changed.
     """
     access.require(Permission.REDEEM)
     tenant = access.tenant
@@ -199,6 +275,7 @@ def keys_apply(*, redemption: Redemption, access: TenantAccess) -> list[PreviewR
         problems = [row.problem for row in rows if row.problem]
         if problems:
             raise KeysApplyError(problems)
+        _fewer_seats_check(rows, confirmed=fewer_seats_confirmed, licenses_removed=licenses_removed)
         try:
             lines = redemption_keys_consume(redemption=redemption, user=access.user, tenant=tenant)
         except RedemptionKeysChanged:
@@ -261,6 +338,8 @@ def _subscription_create(row: PreviewRow, access: TenantAccess, today: date, now
 def _subscription_change(row: PreviewRow, target, access: TenantAccess, today: date):
     """Seats added or the term renewed, as the preview row says; (subscription, key kind)."""
     subscription = row.subscription
+    # Before the seats go down: the seat trigger refuses a subscription with more licenses.
+    _licenses_remove(row, access)
     subscription.seats = row.after.seats
     fields = ["seats", "end_date", "state"]
     if subscription.end_date != row.after.end_date:
@@ -287,3 +366,25 @@ def _subscription_change(row: PreviewRow, target, access: TenantAccess, today: d
         },
     )
     return subscription, SubscriptionKey.Kind.RENEWED if renewing else SubscriptionKey.Kind.ADDED
+
+
+def _licenses_remove(row: PreviewRow, access: TenantAccess) -> None:
+    """The licenses beyond a lowered seat count go, each audited as an unassignment."""
+    if not row.licenses_lost:
+        return
+    License.objects.filter(pk__in=[lic.pk for lic in row.licenses_lost]).delete()
+    for lic in row.licenses_lost:
+        person = lic.tenant_user
+        act_record(
+            access,
+            action="license.unassigned",
+            target=row.subscription,
+            details={
+                "tenant_user": person.pk,
+                "username": person.username,
+                "reason": "renewal_with_fewer_seats",
+                "seats": [row.before.seats, row.after.seats],
+            },
+            activity_details={"username": person.username, "reason": "renewal_with_fewer_seats"},
+            person=person,
+        )

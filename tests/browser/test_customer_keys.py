@@ -16,7 +16,7 @@ MORE = {
     "en": {
         "add_licenses": "Add licenses",
         "renew": "Renew",
-        "see": "See what changes",
+        "changes": "Check what changes",
         "apply": "Apply product keys",
         "applied": "The product keys were applied to Contoso (contoso.cloudsuite.example).",
         "eight": "8 seats",
@@ -26,7 +26,7 @@ MORE = {
     "fr": {
         "add_licenses": "Ajouter des licences",
         "renew": "Renouveler",
-        "see": "Voir ce qui change",
+        "changes": "Vérifiez ce qui change",
         "apply": "Appliquer les clés de produit",
         "applied": "Les clés de produit ont été appliquées à Contoso (contoso.cloudsuite.example).",
         "eight": "8 licences",
@@ -43,7 +43,8 @@ def customer(make_contoso):
 
 
 def keys_for(page, live_server, tenant, language, action, key):
-    """From the customer's page to the preview: the customer is named on every page."""
+    """From the customer's page to the preview (keys → review → what changes): the customer is
+    named on every page."""
     words, more = REDEEM_WORDS[language], MORE[language]
     page.goto(f"{live_server.url}/partner/customers/{tenant.pk}/")
     page.get_by_test_id("customer-actions").get_by_role("link", name=more[action]).click()
@@ -53,9 +54,9 @@ def keys_for(page, live_server, tenant, language, action, key):
     field.fill(format_key(key))
     page.get_by_role("button", name=words["next"]).click()
     expect(page.get_by_test_id("target-tenant")).to_contain_text("contoso.cloudsuite.example")
+    # "Done adding product keys" opens what changes: no "Getting started" page between.
     page.get_by_role("button", name=words["done"]).click()
-    expect(page.get_by_test_id("target-tenant")).to_contain_text("contoso.cloudsuite.example")
-    page.get_by_role("link", name=more["see"]).click()
+    expect(page.get_by_role("heading", name=more["changes"], level=1)).to_be_visible()
     expect(page.get_by_test_id("target-tenant")).to_contain_text("contoso.cloudsuite.example")
     return page.get_by_test_id("apply-preview")
 

@@ -9,7 +9,7 @@ from post_office.models import Email
 from keys.codec import format_key
 from keys.models import ProductKey, Redemption
 from portal.models import AuditEvent
-from tenants.models import License, RedemptionTarget, Subscription, SubscriptionKey
+from tenants.models import RedemptionTarget, Subscription, SubscriptionKey
 from tests.helpers import keys_form, standard
 
 
@@ -28,11 +28,11 @@ def start(client, tenant, intent, *keys):
     response = client.post(url, keys_form(*keys))
     redemption = Redemption.objects.latest("id")
     assert response["Location"] == f"/partner/redeem/{redemption.pk}/review/"
-    for step in ("review", "getting-started"):
-        page = client.get(f"/partner/redeem/{redemption.pk}/{step}/")
-        assert b"contoso.cloudsuite.example" in page.content
-        if step == "review":
-            client.post(f"/partner/redeem/{redemption.pk}/review/")
+    page = client.get(f"/partner/redeem/{redemption.pk}/review/")
+    assert b"contoso.cloudsuite.example" in page.content
+    # "Done adding product keys" goes straight to what changes: no "Getting started" page.
+    done = client.post(f"/partner/redeem/{redemption.pk}/review/")
+    assert done["Location"] == f"/partner/redeem/{redemption.pk}/apply/"
     return redemption
 
 
@@ -134,28 +134,6 @@ def test_renewing_says_what_changes_when_the_seats_differ(
     assert b"the subscription goes from 5 to 8" in preview.content
 
 
-def test_renewing_below_the_licenses_assigned_is_refused(
-    client, partner_admin, customer, make_keys
-):
-    from tenants.models import TenantUser
-
-    subscription = standard(customer)
-    alex = TenantUser.objects.create(
-        tenant=customer, first_name="Alex", last_name="Wilber", email="alex@contoso.example"
-    )
-    License.objects.create(subscription=subscription, tenant_user=alex)  # 2 assigned of 5
-    client.force_login(partner_admin)
-    redemption = start(client, customer, "renew", *make_keys(1, seats=1))
-    preview = client.get(f"/partner/redeem/{redemption.pk}/apply/")
-    assert b"2 licenses of Business Standard are assigned" in preview.content
-    assert "1 key · 1 seat</td>" in preview.content.decode()  # one of each, not "1 seats"
-    assert b">Apply product keys</button>" not in preview.content
-    enough = start(client, customer, "renew", *make_keys(1, seats=2))
-    assert (
-        b">Apply product keys</button>" in client.get(f"/partner/redeem/{enough.pk}/apply/").content
-    )
-
-
 def test_renewing_a_product_the_customer_lacks_says_to_add_licenses(
     client, partner_admin, customer, make_keys
 ):
@@ -209,3 +187,18 @@ def test_renewing_a_directly_billed_subscription_makes_it_prepaid_again(
     assert not subscription.billed_directly
     # Back under the renewal notices.
     assert subscription.renewal_notice_on == datetime.date(2027, 10, 1)
+
+
+def test_a_customers_keys_have_no_getting_started_page(client, partner_admin, customer, make_keys):
+    """Keys → review → what changes → apply: one page fewer than a new customer's path."""
+    client.force_login(partner_admin)
+    redemption = start(client, customer, "add", *make_keys(1))
+    review = client.get(f"/partner/redeem/{redemption.pk}/review/")
+    assert b"Step 2" not in review.content  # no two-step path for an existing customer
+    # An old link (or a bookmark) to "Getting started" goes to what changes.
+    old = client.get(f"/partner/redeem/{redemption.pk}/getting-started/")
+    assert old["Location"] == f"/partner/redeem/{redemption.pk}/apply/"
+    # Resume, before the preview was seen, opens it too.
+    Redemption.objects.filter(pk=redemption.pk).update(furthest_step=Redemption.Step.REVIEW)
+    dashboard = client.get("/partner/")
+    assert f'href="/partner/redeem/{redemption.pk}/apply/"'.encode() in dashboard.content
