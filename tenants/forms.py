@@ -254,3 +254,14 @@ class PartnerIdForm(forms.Form):
         partner_id_validator(value)
         return value
 
+
+class UserImportForm(forms.Form):
+    """ "Add users from a file": the CSV. Its lines are read by the service."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, separated by commas or semicolons, the column names on the first line."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
+    )
