@@ -55,7 +55,7 @@ def customer_user_import(request):
             "tenant": request.tenant,
             "access": request.access,
             "max_rows": MAX_ROWS,
-            "max_kb": MAX_FILE_BYTES // 1000,
+            "max_size": MAX_FILE_BYTES,
             "background_rows": BACKGROUND_ROWS,
             "licenses": request.access.can(Permission.LICENSES_MANAGE),
         },

@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.http import Http404
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -47,7 +48,6 @@ from tenants.services.users import (
     UserDetails,
     email_taken_message,
     seat_choices,
-    subscription_unassignable,
     tenant_user_add,
     username_format_problem,
     username_taken_message,
@@ -55,7 +55,7 @@ from tenants.services.users import (
 
 logger = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 1_000_000  # 2,000 lines of a few names are far below
+MAX_FILE_BYTES = 1024 * 1024  # 2,000 lines of a few names are far below
 MAX_ROWS = 2_000
 # More users than this are added by a worker, with a progress bar; fewer, in the request.
 BACKGROUND_ROWS = 200
@@ -132,8 +132,8 @@ def _separator(header_line: str) -> str:
 def _decode(data: bytes) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise UserImportFileError(
-            _("The file is larger than %(size)d kB. Add the users in several files.")
-            % {"size": MAX_FILE_BYTES // 1000}
+            _("The file is larger than %(size)s. Add the users in several files.")
+            % {"size": filesizeformat(MAX_FILE_BYTES)}
         )
     try:
         text = data.decode("utf-8-sig")  # with or without a byte order mark
@@ -328,14 +328,14 @@ def _products(lines: list[ImportLine], access: TenantAccess, today: date) -> Non
             continue
         for name in dict.fromkeys(line.row["products"]):  # the same product twice: one license
             candidates = by_name.get(name.casefold(), [])
-            usable = [c for c in candidates if not subscription_unassignable(c.subscription, today)]
+            usable = [c for c in candidates if not c.unassignable]
             if not candidates:
                 line.problems.append(
                     _("%(product)s is not a product of your organization’s subscriptions.")
                     % {"product": name}
                 )
             elif not usable:
-                line.problems.append(subscription_unassignable(candidates[0].subscription, today))
+                line.problems.append(candidates[0].unassignable)
             else:
                 choice = max(usable, key=lambda c: (c.free, c.subscription.end_date))
                 if choice.subscription not in line.subscriptions:

@@ -339,11 +339,17 @@ class SeatChoice:
 
     subscription: Subscription
     used: int
-    problem: str | None
+    unassignable: str | None  # subscription_unassignable's reason
 
     @property
     def free(self) -> int:
         return max(self.subscription.seats - self.used, 0)
+
+    @property
+    def problem(self) -> str | None:
+        if self.unassignable:
+            return self.unassignable
+        return None if self.free else _("All seats are assigned.")
 
 
 def seat_choices(tenant: Tenant, today) -> list[SeatChoice]:
@@ -355,13 +361,10 @@ def seat_choices(tenant: Tenant, today) -> list[SeatChoice]:
         .annotate(used=Count("licenses"))
         .order_by("product__name", "-end_date", "pk")
     )
-    choices = []
-    for subscription in subscriptions:
-        problem = subscription_unassignable(subscription, today)
-        if problem is None and subscription.used >= subscription.seats:
-            problem = _("All seats are assigned.")
-        choices.append(SeatChoice(subscription, subscription.used, problem))
-    return choices
+    return [
+        SeatChoice(subscription, subscription.used, subscription_unassignable(subscription, today))
+        for subscription in subscriptions
+    ]
 
 
 def license_assign(

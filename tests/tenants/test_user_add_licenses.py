@@ -120,7 +120,7 @@ def test_the_view_says_so_when_the_seat_goes_between_the_form_and_the_save(
         views,
         "seat_choices",
         lambda tenant, today: [
-            type(c)(c.subscription, 0, None) if c.subscription == seats["premium"] else c
+            type(c)(c.subscription, 0, c.unassignable) if c.subscription == seats["premium"] else c
             for c in real(tenant, today)
         ],
     )
