@@ -38,6 +38,7 @@ from tenants.models import (
     Subscription,
     Tenant,
     TenantUser,
+    UserImport,
 )
 
 
@@ -276,6 +277,14 @@ def subscription_of(access: TenantAccess, pk: int) -> Subscription:
         Subscription.objects.select_related("product", "tenant", "partner_of_record").filter(
             tenant=access.tenant, pk=pk
         )
+    )
+
+
+def user_import_of(access: TenantAccess, pk: int) -> UserImport:
+    """A file of users uploaded by this person for the tenant the access was checked for; the
+    rule's 404 for anyone else's (a colleague's file too: its preview is its uploader's)."""
+    return _one_or_404(
+        UserImport.objects.filter(tenant=access.tenant, created_by=access.user, pk=pk)
     )
 
 

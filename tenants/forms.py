@@ -166,10 +166,21 @@ class TenantUserForm(forms.Form):
         help_text=_("Administrators manage the organization's users, licenses and partner."),
     )
 
-    def __init__(self, *args, tenant, tenant_user=None, **kwargs):
+    def __init__(self, *args, tenant, tenant_user=None, seat_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.tenant_user = tenant_user
+        # "Add a user" with licenses (when the access allows managing them): the tenant's
+        # subscriptions, each with its free seats or why it cannot be chosen.
+        self.seat_choices = seat_choices
+        if seat_choices is not None:
+            self.fields["licenses"] = forms.TypedMultipleChoiceField(
+                label=_("Licenses"),
+                required=False,
+                coerce=int,
+                choices=[(c.subscription.pk, c.subscription.product.name) for c in seat_choices],
+                widget=forms.CheckboxSelectMultiple,
+            )
         self.fields["username"].help_text = _(
             "Lower-case letters, digits, dots and hyphens: “megan.bowen” gives "
             "megan.bowen@%(domain)s."
@@ -203,6 +214,17 @@ class TenantUserForm(forms.Form):
         phone = self.cleaned_data["phone"].strip()
         return _phone_number(phone) if phone else phone  # optional for a user
 
+    def clean_licenses(self):
+        chosen = set(self.cleaned_data["licenses"])
+        problems = [
+            choice.problem
+            for choice in self.seat_choices
+            if choice.subscription.pk in chosen and choice.problem
+        ]
+        if problems:
+            raise forms.ValidationError(problems)
+        return [c.subscription for c in self.seat_choices if c.subscription.pk in chosen]
+
     def details(self) -> UserDetails:
         data = self.cleaned_data
         return UserDetails(
@@ -231,3 +253,15 @@ class PartnerIdForm(forms.Form):
         value = re.sub(r"[\s-]+", "", self.cleaned_data["partner_id"])
         partner_id_validator(value)
         return value
+
+
+class UserImportForm(forms.Form):
+    """ "Add users from a file": the CSV. Its lines are read by the service."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, separated by commas or semicolons, the column names on the first line."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
+    )

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from tenants import views
+from tenants import import_views, views
 from tenants.delegation import urls as delegation_urls
 
 app_name = "tenants"
@@ -14,6 +14,22 @@ def tenant_pages(side: str) -> list:
     return [
         path("users/", views.customer_users, name=f"{side}_users"),
         path("users/add/", views.customer_user_add, name=f"{side}_user_add"),
+        path("users/import/", import_views.customer_user_import, name=f"{side}_user_import"),
+        path(
+            "users/import/template.csv",
+            import_views.customer_user_import_template,
+            name=f"{side}_user_import_template",
+        ),
+        path(
+            "users/import/<int:import_pk>/",
+            import_views.customer_user_import_preview,
+            name=f"{side}_user_import_preview",
+        ),
+        path(
+            "users/import/<int:import_pk>/progress/",
+            import_views.customer_user_import_progress,
+            name=f"{side}_user_import_progress",
+        ),
         path("users/<int:account_pk>/", views.customer_user, name=f"{side}_user"),
         path(
             "users/<int:account_pk>/remove/",

@@ -69,6 +69,7 @@ from tenants.services import (
     license_unassign,
     partner_lookup,
     partner_of_record_set,
+    seat_choices,
     tenant_admin_activate,
     tenant_create,
     tenant_user_add,
@@ -517,25 +518,52 @@ def customer_users(request):
 
 @tenant_page(Permission.USERS_MANAGE)
 def customer_user_add(request):
-    """ "Add a user": they get an activation e-mail, as the first admin did."""
-    form = TenantUserForm(posted_data(request), tenant=request.tenant)
+    """ "Add a user": they get an activation e-mail, as the first admin did, and the licenses
+    chosen (when the access allows managing licenses), all in one transaction. "Save and add
+    another" comes back to an empty form."""
+    seats = None
+    if request.access.can(Permission.LICENSES_MANAGE):
+        seats = seat_choices(request.tenant, timezone.localdate())
+    form = TenantUserForm(posted_data(request), tenant=request.tenant, seat_choices=seats)
     if request.method == "POST" and form.is_valid():
         try:
-            tenant_user = tenant_user_add(access=request.access, details=form.details())
+            tenant_user = tenant_user_add(
+                access=request.access,
+                details=form.details(),
+                subscriptions=form.cleaned_data.get("licenses", []),
+            )
         except TenantUserError as error:
             form.add_error(error.field, str(error))
+        except LicenseError as error:
+            # A seat taken between the form and the save: nothing was created.
+            form.add_error("licenses", str(error))
         else:
-            messages.success(
-                request,
-                _("%(name)s was added. An activation e-mail is on its way to %(email)s.")
-                % {"name": tenant_user.full_name, "email": tenant_user.email},
-            )
+            messages.success(request, _user_added_message(tenant_user))
+            if request.POST.get("action") == "another":
+                return redirect(tenant_url(request, "user_add"))
             return redirect(tenant_url(request, "user", tenant_user.pk))
     return render(
         request,
         "tenants/customer_user_add.html",
-        {"form": form, "tenant": request.tenant, "access": request.access},
+        {"form": form, "tenant": request.tenant, "access": request.access, "seats": seats},
     )
+
+
+def _user_added_message(tenant_user: TenantUser) -> str:
+    products = list(
+        tenant_user.licenses.order_by("subscription__product__name").values_list(
+            "subscription__product__name", flat=True
+        )
+    )
+    message = _("%(name)s was added. An activation e-mail is on its way to %(email)s.") % {
+        "name": tenant_user.full_name,
+        "email": tenant_user.email,
+    }
+    if products:
+        message += " " + ngettext(
+            "License: %(products)s.", "Licenses: %(products)s.", len(products)
+        ) % {"products": ", ".join(products)}
+    return message
 
 
 @tenant_page(Permission.USERS_READ)

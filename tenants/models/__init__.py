@@ -13,6 +13,7 @@ from tenants.models.delegation import (
     DelegationRelationship,
     roles_sorted,
 )
+from tenants.models.imports import UserImport
 from tenants.models.subscriptions import License, RedemptionTarget, Subscription, SubscriptionKey
 from tenants.models.tenants import DOMAIN_PREFIX_PATTERN, SupportedCountry, Tenant
 from tenants.models.users import USERNAME_PATTERN, TenantUser, username_from_email
@@ -37,6 +38,7 @@ __all__ = [
     "SupportedCountry",
     "Tenant",
     "TenantUser",
+    "UserImport",
     "roles_sorted",
     "username_from_email",
 ]

@@ -33,10 +33,12 @@ from tenants.services.tenants import (
 )
 from tenants.services.users import (
     LicenseError,
+    SeatChoice,
     TenantUserError,
     UserDetails,
     license_assign,
     license_unassign,
+    seat_choices,
     tenant_user_add,
     tenant_user_edit,
     tenant_user_remove,
@@ -51,6 +53,7 @@ __all__ = [
     "LicenseError",
     "PartnerLookupError",
     "PreviewRow",
+    "SeatChoice",
     "TenantCreateError",
     "TenantDetails",
     "TenantUserError",
@@ -68,6 +71,7 @@ __all__ = [
     "partner_email_domains",
     "partner_lookup",
     "partner_of_record_set",
+    "seat_choices",
     "subscription_end",
     "supported_country_codes",
     "tenant_admin_activate",

@@ -6,9 +6,11 @@ and records it in the audit log.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,6 +53,24 @@ def username_problem(
     username: str, tenant: Tenant, exclude: TenantUser | None = None
 ) -> str | None:
     """Why `username` cannot be this tenant's user's name (format, taken), or None."""
+    problem = username_format_problem(username, tenant)
+    if problem:
+        return problem
+    taken = TenantUser.objects.filter(tenant=tenant, username=username)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        return username_taken_message(username, tenant)
+    return None
+
+
+def username_taken_message(username: str, tenant: Tenant) -> str:
+    return _("%(name)s is already taken.") % {"name": f"{username}@{tenant.domain}"}
+
+
+def username_format_problem(username: str, tenant: Tenant) -> str | None:
+    """What is wrong with the shape of `username`, without asking the database (an import
+    checks thousands of names, then asks once which are taken)."""
     if not username:
         return _("Enter a user name.")
     if "@" in username:
@@ -63,11 +83,6 @@ def username_problem(
         return _("Use only lower-case letters, digits, dots and hyphens.")
     if not re.fullmatch(USERNAME_PATTERN, username) or ".." in username:
         return _("A user name starts and ends with a letter or a digit, without two dots in a row.")
-    taken = TenantUser.objects.filter(tenant=tenant, username=username)
-    if exclude is not None:
-        taken = taken.exclude(pk=exclude.pk)
-    if taken.exists():
-        return _("%(name)s is already taken.") % {"name": f"{username}@{tenant.domain}"}
     return None
 
 
@@ -81,8 +96,12 @@ def user_email_problem(email: str, tenant: Tenant, exclude: TenantUser | None = 
         if exclude.user_id:
             accounts = accounts.exclude(pk=exclude.user_id)
     if members.exists() or accounts.exists():
-        return _("An account already uses this e-mail address. Enter another address.")
+        return email_taken_message()
     return None
+
+
+def email_taken_message() -> str:
+    return _("An account already uses this e-mail address. Enter another address.")
 
 
 def _check(problem: str | None, field: str) -> None:
@@ -96,10 +115,16 @@ def _lock_tenant(tenant: Tenant) -> None:
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
 
 
-def tenant_user_add(*, access: TenantAccess, details: UserDetails) -> TenantUser:
+def tenant_user_add(
+    *, access: TenantAccess, details: UserDetails, subscriptions: Sequence[Subscription] = ()
+) -> TenantUser:
     """ "Add a user": the tenant user and their portal account (no password: they choose it
-    through the activation link, which is queued in the same transaction)."""
+    through the activation link, which is queued in the same transaction), with a license of
+    each of `subscriptions`. A license that cannot be assigned (LicenseError: a seat taken
+    meanwhile) leaves nothing behind: neither the user nor the e-mail."""
     access.require(Permission.USERS_MANAGE)
+    if subscriptions:
+        access.require(Permission.LICENSES_MANAGE)
     if details.is_admin:
         _require_admins(access)
     tenant = access.tenant
@@ -133,6 +158,9 @@ def tenant_user_add(*, access: TenantAccess, details: UserDetails) -> TenantUser
                 activity_details={"username": tenant_user.username, "admin": details.is_admin},
             )
             activation_email_queue(account=tenant_user, added_by=_added_by(access))
+            for subscription in subscriptions:
+                # The same seat rule and row lock as "Assign a license".
+                license_assign(access=access, subscription=subscription, tenant_user=tenant_user)
     except IntegrityError:
         # Someone took the name or the address between the check and the insert.
         _check(username_problem(details.username, tenant), "username")
@@ -279,6 +307,66 @@ def tenant_user_remove(*, access: TenantAccess, tenant_user: TenantUser) -> int:
     return len(licenses)
 
 
+def subscription_unassignable(subscription: Subscription, today) -> str | None:
+    """Why no license of `subscription` can be assigned today, or None: the one rule that
+    `license_assign`, the add-user form and an import of users ask."""
+    # The dates decide (tenants.lifecycle): a late lifecycle sweep opens no window.
+    state = subscription_state(subscription, today)
+    if state in UNASSIGNABLE_STATES:
+        return _("The %(product)s subscription is %(state)s: its licenses cannot be assigned.") % {
+            "product": subscription.product.name,
+            "state": Subscription.State(state).label.lower(),
+        }
+    if subscription.ended_by_direct_billing:
+        return _(
+            "The prepaid %(product)s subscription ended when it switched to direct "
+            "billing: assign the licenses of the new one."
+        ) % {"product": subscription.product.name}
+    return None
+
+
+def seats_full_message(subscription: Subscription) -> str:
+    return _(
+        "All %(seats)d seats of %(product)s are assigned. Unassign a license first, "
+        "or ask your partner for more licenses."
+    ) % {"seats": subscription.seats, "product": subscription.product.name}
+
+
+@dataclass(frozen=True)
+class SeatChoice:
+    """A subscription as the add-user form offers it: its free seats, or why it cannot be
+    chosen (`problem`)."""
+
+    subscription: Subscription
+    used: int
+    unassignable: str | None  # subscription_unassignable's reason
+
+    @property
+    def free(self) -> int:
+        return max(self.subscription.seats - self.used, 0)
+
+    @property
+    def problem(self) -> str | None:
+        if self.unassignable:
+            return self.unassignable
+        return None if self.free else _("All seats are assigned.")
+
+
+def seat_choices(tenant: Tenant, today) -> list[SeatChoice]:
+    """Every subscription of the tenant with its free seats, by product: what a new user can
+    get. A read for the form; `license_assign` counts again under its lock."""
+    subscriptions = (
+        Subscription.objects.filter(tenant=tenant)
+        .select_related("product")
+        .annotate(used=Count("licenses"))
+        .order_by("product__name", "-end_date", "pk")
+    )
+    return [
+        SeatChoice(subscription, subscription.used, subscription_unassignable(subscription, today))
+        for subscription in subscriptions
+    ]
+
+
 def license_assign(
     *, access: TenantAccess, subscription: Subscription, tenant_user: TenantUser
 ) -> bool:
@@ -297,32 +385,14 @@ def license_assign(
             .select_related("product")
             .get(pk=subscription.pk)
         )
-        # The dates decide (tenants.lifecycle): a late lifecycle sweep opens no window.
-        state = subscription_state(locked, timezone.localdate())
-        if state in UNASSIGNABLE_STATES:
-            raise LicenseError(
-                _("The %(product)s subscription is %(state)s: its licenses cannot be assigned.")
-                % {"product": locked.product.name, "state": Subscription.State(state).label.lower()}
-            )
-        if locked.ended_by_direct_billing:
-            raise LicenseError(
-                _(
-                    "The prepaid %(product)s subscription ended when it switched to direct "
-                    "billing: assign the licenses of the new one."
-                )
-                % {"product": locked.product.name}
-            )
+        problem = subscription_unassignable(locked, timezone.localdate())
+        if problem:
+            raise LicenseError(problem)
         if License.objects.filter(subscription=locked, tenant_user=tenant_user).exists():
             return False
         used = License.objects.filter(subscription=locked).count()
         if used >= locked.seats:
-            raise LicenseError(
-                _(
-                    "All %(seats)d seats of %(product)s are assigned. Unassign a license first, "
-                    "or ask your partner for more licenses."
-                )
-                % {"seats": locked.seats, "product": locked.product.name}
-            )
+            raise LicenseError(seats_full_message(locked))
         License.objects.create(subscription=locked, tenant_user=tenant_user)
         act_record(
             access,

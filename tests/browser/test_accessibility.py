@@ -70,6 +70,12 @@ class World:
     offer_link: str  # a made-up link to an offer: "not valid"
     ended: int  # Tailspin's Business Basic, ended by the switch to direct billing
     direct: int  # the directly billed subscription that replaced it
+    # Files of users: Contoso's admin's, with bad lines, ready, being added by a worker; and
+    # Northwind's admin's for Tailspin, ready.
+    import_bad: int
+    import_ready: int
+    import_running: int
+    import_tailspin: int
     change: str = "/accounts/password_change/"
 
 
@@ -143,6 +149,7 @@ def world(
         access=tenant_access(user=partner_admin, tenant_id=tailspin.pk, permission=Permission.READ),
         subscription=basic,
     )
+    imports = _user_imports(contoso, admin.user, tailspin, partner_admin)
     too_old = activation_token._num_seconds(activation_token._now()) - 30 * 24 * 3600
     expired = reverse(
         "tenants:activate",
@@ -179,7 +186,45 @@ def world(
         offer_link="/customer/offer/not-a-link/",
         ended=basic.pk,
         direct=direct.pk,
+        **imports,
     )
+
+
+def _user_imports(contoso, admin, tailspin, partner_admin) -> dict[str, int]:
+    from tenants.models import UserImport
+
+    def row(line, name, email, products=("Business Standard",), language="en"):
+        return {
+            "line": line, "first_name": name.title(), "last_name": "Lee", "username": name,
+            "email": email, "language": language, "products": list(products),
+        }  # fmt: skip
+
+    ready = [row(2, "ann", "ann@contoso.example"), row(3, "bo", "bo@contoso.example", ())]
+    bad = [*ready, row(4, "ann", "not-an-address", ("Visio",), "de")]
+    return {
+        "import_bad": UserImport.objects.create(
+            tenant=contoso, created_by=admin, file_name="users.csv", rows=bad, total=3
+        ).pk,
+        "import_ready": UserImport.objects.create(
+            tenant=contoso, created_by=admin, file_name="users.csv", rows=ready, total=2
+        ).pk,
+        "import_running": UserImport.objects.create(
+            tenant=contoso,
+            created_by=admin,
+            file_name="many-users.csv",
+            rows=[],
+            total=600,
+            done=250,
+            state=UserImport.State.RUNNING,
+        ).pk,
+        "import_tailspin": UserImport.objects.create(
+            tenant=tailspin,
+            created_by=partner_admin,
+            file_name="users.csv",
+            total=1,
+            rows=[row(2, "cy", "cy@tailspin.example", ("Business Premium",))],
+        ).pk,
+    }
 
 
 # --- The pages, in the order a person meets them ------------------------------------------------
@@ -422,6 +467,15 @@ STEPS = [
         goto("/partner/customers/{w.tailspin}/users/{w.tailspin_user}/"),
     ),
     Step("acting for a customer: add a user", goto("/partner/customers/{w.tailspin}/users/add/")),
+    Step(
+        "acting for a customer: add users from a file",
+        goto("/partner/customers/{w.tailspin}/users/import/"),
+    ),
+    Step(
+        "acting for a customer: users file preview",
+        goto("/partner/customers/{w.tailspin}/users/import/{w.import_tailspin}/"),
+        shows="[data-testid=import-add]",
+    ),
     Step("change password", goto("{w.change}")),
     Step("change password, errors", new_passwords("{w.change}", "x", "y"), shows=ERROR),
     Step("password changed", goto("/accounts/password_change/done/")),
@@ -443,6 +497,23 @@ STEPS = [
     Step("a user", goto("/customer/users/{w.alex}/")),
     Step("add a user", goto("/customer/users/add/")),
     Step("add a user, errors", submitted("/customer/users/add/"), shows=ERROR),
+    Step("add users from a file", goto("/customer/users/import/")),
+    Step("add users from a file, no file", submitted("/customer/users/import/"), shows=ERROR),
+    Step(
+        "users file, bad lines",
+        goto("/customer/users/import/{w.import_bad}/"),
+        shows="[data-testid=import-problems]",
+    ),
+    Step(
+        "users file, ready",
+        goto("/customer/users/import/{w.import_ready}/"),
+        shows="[data-testid=import-add]",
+    ),
+    Step(
+        "users file, being added",
+        goto("/customer/users/import/{w.import_running}/"),
+        shows="#user-import progress",
+    ),
     Step("remove a user", goto("/customer/users/{w.alex}/remove/")),
     Step("partner of record", goto("/customer/subscriptions/{w.subscription}/partner-of-record/")),
     Step(

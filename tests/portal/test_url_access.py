@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.models import User
-from tenants.models import RedemptionTarget, TenantUser
+from tenants.models import RedemptionTarget, TenantUser, UserImport
 from tenants.tokens import offer_token
 from tests.factories import (
     DelegationOfferFactory,
@@ -147,6 +147,12 @@ EXPECTED = {
     # Contoso's admin is active already: told so, then back to the page.
     "tenants:customer_resend_activation": ("POST", customer_admins(302, other=404)),
     "tenants:customer_license_unassign": ("POST", customer_admins(302, other=404)),
+    # Adding users from a file. The preview and its progress are the uploader's own file (Megan's
+    # here): Tailspin's admin gets 404.
+    "tenants:customer_user_import": ("GET", customer_admins()),
+    "tenants:customer_user_import_template": ("GET", customer_admins()),
+    "tenants:customer_user_import_preview": ("GET", customer_admins(other=404)),
+    "tenants:customer_user_import_progress": ("GET", customer_admins(other=404)),
     # Acting for Contoso under the world's relationship (user and license administrator).
     "tenants:delegated_users": ("GET", own_tenant()),
     "tenants:delegated_user_add": ("GET", own_tenant()),
@@ -155,6 +161,11 @@ EXPECTED = {
     "tenants:delegated_resend_activation": ("POST", own_tenant(302)),
     "tenants:delegated_license_assign": ("POST", own_tenant(302)),
     "tenants:delegated_license_unassign": ("POST", own_tenant(302)),
+    "tenants:delegated_user_import": ("GET", own_tenant()),
+    "tenants:delegated_user_import_template": ("GET", own_tenant()),
+    # The file Northwind's admin uploaded for Contoso: a colleague gets 404, as for a redemption.
+    "tenants:delegated_user_import_preview": ("GET", own_redemption()),
+    "tenants:delegated_user_import_progress": ("GET", own_redemption()),
     # Delegated administration, the partner's side. Fabrikam's admin sees the send page, which
     # says why it cannot send (not enrolled).
     "tenants:delegation": ("GET", partners_only()),
@@ -334,7 +345,13 @@ def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
     relationship = DelegationRelationshipFactory(
         partner=northwind, tenant=contoso, roles=["user_admin", "license_admin"]
     )
+    # A file of users waiting for its preview on each side: Megan's, and Northwind's admin's.
+    imports = {
+        side: UserImport.objects.create(tenant=contoso, created_by=by, rows=[], total=0)
+        for side, by in (("customer", admins["contoso"].user), ("delegated", partner_admin))
+    }
     return {
+        "imports": imports,
         "offer": offer,
         "relationship": relationship,
         "for_contoso": for_contoso,
@@ -362,6 +379,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
                 values[key] = world["subscription"].pk
         elif key == "account_pk":
             values[key] = world["contoso_admin"].pk
+        elif key == "import_pk":
+            values[key] = world["imports"][name.split(":")[1].split("_")[0]].pk
         elif key == "offer_pk":
             values[key] = world["offer"].pk
         elif key == "relationship_pk":
