@@ -14,6 +14,7 @@ from tenants.services import (
     TenantDetails,
     UserDetails,
     admin_email_problem,
+    domain_prefix_example,
     domain_prefix_problem,
     organization_name_problem,
     supported_country_codes,
@@ -67,10 +68,11 @@ class TenantForm(forms.Form):
         codes = supported_country_codes()
         named = sorted(((code, countries.name(code)) for code in codes), key=_collation_key)
         self.fields["country"].choices = [("", "—"), *named]
+        example = domain_prefix_example()
         self.fields["domain_prefix"].help_text = _(
-            "Lower-case letters, digits and hyphens, 3 to 40 characters: “contoso” gives "
-            "contoso.%(suffix)s."
-        ) % {"suffix": settings.TENANT_DOMAIN_SUFFIX}
+            "Lower-case letters, digits and hyphens, 3 to 40 characters: “%(example)s” gives "
+            "%(example)s.%(suffix)s."
+        ) % {"example": example, "suffix": settings.TENANT_DOMAIN_SUFFIX}
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()

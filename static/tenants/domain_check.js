@@ -21,6 +21,8 @@
         result.textContent = data.message;
         result.classList.toggle("text-success", data.available);
         result.classList.toggle("text-danger", !data.available);
+        // step2_errors.js clears the field's error when the prefix is free.
+        input.dispatchEvent(new CustomEvent("domain-checked", { detail: data }));
       })
       .catch(function () { result.textContent = ""; });
   }

@@ -85,6 +85,20 @@ def domain_prefix_problem(prefix: str) -> str | None:
     return None
 
 
+# Examples for step 2's hint, in order: the first one nobody has taken is shown.
+DOMAIN_PREFIX_EXAMPLES = ("your-company", "your-organization", "my-customer", "new-customer")
+
+
+def domain_prefix_example() -> str:
+    """A prefix for the hint that is free, so the example does not suggest a taken one."""
+    taken = set(
+        Tenant.objects.filter(domain_prefix__in=DOMAIN_PREFIX_EXAMPLES).values_list(
+            "domain_prefix", flat=True
+        )
+    )
+    return next((p for p in DOMAIN_PREFIX_EXAMPLES if p not in taken), DOMAIN_PREFIX_EXAMPLES[0])
+
+
 def partner_email_domains(partner) -> set[str]:
     """The partner's own e-mail domains: a customer admin's address must not be at one of them."""
     emails = [
