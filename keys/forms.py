@@ -90,6 +90,28 @@ class KeyGenerateForm(BatchOptionsForm):
     count = forms.IntegerField(label=_("Number of keys"), min_value=1, max_value=1_000_000)
 
 
+class KeyRevokeForm(forms.Form):
+    """The admin's confirmation before revoking: why (kept in each key's audit event), and the
+    selection the page showed, so that what is revoked is what was confirmed."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_(
+            "Kept in the audit log with each key’s revocation, e.g. the distributor’s order that "
+            "was cancelled. At most 500 characters."
+        ),
+        error_messages={"required": _("Say why these keys are revoked.")},
+    )
+    # How many keys the page offered to revoke: if that changed before the click (a key redeemed
+    # or released meanwhile), the page is shown again with the new selection instead.
+    expected = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    # With "select all", the highest key id the page counted: a key added to the list since
+    # (a new import) is not revoked unseen.
+    upto = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+
+
 class AcknowledgeForm(forms.Form):
     understood = forms.BooleanField(
         label=_("I understand. I'm the most appropriate person to do this for my organization."),

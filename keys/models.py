@@ -315,6 +315,14 @@ class ProductKeyQuerySet(models.QuerySet):
     def stale_reservations(self, now):
         return self.filter(state=ProductKey.State.RESERVED, reserved_until__lt=now)
 
+    def revocable(self):
+        """Keys that revoking would change: not yet redeemed, not revoked already. A redeemed key
+        made a subscription, which revoking cannot take back, so it stays as it is."""
+        return self.filter(state__in=REVOCABLE_STATES)
+
+    def not_revocable(self):
+        return self.exclude(state__in=REVOCABLE_STATES)
+
 
 class ProductKey(models.Model):
     """One product key. The database never holds the key itself: only its peppered HMAC-SHA256
@@ -410,6 +418,10 @@ class ProductKey(models.Model):
     @property
     def masked(self) -> str:
         return mask_key(self.last5)
+
+
+# What revoking changes (ProductKey.objects.revocable()); redeemed and revoked keys stay as is.
+REVOCABLE_STATES = (ProductKey.State.AVAILABLE, ProductKey.State.RESERVED)
 
 
 class KeyJob(models.Model):

@@ -384,9 +384,8 @@ def keys_revoke(*, key_ids: Iterable[int], actor: User | None, reason: str = "")
     revocable = list(
         ProductKey.objects.select_for_update()
         .select_related("batch")
-        .filter(
-            pk__in=list(key_ids), state__in=[ProductKey.State.AVAILABLE, ProductKey.State.RESERVED]
-        )
+        .revocable()
+        .filter(pk__in=list(key_ids))
         .order_by("pk")  # every service locks keys in the same order: no deadlock
     )
     for key in revocable:

@@ -167,20 +167,6 @@ def test_the_key_list_filters_by_state_product_and_partner(client, staff, make_k
     assert len(available.context["cl"].result_list) == 3
 
 
-def test_ops_revoke_keys_in_bulk_with_an_audit_event_each(client, staff, make_keys):
-    make_keys(4)
-    client.force_login(staff)
-    ids = list(ProductKey.objects.values_list("pk", flat=True)[:3])
-    response = client.post(
-        "/admin/keys/productkey/",
-        {"action": "revoke", "_selected_action": ids},
-        follow=True,
-    )
-    assert b"3 key(s) revoked" in response.content
-    assert ProductKey.objects.filter(state="revoked").count() == 3
-    assert AuditEvent.objects.filter(action="key.revoked", actor=staff).count() == 3
-
-
 def test_partner_users_cannot_reach_the_key_admin(client, partner_admin):
     client.force_login(partner_admin)
     for url in ("/admin/keys/productkey/", "/admin/keys/keybatch/import/"):
