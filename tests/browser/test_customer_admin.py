@@ -26,6 +26,7 @@ WORDS = {
         "assign": "Assign a license",
         "added": "Lynne Robbins was added.",
         "has": "Lynne Robbins has a license of Business Standard.",
+        "assigned": "assigned",
         "activate": "Activate my account",
         "mine": "My licenses",
         "full": "All 2 seats of Business Standard are assigned.",
@@ -48,6 +49,7 @@ WORDS = {
         "assign": "Attribuer une licence",
         "added": "Lynne Robbins a été ajouté.",
         "has": "Lynne Robbins a une licence Business Standard.",
+        "assigned": "attribuée",
         "activate": "Activer mon compte",
         "mine": "Mes licences",
         "full": "Les 2 licences de Business Standard sont toutes attribuées.",  # glossary: seats
@@ -86,13 +88,14 @@ def test_an_admin_adds_a_user_who_activates_and_sees_their_license(
     field(page, words["username"]).fill("lynne.robbins")
     field(page, words["email"]).fill("lynne@contoso.example")
     field(page, words["language"]).select_option(language)
+    # Issue 16: the license is chosen on the add form, in the same save (one page, not two).
+    page.get_by_test_id("license-choices").get_by_label("Business Standard").check()
     page.get_by_role("main").get_by_role("button", name=words["save"], exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text(words["added"])
     expect(page.get_by_test_id("user-principal-name")).to_contain_text(
         "lynne.robbins@contoso.cloudsuite.example"
     )
-    page.get_by_role("button", name=words["assign"]).click()
-    expect(page.get_by_role("alert")).to_contain_text(words["has"])
+    expect(page.get_by_test_id("license-BUS-STD")).to_contain_text(words["assigned"])
     context.close()
 
     # Lynne opens the activation link from her e-mail and sees her license, and only that.
