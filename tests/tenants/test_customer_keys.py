@@ -1,6 +1,7 @@
 """Product keys for an existing customer: add licenses or renew, with a preview (issue 9.1)."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -104,6 +105,9 @@ def test_renewing_extends_from_the_end_date(client, partner_admin, customer, mak
     with time_machine.travel("2027-10-01 10:00:00Z", tick=False):
         client.force_login(partner_admin)
         redemption = start(client, customer, "renew", *make_keys(1, seats=5))
+        preview = client.get(f"/partner/redeem/{redemption.pk}/apply/").content.decode()
+        # It renews on its own on its date: "renews on", not "until" (issue 16).
+        assert re.search(r"\d+ seats? · renews on ", preview)
         client.post(f"/partner/redeem/{redemption.pk}/apply/")
     subscription = standard(customer)
     assert subscription.end_date == datetime.date(2028, 11, 26)
@@ -181,6 +185,9 @@ def test_renewing_a_directly_billed_subscription_makes_it_prepaid_again(
     with time_machine.travel("2027-10-01 10:00:00Z", tick=False):
         client.force_login(partner_admin)
         redemption = start(client, customer, "renew", *make_keys(1, seats=5))
+        preview = client.get(f"/partner/redeem/{redemption.pk}/apply/").content.decode()
+        # It renews on its own on its date: "renews on", not "until" (issue 16).
+        assert re.search(r"\d+ seats? · renews on ", preview)
         client.post(f"/partner/redeem/{redemption.pk}/apply/")
     subscription = standard(customer)
     assert subscription.end_date == datetime.date(2028, 11, 26)
