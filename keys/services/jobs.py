@@ -15,13 +15,12 @@ import csv
 import io
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -41,6 +40,7 @@ from keys.services.inventory import (
 )
 from portal.celery import task_send
 from portal.models import Partner, User
+from portal.progress import progress_reporter
 from portal.services import audit_log
 
 logger = logging.getLogger(__name__)
@@ -211,38 +211,6 @@ def key_job_import_start(
     return job
 
 
-@contextmanager
-def _progress_reporter(job_id: int) -> Iterator[Progress]:
-    """Yields progress(done), which records how far a running job got, for its page to read.
-
-    The job's inserts run in one transaction (all or nothing), and nobody sees its writes before
-    it commits; so the count goes through a second connection that commits each update. The
-    job's transaction touches the job's row only after the last report, so the two connections
-    never wait for each other. SQLite (the embedded mode) has one writer at a time: there the
-    count is only written when the job ends.
-    """
-    side = None
-    table = connection.ops.quote_name(KeyJob._meta.db_table)
-
-    def progress(done: int) -> None:
-        nonlocal side
-        if connection.vendor != "postgresql":
-            return
-        if side is None:
-            side = connections.create_connection(DEFAULT_DB_ALIAS)
-        with side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET done = %s WHERE id = %s AND state = %s",  # noqa: S608
-                [done, job_id, KeyJob.State.RUNNING],
-            )
-
-    try:
-        yield progress
-    finally:
-        if side is not None:
-            side.close()
-
-
 def _claim(job_id: int, now: datetime) -> KeyJob | None:
     """Take a queued job. A second message for the same job, or a second worker, gets None."""
     with transaction.atomic():
@@ -300,7 +268,10 @@ def key_job_run(*, job_id: int) -> KeyJob | None:
     if job is None:
         return None
     try:
-        with _progress_reporter(job.pk) as progress, transaction.atomic():
+        with (
+            progress_reporter(KeyJob, job.pk, KeyJob.State.RUNNING) as progress,
+            transaction.atomic(),
+        ):
             if job.kind == KeyJob.Kind.GENERATE:
                 batch = _generate(job, progress)
             else:

@@ -19,8 +19,7 @@ import csv
 import io
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -28,7 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import transaction
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -39,6 +38,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from portal.celery import task_send
 from portal.identity import email_normalize, validate_email_local_part
 from portal.models import User
+from portal.progress import progress_reporter
 from portal.validators import refuse_bidi_controls
 from tenants.access import Permission, TenantAccess, tenant_access
 from tenants.models import Subscription, Tenant, TenantUser, UserImport
@@ -525,33 +525,5 @@ def user_import_run(*, import_id: int) -> None:
     except Http404:
         _end(user_import, UserImport.State.FAILED, UserImport.Error.ACCESS_ENDED)
         return
-    with _progress_reporter(user_import.pk) as progress:
+    with progress_reporter(UserImport, user_import.pk, UserImport.State.RUNNING) as progress:
         _execute(user_import, access, progress)
-
-
-@contextmanager
-def _progress_reporter(import_id: int) -> Iterator[Callable[[int], None]]:
-    """progress(done) records how far the worker got, for the page's progress bar. The users go
-    in in one transaction, which nobody sees before it commits; so the count goes through a
-    second connection that commits each update (as keys.services.jobs does for key jobs).
-    SQLite (the embedded mode) has one writer at a time: there the bar jumps at the end."""
-    side = None
-    table = connection.ops.quote_name(UserImport._meta.db_table)
-
-    def progress(done: int) -> None:
-        nonlocal side
-        if connection.vendor != "postgresql":
-            return
-        if side is None:
-            side = connections.create_connection(DEFAULT_DB_ALIAS)
-        with side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET done = %s WHERE id = %s AND state = %s",  # noqa: S608
-                [done, import_id, UserImport.State.RUNNING],
-            )
-
-    try:
-        yield progress
-    finally:
-        if side is not None:
-            side.close()

@@ -435,6 +435,21 @@ def decline_an_offer(page: Page, world: World):
     submit(page, "main form button[value=decline]")
 
 
+def accept_an_offer(page: Page, world: World):
+    page.goto(f"{world.url}/customer/partner-relationships/offers/{world.offer}/")
+    submit(page, "main form button[value=accept]")
+
+
+def remove_the_partner_of_record(page: Page, world: World):
+    from portal.models import Partner
+    from tenants.models import Subscription
+
+    northwind = Partner.objects.get(partner_id="1000001")
+    Subscription.objects.filter(pk=world.subscription).update(partner_of_record=northwind)
+    page.goto(f"{world.url}/customer/subscriptions/{world.subscription}/partner-of-record/")
+    submit(page, "main form button[value=remove]")
+
+
 def ask_for_a_new_link(page: Page, world: World):
     page.goto(world.url + world.expired)
     submit(page)
@@ -609,6 +624,12 @@ STEPS = [
     Step("partner relationships", goto("/customer/partner-relationships/")),
     Step("a delegated admin offer", goto("/customer/partner-relationships/offers/{w.offer}/")),
     Step("decline an offer, confirm", decline_an_offer, shows='[data-testid="decline-confirm"]'),
+    Step("accept an offer, consent", accept_an_offer, shows='[data-testid="accept-confirm"]'),
+    Step(
+        "remove the partner of record, confirm",
+        remove_the_partner_of_record,
+        shows='[data-testid="remove-confirm"]',
+    ),
     Step(
         "remove a partner's roles",
         goto("/customer/partner-relationships/{w.relationship}/remove-roles/"),
