@@ -66,6 +66,8 @@ ACTION_LABELS = {
     "partner.lookup_limit_reached": _("Partner ID look-up limit reached"),
     "user.language_changed": _("Language changed"),
     "user.language_followed": _("E-mail language follows the pages read"),
+    "user_import.lost": _("Import of users stopped (its process died)"),
+    "user_import.deleted": _("Unconfirmed import of users deleted"),
     "signin.limit_reached": _("Sign-in limit reached"),
     "email_link.limit_reached": _("E-mail link limit reached"),
     "outbox.cleaned": _("Sent e-mails deleted from the outbox"),

@@ -3,9 +3,11 @@ with Adatum reads "l'offre d'Adatum", not "de Adatum" (issue 16). A translator e
 they write; a name is only known when the sentence is made, so the finished text is corrected
 here, once, for the pages (`FrenchElisionMiddleware`) and the e-mails (`portal.emails`).
 
-Only "de", "que" and the words ending in "que" elide, before a word starting with a vowel; an
-e-mail address or a link is left as it is, and so is the "h" (aspiré or not: names rarely start
-with a mute one, and "de Hachette" is right).
+Only a lower-case "de", "que" or word ending in "que" elides, before a word starting with a
+vowel, and only after a word of the sentence's own (lower-case, or elided itself: "l'offre de
+Adatum"), so that a name that holds "de" keeps its spelling: "Maria De Andrade", "Banco de Oro".
+An e-mail address or a link is left as it is, and so is the "h" (aspiré or not: names rarely
+start with a mute one, and "de Hachette" is right).
 """
 
 import re
@@ -14,19 +16,36 @@ from django.utils import translation
 
 APOSTROPHE = "\u2019"
 VOWELS = "AEIOUÉÈÊËÀÂÎÏÔÛŒaeiouéèêëàâîïôûœ"
-# Not before "y": "de Yvette" stays.
+# "de" (or "que"…) with the word before it, if any, and the word after it. Not before "y":
+# "de Yvette" stays.
 _ELIDABLE = re.compile(
-    rf"(?<![\w{APOSTROPHE}'-])(de|De|que|Que|jusque|lorsque|puisque) (?=[{VOWELS}])(\S+)"
+    rf"(?:(\S+)(\s+))?(?<!\S)(de|que|jusque|lorsque|puisque) (?=[{VOWELS}])(\S+)"
 )
+_ELIDED_START = re.compile(rf"^(?:[ldjmnst]|qu|jusqu|lorsqu|puisqu)[{APOSTROPHE}']", re.I)
+
+
+def _of_the_sentence(word: str | None) -> bool:
+    """Whether the word before "de" is the sentence's own, not part of a name: none (the text
+    starts there), a lower-case word, an elided one ("L'offre"), or one that ends a clause."""
+    return (
+        not word or word[0].islower() or bool(_ELIDED_START.match(word)) or word[-1] in ".,;:!?»("
+    )
+
+
 # Parts of an HTML page whose text is not prose: left alone.
-_RAW = re.compile(r"(<(script|style|textarea|pre)\b.*?</\2\s*>|<[^>]*>)", re.DOTALL | re.I)
+_RAW = re.compile(
+    r"<!--.*?-->"
+    r"|<(script|style|textarea|pre)\b.*?</\1\s*>"
+    r"|<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>",
+    re.DOTALL | re.I,
+)
 
 
 def _elide(match: re.Match) -> str:
-    word, following = match.group(1), match.group(2)
-    if "@" in following or "/" in following:
+    before, space, word, following = match.groups()
+    if "@" in following or "/" in following or not _of_the_sentence(before):
         return match.group(0)
-    return f"{word[:-1]}{APOSTROPHE}{following}"
+    return f"{before or ''}{space or ''}{word[:-1]}{APOSTROPHE}{following}"
 
 
 def french_elision(text: str) -> str:

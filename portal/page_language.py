@@ -1,6 +1,8 @@
 """E-mails in the language of the pages a person reads, until they pick one (issue 16)."""
 
 from django.conf import settings
+from django.utils.translation import get_supported_language_variant
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from portal.services import user_language_follow
 
@@ -19,10 +21,23 @@ class PageLanguageMiddleware:
             user is not None
             and user.is_authenticated
             and user.language_chosen_at is None
-            and (
-                "HTTP_ACCEPT_LANGUAGE" in request.META
-                or settings.LANGUAGE_COOKIE_NAME in request.COOKIES
-            )
+            and _language_named(request)
         ):
             user_language_follow(user=user, language=request.LANGUAGE_CODE)
         return self.get_response(request)
+
+
+def _language_named(request) -> bool:
+    """Whether the switch's cookie or the browser's Accept-Language names a language the portal
+    speaks (a browser asking only for German gets the default pages: nothing to follow)."""
+    if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+        return True
+    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        if code == "*":
+            continue
+        try:
+            get_supported_language_variant(code)
+        except LookupError:
+            continue
+        return True
+    return False

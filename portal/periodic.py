@@ -55,6 +55,15 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         minute="*/10",
     ),
     PeriodicTaskSpec(
+        name="Sweep imports of users",
+        task="tenants.tasks.sweep_user_imports",
+        description=(
+            "Returns to their preview the imports of users whose process died, queues again "
+            "those the broker lost, deletes unconfirmed and failed ones after a week."
+        ),
+        minute="*/10",
+    ),
+    PeriodicTaskSpec(
         name="Delegated administration sweep",
         task="tenants.tasks.delegation_sweep",
         description=(

@@ -51,22 +51,23 @@ class LifecycleModelBackend(ModelBackend):
         return super().user_can_authenticate(user) and not tenant_user_locked_out(user)
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None and request is not None and username and password:
-            candidate = self._candidate(username)
-            if (
-                candidate is not None
-                and candidate.is_active
-                and candidate.check_password(password)
-                and tenant_user_locked_out(candidate)
-            ):
-                setattr(request, SIGN_IN_REFUSAL, TENANT_DISABLED)
-        return user
-
-    @staticmethod
-    def _candidate(username):
+        """ModelBackend's, with one password check whatever happens: an unknown address costs
+        the same hashing as a known one (Django's own timing guard), and a right password that
+        the rule refuses is told apart only after that check."""
+        if username is None:
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
+        if username is None or password is None:
+            return None
         model = get_user_model()
         try:
-            return model._default_manager.get_by_natural_key(username)
+            user = model._default_manager.get_by_natural_key(username)
         except model.DoesNotExist:
+            model().set_password(password)  # the same hashing time as a real check
             return None
+        if not user.check_password(password):
+            return None
+        if self.user_can_authenticate(user):
+            return user
+        if request is not None and user.is_active and tenant_user_locked_out(user):
+            setattr(request, SIGN_IN_REFUSAL, TENANT_DISABLED)
+        return None

@@ -11,11 +11,12 @@ import csv
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from portal.forms import posted_data
+from portal.spreadsheets import csv_separator
 from tenants.access import Permission, tenant_page, tenant_url, user_import_of
 from tenants.forms import UserImportForm
 from tenants.models import UserImport
@@ -70,7 +71,7 @@ def customer_user_import_template(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="users.csv"'
     response.write("\ufeff")  # spreadsheet programs then read it as UTF-8
-    delimiter = ";" if (get_language() or "").startswith("fr") else ","
+    delimiter = csv_separator()
     columns = [key for key in COLUMNS if key != "products" or _may_license(request)]
     csv.writer(response, delimiter=delimiter).writerow([str(COLUMNS[key]) for key in columns])
     return response

@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from tenants.delegation.sweep import delegation_sweep as run_delegation_sweep
-from tenants.services.user_imports import user_import_run
+from tenants.services.user_imports import user_import_run, user_imports_sweep
 
 
 @shared_task
@@ -14,3 +14,8 @@ def delegation_sweep() -> dict[str, int]:
 @shared_task
 def run_user_import(import_id: int) -> None:
     user_import_run(import_id=import_id)
+
+
+@shared_task
+def sweep_user_imports() -> dict[str, int]:
+    return user_imports_sweep()

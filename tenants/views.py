@@ -96,9 +96,15 @@ def _customers(partner, search: str = "", order: str = "name", tenants=None):
 
     Each word of `search` must match the name, the domain, or an admin's name or e-mail.
     """
+    # Subscriptions (seats, end dates) only where the rule lets the partner read them: not in a
+    # tenant it reaches only under a helpdesk or user-administration relationship.
+    readable = tenant_rule.partner_customers(
+        partner, permission=Permission.SUBSCRIPTIONS_READ
+    ).filter(pk=OuterRef("pk"))
     tenants = (
         (tenant_rule.partner_customers(partner) if tenants is None else tenants)
-        .annotate(next_end_date=Min("subscriptions__end_date"))
+        .annotate(sees_subscriptions=Exists(readable))
+        .annotate(next_end_date=Min("subscriptions__end_date", filter=Q(Exists(readable))))
         .prefetch_related(
             Prefetch(
                 "subscriptions",
@@ -164,7 +170,7 @@ def _customer_of_partner(request, pk: int):
 @partner_required
 def partner_customer(request, pk: int):
     access, tenant = _customer_of_partner(request, pk)
-    admins = TenantUser.objects.filter(tenant=tenant, is_admin=True).select_related("user")
+    admins = tenant_admins(tenant)
     # Read only: managing users and licenses is the customer's (or, later, a delegated
     # administrator's).
     users = Paginator(_users(tenant), USERS_PER_PAGE).get_page(1)
@@ -356,7 +362,9 @@ def _keys_apply_posted(request, redemption, access):
             access=access,
             fewer_seats_confirmed=request.POST.get("fewer_seats_confirmed") == "1",
             licenses_removed=[
-                int(value) for value in request.POST.getlist("licenses_removed") if value.isdigit()
+                int(value)
+                for value in request.POST.getlist("licenses_removed")
+                if value.isascii() and value.isdigit() and len(value) <= 18
             ],
         )
     except KeysApplyError as error:
@@ -439,11 +447,7 @@ def customer_home(request):
         )
         for subscription in _subscriptions(tenant).select_related("partner_of_record")
     ]
-    others = (
-        TenantUser.objects.filter(tenant=tenant, is_admin=True)
-        .exclude(pk=request.tenant_user.pk)
-        .select_related("user")
-    )
+    others = tenant_admins(tenant).exclude(pk=request.tenant_user.pk).select_related("user")
     pending_admins = [admin for admin in others if not admin.is_activated]
     return render(
         request,

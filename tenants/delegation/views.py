@@ -123,7 +123,7 @@ def offer_new(request):
     asked = request.GET.get("tenant", "")
     if request.method == "POST" and not asked:
         asked = request.POST.get("tenant", "")
-    if asked.isdigit():
+    if asked.isascii() and asked.isdigit() and len(asked) <= 18:
         chosen = tenants.filter(pk=int(asked)).first()
     initial = {"duration_days": 730}
     if chosen is not None:

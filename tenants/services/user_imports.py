@@ -21,7 +21,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -39,6 +39,7 @@ from portal.celery import task_send
 from portal.identity import email_normalize, validate_email_local_part
 from portal.models import User
 from portal.progress import progress_reporter
+from portal.services import audit_log
 from portal.validators import refuse_bidi_controls
 from tenants.access import Permission, TenantAccess, tenant_access
 from tenants.models import Subscription, Tenant, TenantUser, UserImport
@@ -432,7 +433,7 @@ def _add_all(
     assigning licenses) take turns, and the second counts the first one's seats."""
     with transaction.atomic():
         Tenant.objects.select_for_update().filter(pk=access.tenant.pk).first()
-        list(Subscription.objects.select_for_update().filter(tenant=access.tenant))
+        list(Subscription.objects.select_for_update().filter(tenant=access.tenant).order_by("pk"))
         lines = user_import_lines(user_import=user_import, access=access)
         if any(line.problems for line in lines):
             raise _Changed
@@ -527,3 +528,48 @@ def user_import_run(*, import_id: int) -> None:
         return
     with progress_reporter(UserImport, user_import.pk, UserImport.State.RUNNING) as progress:
         _execute(user_import, access, progress)
+
+
+# Queued imports older than this are sent to a worker again: the broker may have lost them.
+REQUEUE_AFTER = timedelta(minutes=10)
+# Imports nobody confirmed (and failed ones) keep people's names and addresses: gone after this.
+KEEP_UNFINISHED = timedelta(days=7)
+
+
+def user_imports_sweep(*, now=None) -> dict[str, int]:
+    """The periodic clean-up, as key jobs have: an import whose process died (a worker killed at
+    CELERY_TASK_TIME_LIMIT, a web process restarted mid-request) goes back to its preview, to be
+    confirmed again, since its transaction was rolled back with it; a queued one the broker may
+    have lost is queued again; unconfirmed and failed imports older than a week are deleted."""
+    now = now or timezone.now()
+    dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    lost = 0
+    for user_import in UserImport.objects.filter(
+        state=UserImport.State.RUNNING, started_at__lt=dead_before
+    ).select_related("tenant"):
+        with transaction.atomic():
+            if UserImport.objects.filter(
+                pk=user_import.pk, state=UserImport.State.RUNNING, started_at__lt=dead_before
+            ).update(state=UserImport.State.PREVIEW, error=UserImport.Error.UNEXPECTED, done=0):
+                audit_log(action="user_import.lost", target=user_import, tenant=user_import.tenant)
+                lost += 1
+    waiting = list(
+        UserImport.objects.filter(
+            state=UserImport.State.QUEUED, started_at__lt=now - REQUEUE_AFTER
+        ).values_list("pk", flat=True)
+    )
+    for import_id in waiting:
+        _enqueue(import_id)
+    stale = UserImport.objects.filter(
+        state__in=[UserImport.State.PREVIEW, UserImport.State.FAILED],
+        created_at__lt=now - KEEP_UNFINISHED,
+    ).select_related("tenant")
+    deleted = 0
+    for user_import in stale:
+        with transaction.atomic():
+            if UserImport.objects.filter(pk=user_import.pk, state=user_import.state).delete()[0]:
+                audit_log(
+                    action="user_import.deleted", target=user_import, tenant=user_import.tenant
+                )
+                deleted += 1
+    return {"lost": lost, "requeued": len(waiting), "deleted": deleted}

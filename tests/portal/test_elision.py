@@ -24,10 +24,23 @@ from tests.factories import DelegationRelationshipFactory, TenantFactory
         ("le lien de https://portal.example", "le lien de https://portal.example"),
         ("Code de", "Code de"),
         ("mode Adatum", "mode Adatum"),  # a word ending in "de"
+        ("L’offre de Adatum", "L’offre d’Adatum"),  # after an elided word
+        ("de Adatum", "d’Adatum"),  # at the start
+        # A name that holds "de" keeps its spelling.
+        ("Maria De Andrade", "Maria De Andrade"),
+        ("la banque Banco de Oro", "la banque Banco de Oro"),
+        ("les rôles de Banco de Oro", "les rôles de Banco de Oro"),
     ],
 )
 def test_it_elides_before_a_vowel_only(text, elided):
     assert french_elision(text) == elided
+
+
+def test_it_leaves_comments_and_quoted_angle_brackets_alone():
+    html = '<p title="x > de Adatum">rôles de Adatum</p><!-- rôles de Adatum -->'
+    assert french_elision_html(html) == (
+        '<p title="x > de Adatum">rôles d’Adatum</p><!-- rôles de Adatum -->'
+    )
 
 
 def test_it_leaves_tags_scripts_and_text_areas_alone():

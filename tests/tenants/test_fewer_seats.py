@@ -190,3 +190,16 @@ def test_the_seat_trigger_refuses_fewer_seats_than_licenses(customer):
     with pytest.raises(IntegrityError, match="licenses assigned"), transaction.atomic():
         type(subscription).objects.filter(pk=subscription.pk).update(seats=2)
     assert standard(customer).seats == 5
+
+
+def test_digits_that_int_refuses_are_ignored_not_a_500(client, partner_admin, customer, make_keys):
+    """ "²".isdigit() is True but int("²") fails: the form's numbers are ASCII digits only."""
+    client.force_login(partner_admin)
+    redemption = renew(client, customer, make_keys(1, seats=2))
+    response = client.post(
+        f"/partner/redeem/{redemption.pk}/apply/",
+        {"fewer_seats_confirmed": "1", "licenses_removed": ["²", "٣"]},
+    )
+    assert response.status_code == 200  # the preview again: the confirmation does not match
+    offer_page = client.get("/partner/delegated-admin/offers/new/", {"tenant": "²"})
+    assert offer_page.status_code == 200

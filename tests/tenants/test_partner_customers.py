@@ -68,3 +68,26 @@ def test_it_means_created_of_record_or_administered_today(tenants, northwind):
     assert names(Permission.READ) == ["billing", "created", "global", "helpdesk", "of-record"]
     assert names(Permission.SUBSCRIPTIONS_READ) == ["billing", "created", "global", "of-record"]
     assert names(Permission.MANAGE) == ["global"]
+
+
+LISTS = ["/partner/", "/partner/customers/", "/partner/customers/?sort=end"]
+
+
+def _row(page: str, name: str) -> str:
+    start = page.index(f">{name}</a>")
+    return page[start : page.index("</tr>", start)]
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_the_customer_list_hides_subscriptions_from_a_helpdesk_only_partner(
+    tenants, northwind, partner_admin, client, url
+):
+    """Issue 15 §5: what the customer page hides from helpdesk, the list hides too."""
+    SubscriptionFactory(tenant=tenants["helpdesk"])
+    SubscriptionFactory(tenant=tenants["billing"])
+    client.force_login(partner_admin)
+    page = client.get(url).content.decode()
+    helpdesk, billing = _row(page, "Helpdesk"), _row(page, "Billing")
+    assert "Business Standard" not in helpdesk and "subscriptions-hidden" in helpdesk
+    assert "—" in helpdesk  # no next end date either
+    assert "Business Standard (" in billing and "subscriptions-hidden" not in billing

@@ -356,3 +356,56 @@ def test_two_imports_racing_for_the_last_seats_cannot_exceed_them(transactional_
     assert sorted(states) == ["preview", "succeeded"]
     assert License.objects.filter(subscription=seats["premium"]).count() == 1
     assert TenantUser.objects.filter(username__in=["p0", "p1"]).count() == 1
+
+
+# --- The sweep (the process that was adding the users died; the broker lost the message) -----
+
+
+def _import(contoso, contoso_admin) -> UserImport:
+    from tenants.access import customer_access
+
+    return user_import_create(
+        access=customer_access(contoso_admin), data=csv_file(people(2)).read()
+    )
+
+
+def test_the_sweep_returns_a_dead_import_to_its_preview(seats, contoso, contoso_admin, settings):
+    from tenants.services.user_imports import user_imports_sweep
+
+    user_import = _import(contoso, contoso_admin)
+    long_ago = timezone.now() - datetime.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 61)
+    UserImport.objects.filter(pk=user_import.pk).update(
+        state=UserImport.State.RUNNING, started_at=long_ago, done=1
+    )
+    assert user_imports_sweep()["lost"] == 1
+    user_import.refresh_from_db()
+    assert user_import.state == UserImport.State.PREVIEW and user_import.done == 0
+    assert user_import.error == UserImport.Error.UNEXPECTED  # the page says so; confirm again
+    assert AuditEvent.objects.filter(action="user_import.lost").count() == 1
+    assert user_imports_sweep()["lost"] == 0  # once
+
+
+def test_the_sweep_queues_again_an_import_the_broker_lost(seats, contoso, contoso_admin):
+    from tenants.services.user_imports import user_imports_sweep
+
+    user_import = _import(contoso, contoso_admin)
+    UserImport.objects.filter(pk=user_import.pk).update(
+        state=UserImport.State.QUEUED,
+        started_at=timezone.now() - datetime.timedelta(minutes=11),
+    )
+    assert user_imports_sweep()["requeued"] == 1  # tests run the task at once: it adds them
+    user_import.refresh_from_db()
+    assert user_import.state == UserImport.State.SUCCEEDED
+    assert TenantUser.objects.filter(tenant=contoso, username__in=["user1", "user2"]).count() == 2
+
+
+def test_the_sweep_deletes_week_old_unconfirmed_imports(seats, contoso, contoso_admin):
+    from tenants.services.user_imports import user_imports_sweep
+
+    old, fresh = _import(contoso, contoso_admin), _import(contoso, contoso_admin)
+    UserImport.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=8)
+    )
+    assert user_imports_sweep()["deleted"] == 1
+    assert list(UserImport.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert AuditEvent.objects.filter(action="user_import.deleted").count() == 1
