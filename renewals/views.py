@@ -13,7 +13,6 @@ from renewals import schedule
 from renewals.queries import STATES, WINDOWS, renewal_list, renewal_row
 from renewals.services import (
     DirectBillingError,
-    direct_billing_allowed,
     direct_billing_old_end,
     direct_billing_open,
     direct_billing_switch,
@@ -23,6 +22,7 @@ from tenants.access import (
     Permission,
     TenantAccess,
     customer_required,
+    direct_billing_allowed,
     subscription_of,
     tenant_access,
 )

@@ -252,6 +252,22 @@ def _customer_access(user: User, account: TenantUser) -> TenantAccess:
     )
 
 
+def direct_billing_allowed(access: TenantAccess, subscription: Subscription) -> bool:
+    """Who may switch a subscription to direct billing: the tenant's admin, a partner admin of
+    the subscription's partner of record, or a partner admin under a relationship whose roles
+    allow it (global administrator). Partner agents never switch (design, "Access": a partner
+    admin's action)."""
+    if access.membership is not None and not access.membership.is_admin:
+        return False
+    if access.can(Permission.DIRECT_BILLING):
+        return True
+    return (
+        access.membership is not None
+        and subscription.partner_of_record_id is not None
+        and subscription.partner_of_record_id == access.membership.partner_id
+    )
+
+
 def created_tenant(membership: PartnerMembership, pk: int) -> TenantAccess:
     """A tenant the partner created, with the partner's standing in it (READ at least, and
     SUBSCRIPTIONS_READ: its creation page shows the subscriptions); 404 for any other partner,

@@ -73,3 +73,9 @@ def recipients(*, tenant: Tenant | None = None, partner: Partner | None = None) 
     ]:
         found.setdefault(recipient.email, recipient)
     return list(found.values())
+
+
+def both_sides(*, tenant: Tenant, partner: Partner) -> list[Recipient]:
+    """A delegated-admin offer's or relationship's two sides: the partner's admins, then the
+    tenant's admins (each side's e-mail says different things, so nobody is merged)."""
+    return [*partner_admin_recipients(partner), *tenant_admin_recipients(tenant)]

@@ -4,7 +4,6 @@ billing (`direct_billing`). Callers import from here."""
 
 from renewals.services.direct_billing import (
     DirectBillingError,
-    direct_billing_allowed,
     direct_billing_old_end,
     direct_billing_open,
     direct_billing_switch,
@@ -15,7 +14,6 @@ from renewals.services.notices import notice_schedule_changed, renewal_notices_s
 
 __all__ = [
     "DirectBillingError",
-    "direct_billing_allowed",
     "direct_billing_old_end",
     "direct_billing_open",
     "direct_billing_switch",

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
 from renewals.services.notices import subscription_path
-from tenants.access import Permission, TenantAccess
+from tenants.access import TenantAccess, direct_billing_allowed
 from tenants.audit import act_record
 from tenants.lifecycle import lifecycle_state_on
 from tenants.models import License, Subscription
@@ -22,22 +22,6 @@ State = Subscription.State
 
 class DirectBillingError(Exception):
     """Nothing changed: the message says why."""
-
-
-def direct_billing_allowed(access: TenantAccess, subscription: Subscription) -> bool:
-    """The tenant's admin, a partner admin of the subscription's partner of record, or a partner
-    admin under a delegated-admin relationship whose roles allow it (global administrator).
-    Partner agents never switch (design, "Access": a partner admin's action)."""
-    if access.membership is not None and not access.membership.is_admin:
-        return False
-    if access.can(Permission.DIRECT_BILLING):
-        return True
-    return (
-        access.membership is not None
-        and access.membership.is_admin
-        and subscription.partner_of_record_id is not None
-        and subscription.partner_of_record_id == access.membership.partner_id
-    )
 
 
 def direct_billing_old_end(subscription: Subscription, today: date) -> date:

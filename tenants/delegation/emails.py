@@ -6,8 +6,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from portal.emails import email_queue
-from tenants.models import DelegationOffer, DelegationRelationship
-from tenants.selectors import Recipient, partner_admin_recipients, tenant_admin_recipients
+from tenants.models import DelegationOffer
+from tenants.selectors import Recipient, both_sides, tenant_admin_recipients
 from tenants.tokens import offer_token
 
 
@@ -36,11 +36,6 @@ def offer_email_queue(offer: DelegationOffer) -> int:
     return len(recipients)
 
 
-def both_sides(subject: DelegationOffer | DelegationRelationship) -> list[Recipient]:
-    """The partner's admins, then the tenant's admins."""
-    return [*partner_admin_recipients(subject.partner), *tenant_admin_recipients(subject.tenant)]
-
-
 def update_email_queue(recipient: Recipient, *, event: str, context: dict) -> None:
     email_queue(
         template="delegation_update",
@@ -53,7 +48,7 @@ def update_email_queue(recipient: Recipient, *, event: str, context: dict) -> No
 def update_emails_queue(offer: DelegationOffer, event: str, **context) -> None:
     """An offer answered, or its relationship ended: both sides are told."""
     relationship = context.get("relationship")
-    for recipient in both_sides(offer):
+    for recipient in both_sides(tenant=offer.tenant, partner=offer.partner):
         update_email_queue(
             recipient,
             event=event,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from portal.ledger import due_threshold, ledger_claim
 from portal.services import audit_log
-from tenants.delegation.emails import both_sides, update_email_queue
+from tenants.delegation.emails import update_email_queue
 from tenants.delegation.offers import offer_expire
 from tenants.models import (
     AUTO_EXTEND_DAYS,
@@ -25,6 +25,7 @@ from tenants.models import (
     DelegationOffer,
     DelegationRelationship,
 )
+from tenants.selectors import both_sides
 
 
 def offers_expire(now) -> int:
@@ -121,7 +122,7 @@ def notices_send(today: datetime.date) -> int:
             "roles": relationship.role_choices,
             "days_left": (relationship.ends_on - today).days,
         }
-        for recipient in both_sides(relationship):
+        for recipient in both_sides(tenant=relationship.tenant, partner=relationship.partner):
             with transaction.atomic():
                 if _notice_claim(relationship, threshold, recipient.email):
                     update_email_queue(recipient, event="notice", context=context)
