@@ -82,16 +82,10 @@ class TenantForm(forms.Form):
         return name
 
     def clean_admin_first_name(self):
-        return self._person_name("admin_first_name")
+        return _person_name(self.cleaned_data["admin_first_name"])
 
     def clean_admin_last_name(self):
-        return self._person_name("admin_last_name")
-
-    def _person_name(self, field):
-        value = self.cleaned_data[field].strip()
-        if not any(ch.isalpha() for ch in value):
-            raise forms.ValidationError(_("Enter a name with letters."))
-        return value
+        return _person_name(self.cleaned_data["admin_last_name"])
 
     def clean_admin_email(self):
         email = self.cleaned_data["admin_email"]
