@@ -30,7 +30,7 @@ test: venv
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=0 SECRET_KEY=deploy-check-$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') \
-		KEY_PEPPER=deploy-check-pepper ALLOWED_HOSTS=portal.example REDIS_URL=redis://127.0.0.1:6379/0 \
+		KEY_PEPPER=deploy-check-pepper MFA_SECRET_KEYS=$$($(BIN)/python -c "import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())") ALLOWED_HOSTS=portal.example REDIS_URL=redis://127.0.0.1:6379/0 \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -40,6 +40,7 @@ from keys.services import (
     key_job_generate_start,
     key_job_import_start,
 )
+from mfa.step_up import step_up_required
 from portal.admin import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, RecordAdmin
 from portal.forms import posted_data
 from portal.models import Partner
@@ -83,8 +84,13 @@ class KeyBatchAdmin(RecordAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("import/", wrap(self.import_view), name="keys_keybatch_import"),
-            path("generate/", wrap(never_cache(self.generate_view)), name="keys_keybatch_generate"),
+            # Making keys, and handing them out, are step-up acts (mfa.step_up).
+            path("import/", wrap(step_up_required(self.import_view)), name="keys_keybatch_import"),
+            path(
+                "generate/",
+                wrap(never_cache(step_up_required(self.generate_view))),
+                name="keys_keybatch_generate",
+            ),
             *super().get_urls(),
         ]
 
@@ -479,7 +485,11 @@ class KeyJobAdmin(ReadOnlyAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/progress/", wrap(self.progress_view), name="keys_keyjob_progress"),
-            path("<int:pk>/download/", wrap(self.download_view), name="keys_keyjob_download"),
+            path(
+                "<int:pk>/download/",
+                wrap(step_up_required(self.download_view)),
+                name="keys_keyjob_download",
+            ),
             *super().get_urls(),
         ]
 

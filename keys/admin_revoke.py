@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 
 from keys.forms import KeyRevokeForm
 from keys.services import keys_revoke
+from mfa.step_up import step_up_if
 
 # Keys named on the page; the others are counted. "Select all" may pick a whole batch.
 LISTED = 100
@@ -24,6 +25,9 @@ TEMPLATE = "admin/keys/productkey/revoke_confirmation.html"
 
 def key_revoke_confirm(modeladmin, request, queryset):
     """The action's body: the page on "Go" (or again on an empty reason), the act on "Revoke"."""
+    step_up = step_up_if(request, True)  # revoking cannot be undone
+    if step_up is not None:
+        return step_up
     confirming = request.POST.get("post") == "yes"
     form = KeyRevokeForm(request.POST if confirming else None)
     valid = form.is_valid()  # also cleans `upto` when only the reason is missing

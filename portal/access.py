@@ -12,10 +12,12 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.urls import reverse
 
 from portal.models import PartnerMembership, User
+from portal.second_factor import factor_settled
 
 
 def partner_membership(user: User) -> PartnerMembership | None:
-    if not user.is_authenticated or not user.is_active:
+    """The person's partner membership, if this session may use it (second factor settled)."""
+    if not user.is_authenticated or not user.is_active or not factor_settled(user):
         return None
     try:
         return user.partner_membership
@@ -29,7 +31,7 @@ def customer_user_account(user: User):
     `tenant_user` is declared by `tenants.TenantUser`; portal only follows the relation by name so
     that it imports no app.
     """
-    if not user.is_authenticated or not user.is_active:
+    if not user.is_authenticated or not user.is_active or not factor_settled(user):
         return None
     try:
         return user.tenant_user
@@ -51,7 +53,7 @@ def home_url_for(user: User) -> str | None:
     if account is not None:
         # A tenant user who is not an admin sees their own licenses only.
         return reverse("tenants:customer_home" if account.is_admin else "tenants:customer_licenses")
-    if user.is_active and user.is_staff:
+    if user.is_active and user.is_staff and factor_settled(user):
         return reverse("admin:index")
     return None
 

@@ -20,6 +20,7 @@ from django_celery_beat.models import (
 from post_office import admin as post_office_admin  # registers the outbox's admin first
 from post_office.models import Email
 
+from mfa.services import factors_reset
 from portal.audit_labels import action_label, actions_matching, target_type_label
 from portal.models import AuditEvent, Partner, PartnerMembership, User
 from portal.outbox import outbox_requeue
@@ -166,6 +167,29 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "language", "password1", "password2"]}),
     ]
+    actions = ["second_factor_reset"]
+
+    @admin.action(description=_("Remove their second factors (they enrol again at next sign-in)"))
+    def second_factor_reset(self, request, queryset):
+        """For a person who lost every factor and recovery code: audited, and e-mailed to them.
+        Nobody resets their own: that is what recovery codes are for."""
+        people = [person for person in queryset if person.pk != request.user.pk]
+        for person in people:
+            factors_reset(user=person, actor=request.user, by="ops")
+        if len(people) < len(queryset):
+            self.message_user(
+                request, _("Your own factors are not reset from here."), messages.WARNING
+            )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d person must enrol a second factor again; they were told by e-mail.",
+                "%(count)d people must enrol a second factor again; they were told by e-mail.",
+                len(people),
+            )
+            % {"count": len(people)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Partner)

@@ -4,6 +4,8 @@ Each helper refuses a bad value with ImproperlyConfigured naming the variable, s
 deployment stops start-up instead of running with a silently different setting.
 """
 
+import base64
+import binascii
 import os
 from urllib.parse import urlsplit
 
@@ -81,3 +83,22 @@ def env_url(name: str, default: str | None = None, *, schemes: set[str]) -> str 
     if parts.scheme not in {"sqlite", "filesystem", "memory"} and not parts.hostname:
         raise ImproperlyConfigured(f"The environment variable {name} must name a host.")
     return value
+
+
+def env_fernet_keys(name: str, default: list[str] | None) -> list[str]:
+    """A comma-separated list of Fernet keys (32 bytes in URL-safe base64), the first one used to
+    encrypt. Required when there is no default."""
+    keys = env_list(name, default)
+    if not keys:
+        raise ImproperlyConfigured(f"The environment variable {name} is required.")
+    for key in keys:
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            valid = False
+        if not valid:
+            raise ImproperlyConfigured(
+                f"The environment variable {name} must list Fernet keys: 32 bytes each, in "
+                "URL-safe base64 (44 characters)."
+            )
+    return keys

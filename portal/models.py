@@ -61,6 +61,9 @@ class User(AbstractUser):
     # the pages they last read (portal.middleware.PageLanguageMiddleware), so that a French
     # partner in a French browser gets French e-mails without looking for the switch.
     language_chosen_at = models.DateTimeField(_("language chosen"), null=True, blank=True)
+    # Where the second factor's grace period starts (MFA_ENROLMENT_GRACE_DAYS): when the account
+    # was created, or, for accounts that existed before the second factor, when it arrived.
+    mfa_grace_from = models.DateTimeField(_("second factor grace from"), default=timezone.now)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

@@ -13,7 +13,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from portal.env import env_bool, env_int, env_list, env_str, env_url
+from portal.env import env_bool, env_fernet_keys, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -39,10 +39,12 @@ TENANT_DOMAIN_SUFFIX = env_str("TENANT_DOMAIN_SUFFIX", "cloudsuite.example")
 
 INSTALLED_APPS = [
     "portal",
+    "mfa",
     "keys",
     "tenants",
     "renewals",
-    "django.contrib.admin",
+    # Django's admin on a site that asks for a verified second factor (portal.admin_site).
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +57,11 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "post_office",  # the e-mail outbox (portal/emails.py writes it, portal/outbox.py delivers)
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS and JS, served by the portal itself
+    # The second factor (mfa/): django-otp's framework and its recovery codes, passkeys through
+    # django-otp-webauthn. The authenticator app's device is mfa.AuthenticatorApp (encrypted).
+    "django_otp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
 ]
 
 MIDDLEWARE = [
@@ -68,8 +75,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "portal.page_language.PageLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session that still owes its second factor reaches only the pages that settle it.
+    "mfa.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.ClientAddressMiddleware",
     "portal.middleware.NoStoreMiddleware",
@@ -206,6 +217,46 @@ RENEWAL_DELETED_AFTER_DAYS = env_int("RENEWAL_DELETED_AFTER_DAYS", 120, minimum=
 SIGNIN_LIMIT_PER_ACCOUNT = env_int("SIGNIN_LIMIT_PER_ACCOUNT", 10, minimum=1)
 SIGNIN_LIMIT_PER_ADDRESS = env_int("SIGNIN_LIMIT_PER_ADDRESS", 50, minimum=1)
 SIGNIN_WINDOW_MINUTES = env_int("SIGNIN_WINDOW_MINUTES", 15, minimum=1)
+
+# The second factor (mfa/, README "Signing in"). Partner users, customer admins and staff must
+# have one; accounts that existed before get this many days with a banner before it is enforced.
+MFA_ENROLMENT_GRACE_DAYS = env_int("MFA_ENROLMENT_GRACE_DAYS", 0, minimum=0, maximum=365)
+# The acts that grant power or cannot be undone ask for a new verification past this age.
+MFA_STEP_UP_MINUTES = env_int("MFA_STEP_UP_MINUTES", 10, minimum=1, maximum=24 * 60)
+# Wrong codes (authenticator app, recovery code) allowed per account and per client address in
+# the window: a 6-digit code must not be guessable by many tries.
+MFA_LIMIT_PER_ACCOUNT = env_int("MFA_LIMIT_PER_ACCOUNT", 5, minimum=1)
+MFA_LIMIT_PER_ADDRESS = env_int("MFA_LIMIT_PER_ADDRESS", 30, minimum=1)
+MFA_WINDOW_MINUTES = env_int("MFA_WINDOW_MINUTES", 15, minimum=1)
+# Encrypts the authenticator apps' secrets at rest (a Fernet key: 32 bytes, URL-safe base64,
+# e.g. from `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key())"`).
+# Kept apart from the database, so that a dump alone yields no secret. Several keys, comma
+# separated, rotate: the first encrypts, all decrypt.
+MFA_SECRET_KEYS = env_fernet_keys(
+    "MFA_SECRET_KEYS",
+    # Only for a developer's machine, like the pepper above.
+    ["ZGV2ZWxvcG1lbnQtb25seS1tZmEta2V5LTAxMjM0NTY="] if DEBUG else None,
+)
+# Passkeys (WebAuthn): bound to a host name and to the origins pages are served from. Both follow
+# PORTAL_BASE_URL unless set; an IP address is no host name to WebAuthn, so the development
+# default (http://127.0.0.1:8000) gives "localhost" (open http://localhost:8000 to use passkeys).
+_portal = urlsplit(PORTAL_BASE_URL)
+_portal_host = _portal.hostname
+if _portal_host and (_portal_host.replace(".", "").isdigit() or ":" in _portal_host):
+    _portal_host = "localhost"
+_portal_port = f":{_portal.port}" if _portal.port else ""
+OTP_WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", _portal_host)
+OTP_WEBAUTHN_RP_NAME = "Partner Key Portal"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
+    "WEBAUTHN_ORIGINS", [f"{_portal.scheme}://{_portal_host}{_portal_port}"]
+)
+# A passkey is a second factor here, after the password: never a sign-in on its own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+# django-otp's admin pages show no key or token.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Wrong recovery codes are counted by the portal's own limits (MFA_LIMIT_*), per account and per
+# address, not by django-otp's per-device delays.
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # Product keys
 KEY_RESERVATION_HOURS = env_int("KEY_RESERVATION_HOURS", 24, minimum=1, maximum=24 * 30)

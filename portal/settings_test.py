@@ -38,6 +38,7 @@ if not os.environ.get("REDIS_URL"):
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghij")
 os.environ.setdefault("KEY_PEPPER", "test-pepper")
+os.environ.setdefault("MFA_SECRET_KEYS", "dGVzdC1vbmx5LW1mYS1rZXktMDEyMzQ1Njc4OWFiY2Q=")
 os.environ.setdefault("CACHE_KEY_PREFIX", "portal-test")
 os.environ.setdefault("VAR_DIR", os.path.join(tempfile.gettempdir(), "portal-test-var"))
 # The test client speaks plain HTTP.

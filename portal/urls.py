@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from mfa import urls as mfa_urls
 from portal import views
 
 admin.site.site_header = _("Partner Key Portal — operations")
@@ -17,6 +18,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
+    path("", include("mfa.urls")),
+    path("accounts/webauthn/", include(mfa_urls.webauthn_urls)),
     path("", include("keys.urls")),
     path("", include("tenants.urls")),
     path("", include("renewals.urls")),

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from mfa.step_up import step_up_required
 from portal.access import partner_required
 from portal.spreadsheets import csv_response
 from renewals import schedule
@@ -213,6 +214,7 @@ def _done(access: TenantAccess, subscription: Subscription) -> str:
 
 
 @partner_required
+@step_up_required
 def partner_direct_billing(request, pk: int):
     access, subscription = _partner_subscription(request, pk)
     return _direct_billing(
@@ -221,6 +223,7 @@ def partner_direct_billing(request, pk: int):
 
 
 @customer_required(Permission.DIRECT_BILLING)
+@step_up_required
 def customer_direct_billing(request, pk: int):
     subscription = subscription_of(request.access, pk)
     return _direct_billing(

@@ -25,6 +25,7 @@ from keys.services import (
     redemption_step_reach,
 )
 from keys.views import key_entry
+from mfa.step_up import step_up_if, step_up_required
 from portal.access import partner_required
 from portal.forms import posted_data
 from portal.models import User
@@ -528,6 +529,10 @@ def customer_user_add(request):
     seats = None
     if request.access.can(Permission.LICENSES_MANAGE):
         seats = seat_choices(request.tenant, timezone.localdate())
+    # Adding an admin grants power: a fresh verification first.
+    step_up = step_up_if(request, request.method == "POST" and bool(request.POST.get("is_admin")))
+    if step_up is not None:
+        return step_up
     form = TenantUserForm(posted_data(request), tenant=request.tenant, seat_choices=seats)
     if request.method == "POST" and form.is_valid():
         try:
@@ -583,6 +588,10 @@ def customer_user(request, account_pk: int):
     )
     if request.method == "POST":
         request.access.require(Permission.USERS_MANAGE)
+        # Making someone an admin, or an admin no longer one: a fresh verification first.
+        step_up = step_up_if(request, bool(request.POST.get("is_admin")) != tenant_user.is_admin)
+        if step_up is not None:
+            return step_up
     if request.method == "POST" and form.is_valid():
         try:
             changed = tenant_user_edit(
@@ -617,6 +626,9 @@ def customer_user_remove(request, account_pk: int):
     """GET asks to confirm; POST removes the user and frees their licenses."""
     tenant_user = tenant_user_of(request.access, account_pk)
     if request.method == "POST":
+        step_up = step_up_if(request, tenant_user.is_admin)  # removing an admin
+        if step_up is not None:
+            return step_up
         try:
             freed = tenant_user_remove(access=request.access, tenant_user=tenant_user)
         except TenantUserError as error:
@@ -703,6 +715,7 @@ def customer_license_unassign(request, account_pk: int, subscription_pk: int):
 
 
 @customer_required(Permission.MANAGE)
+@step_up_required
 def customer_partner_of_record(request, subscription_pk: int):
     """ "Set partner of record": enter the partner ID ("Look up"), see the partner's name, then
     confirm; or remove the partner of record. Each step posts the ID as typed."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("portal", "keys", "tenants", "renewals")
+APPS = ("portal", "mfa", "keys", "tenants", "renewals")
 MAX_FUNCTION_LINES = 60
 
 

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from mfa.step_up import step_up_if, step_up_required
 from portal.access import partner_admin_required, partner_required
 from portal.audit_labels import action_label
 from portal.forms import posted_data
@@ -112,6 +113,7 @@ def partner_delegation(request):
 
 
 @partner_admin_required
+@step_up_required
 def offer_new(request):
     """ "Send delegated admin offers". Choosing the customer (GET ?tenant=) prefills the message
     in that customer's language; the partner edits it."""
@@ -208,6 +210,7 @@ def _closed_message(state: str) -> str:
 
 
 @partner_admin_required
+@step_up_required
 def offer_withdraw_view(request, offer_pk: int):
     """GET asks to confirm; POST withdraws the pending offer (its link stops working)."""
     offer = partner_offer(request.membership, offer_pk)
@@ -260,6 +263,7 @@ def _terminate(request, relationship, by, done: str):
 
 
 @partner_admin_required
+@step_up_required
 def partner_relationship_terminate(request, relationship_pk: int):
     """ "Terminate relationship": GET asks to confirm, POST ends it now."""
     relationship = partner_relationship(request.membership, relationship_pk)
@@ -346,6 +350,9 @@ def _answer(request, offer: DelegationOffer):
     if answer not in ("accept", "decline"):
         return redirect("tenants:offer_answer", offer.pk)
     accept = answer == "accept"
+    step_up = step_up_if(request, accept and offer.is_open())  # accepting grants power
+    if step_up is not None:
+        return step_up
     if offer.is_open() and request.POST.get("confirm") != "1":
         # The consent step (what is granted, to whom, until when) or the decline's confirmation.
         template = "tenants/offer_accept.html" if accept else "tenants/offer_decline.html"
@@ -364,6 +371,7 @@ def _answer(request, offer: DelegationOffer):
 
 
 @customer_required(Permission.MANAGE)
+@step_up_required
 def customer_relationship_terminate(request, relationship_pk: int):
     """ "Remove roles": GET asks to confirm, POST ends the relationship now."""
     relationship = tenant_relationship(request.access, relationship_pk)
