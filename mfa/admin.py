@@ -3,9 +3,15 @@ their secrets). Passkeys and recovery codes are django-otp-webauthn's and django
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
 
 from mfa.models import AccountWithoutFactor, AuthenticatorApp
 from portal.second_factor import grace_ends
+
+# django-otp's own admin for recovery codes would let ops add codes or delete a set without an
+# audit event or an e-mail: ops remove a person's factors with the user admin's action instead.
+if admin.site.is_registered(StaticDevice):
+    admin.site.unregister(StaticDevice)
 
 
 @admin.register(AuthenticatorApp)
@@ -21,6 +27,9 @@ class AuthenticatorAppAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the user admin's action removes factors, audited and e-mailed
 
 
 @admin.register(AccountWithoutFactor)

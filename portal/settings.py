@@ -39,7 +39,6 @@ TENANT_DOMAIN_SUFFIX = env_str("TENANT_DOMAIN_SUFFIX", "cloudsuite.example")
 
 INSTALLED_APPS = [
     "portal",
-    "mfa",
     "keys",
     "tenants",
     "renewals",
@@ -62,6 +61,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
+    "mfa",  # after django-otp's apps: its admin takes over theirs
 ]
 
 MIDDLEWARE = [

@@ -41,6 +41,13 @@ cat <<INFO
     customer admin  admin@adatum.example     (Adatum, French; Northwind is its delegated admin)
     ops (admin)     ops@example.com          http://127.0.0.1:${PORT}/admin/
 INFO
+if [ -f var/demo_mfa.txt ]; then
+  echo
+  echo "  Second step of signing in: each demo account has an authenticator app. Its current"
+  echo "  code (secrets in var/demo_mfa.txt; \`.venv/bin/python manage.py demo_codes\` prints new ones):"
+  $BIN/python manage.py demo_codes | sed 's/^/    /'
+  echo "  Passkeys need a host name: open http://localhost:${PORT}/ to add one."
+fi
 if [ -f var/demo_keys.txt ]; then
   echo
   echo "  Demo product keys that are still available (from var/demo_keys.txt):"

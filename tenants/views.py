@@ -25,6 +25,7 @@ from keys.services import (
     redemption_step_reach,
 )
 from keys.views import key_entry
+from mfa.selectors import partner_team, user_factors
 from mfa.step_up import step_up_if, step_up_required
 from portal.access import partner_required
 from portal.forms import posted_data
@@ -137,6 +138,8 @@ def partner_dashboard(request):
             "membership": request.membership,
             "customers": customers,
             "offer_problem": offer_eligibility_problem(request.membership),
+            # Partner admins see who signs in with which second factor (and can reset it).
+            "team": partner_team(request.partner) if request.membership.is_admin else None,
             "drafts": Redemption.objects.drafts_of(request.membership)
             .with_active_lines()
             .select_related("target__tenant"),
@@ -617,8 +620,19 @@ def customer_user(request, account_pk: int):
             "assigned": assigned,
             "is_self": tenant_user.pk == getattr(request.tenant_user, "pk", None),
             "access": request.access,
+            "factors": _factors_shown(request, tenant_user),
         },
     )
+
+
+def _factors_shown(request, tenant_user: TenantUser) -> dict | None:
+    """The person's second factors, on the customer admin's own side only (the partner acting
+    for the tenant does not reset the tenant's factors)."""
+    if request.access.membership is not None or tenant_user.user is None:
+        return None
+    if not request.access.can(Permission.ADMINS_MANAGE):
+        return None
+    return user_factors(tenant_user.user)
 
 
 @tenant_page(Permission.USERS_MANAGE)

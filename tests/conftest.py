@@ -11,9 +11,11 @@ import shutil
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test.client import ClientMixin
 
 from portal.models import Partner, PartnerMembership, User
 from tests.helpers import CHROMIUM, contoso_details
+from tests.second_factor import session_verify
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -55,6 +57,20 @@ def pytest_collection_modifyitems(config, items):
         for name, reason in missing.items():
             if item.get_closest_marker(name):
                 item.add_marker(pytest.mark.skip(reason=f"needs {name}: {reason}"))
+
+
+_django_force_login = ClientMixin.force_login
+
+
+def _force_login(self, user, backend=None, verified=True):
+    """Django's force_login, then the second step with the person's authenticator app (see
+    tests/second_factor.py). `verified=False`: signed in with the password only."""
+    _django_force_login(self, user, backend)
+    if verified:
+        session_verify(self, user)
+
+
+ClientMixin.force_login = _force_login
 
 
 @pytest.fixture(autouse=True)

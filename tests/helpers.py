@@ -4,11 +4,14 @@ here, never from another test module."""
 
 import contextlib
 import io
+import shutil
+import subprocess
 import time
 import uuid
 import zipfile
 
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 
 from keys.models import ProductKey
 from portal.celery import app
@@ -118,3 +121,30 @@ def wait_for(predicate, seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# --- The database as a thief would read it ---------------------------------------------------
+
+
+def dump_database() -> str:
+    db = settings.DATABASES["default"]
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump, "pg_dump is needed to read the database as a thief would"
+    result = subprocess.run(
+        [
+            pg_dump,
+            "-h",
+            db["HOST"],
+            "-p",
+            str(db["PORT"]),
+            "-U",
+            db["USER"],
+            "--no-owner",
+            db["NAME"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout

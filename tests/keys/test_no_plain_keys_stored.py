@@ -3,41 +3,15 @@
 import base64
 import contextlib
 import re
-import shutil
-import subprocess
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from keys.codec import KeyFormatError, format_key, generate_key, validate_key
+from tests.helpers import dump_database
 
 pytestmark = pytest.mark.postgres
-
-
-def dump_database() -> str:
-    db = settings.DATABASES["default"]
-    pg_dump = shutil.which("pg_dump")
-    assert pg_dump, "pg_dump is needed to read the database as a thief would"
-    result = subprocess.run(
-        [
-            pg_dump,
-            "-h",
-            db["HOST"],
-            "-p",
-            str(db["PORT"]),
-            "-U",
-            db["USER"],
-            "--no-owner",
-            db["NAME"],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
 
 
 def test_a_dump_after_generate_and_import_holds_no_plain_key(transactional_db, products, tmp_path):

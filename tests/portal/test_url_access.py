@@ -6,7 +6,11 @@ objects in the URLs belong to Northwind ("own"): its tenant Contoso, and a redem
 Northwind's partner admin. Fabrikam is the other partner, Tailspin its tenant.
 
 Statuses: an int, LOGIN (redirect to the sign-in page), ADMIN_LOGIN (redirect to the admin's
-sign-in page).
+sign-in page), VERIFY (redirect to the second step of signing in).
+
+Every actor but "anonymous" has passed both steps of signing in. One more actor, "unverified"
+(Northwind's admin, who has an authenticator app, signed in with the password alone), reaches
+only what UNVERIFIED declares; everything else sends them to the second step.
 """
 
 import datetime
@@ -28,6 +32,7 @@ from tests.factories import (
 
 LOGIN = "login"
 ADMIN_LOGIN = "admin-login"
+VERIFY = "verify"
 
 ACTORS = [
     "anonymous",
@@ -195,6 +200,50 @@ EXPECTED = {
     "tenants:activate": ("GET", everyone(200)),  # a bad link says so, to anyone
     # Asking for a new link with a made-up one: refused, to anyone.
     "tenants:activation_renew": ("POST", everyone(400)),
+    # The second factor. The verification page sends a verified session on (to the home page).
+    "mfa:verify": ("GET", signed_in(302)),
+    # Nothing waiting after a step-up: back to the home page.
+    "mfa:resume": ("GET", signed_in(302)),
+    "mfa:security": ("GET", signed_in(200)),
+    "mfa:app_setup": ("GET", signed_in(200)),
+    "mfa:recovery_codes": ("GET", signed_in(200)),
+    # One's own factor of a kind that does not exist.
+    "mfa:factor": ("GET", signed_in(404)),
+    # Letting Northwind's agent enrol again: Northwind's admins only.
+    "mfa:partner_user_reset": ("GET", partner_admins()),
+    # Contoso's admin's own record: nobody resets their own factors (403).
+    "mfa:customer_user_reset": ("GET", customer_admins(403, other=404)),
+    # django-otp-webauthn's ceremonies (JSON). Registration needs a session; verification a
+    # session too (no passwordless sign-in).
+    "otp_webauthn:credential-registration-begin": ("POST", {**signed_in(200), "anonymous": 403}),
+    "otp_webauthn:credential-registration-complete": (
+        "POST",
+        {**signed_in(400), "anonymous": 403},
+    ),
+    "otp_webauthn:credential-authentication-begin": (
+        "POST",
+        {**signed_in(200), "anonymous": 403},
+    ),
+    "otp_webauthn:credential-authentication-complete": (
+        "POST",
+        {**signed_in(400), "anonymous": 403},
+    ),
+    "otp_webauthn:js-i18n-catalog": ("GET", everyone(200)),
+}
+
+# What a session that passed the password but not the second factor gets, where it is not VERIFY.
+UNVERIFIED = {
+    "healthz": 200,
+    "login": 302,  # signed in already: sent on (and from there to the second step)
+    "logout": 302,
+    "set_language": 302,
+    "password_reset": 200,
+    "password_reset_done": 200,
+    "mfa:verify": 200,
+    "mfa:resume": 302,
+    "otp_webauthn:credential-authentication-begin": 200,
+    "otp_webauthn:credential-authentication-complete": 400,
+    "otp_webauthn:js-i18n-catalog": 200,
 }
 
 # The admin: ops staff only, behind the admin's own sign-in. Its pages are declared as a whole.
@@ -209,6 +258,8 @@ ADMIN_READ_ONLY = {
         "keys_productkey",
         "keys_redemption",
         "keys_redemptionline",
+        "mfa_accountwithoutfactor",
+        "mfa_authenticatorapp",
         "portal_auditevent",
         "tenants_activitylog",
         "tenants_delegationnotice",
@@ -224,7 +275,8 @@ ADMIN_READ_ONLY = {
     for action in ("add", "delete")
 }
 ADMIN_SPECIAL = {
-    "admin:login": ("GET", {**everyone(200), "staff": 302}),
+    # The portal has one sign-in (password, then second factor): the admin's sends there.
+    "admin:login": ("GET", everyone(302)),
     "admin:logout": ("POST", everyone(302)),
     # Without a search term and a field, the autocomplete refuses.
     "admin:autocomplete": ("GET", {**everyone(ADMIN_LOGIN), "staff": 403}),
@@ -286,6 +338,8 @@ def test_every_url_declares_its_expectations():
     assert missing == []
     for name, (_method, expected) in {**EXPECTED, **ADMIN_SPECIAL}.items():
         assert set(expected) == set(ACTORS), name
+    names = {name for name, _pattern in url_patterns()}
+    assert set(UNVERIFIED) <= names
 
 
 def test_the_creation_page_is_the_creating_partners_only(
@@ -321,7 +375,7 @@ def test_the_creation_page_is_the_creating_partners_only(
 
 
 @pytest.fixture
-def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
+def world(db, northwind, fabrikam, partner_admin, partner_agent, make_keys, redeem):
     contoso = TenantFactory(name="Contoso", domain_prefix="contoso", created_by_partner=northwind)
     subscription = SubscriptionFactory(
         tenant=contoso, end_date=datetime.date(2027, 3, 31), partner_of_record=northwind
@@ -351,6 +405,7 @@ def world(db, northwind, fabrikam, partner_admin, make_keys, redeem):
         for side, by in (("customer", admins["contoso"].user), ("delegated", partner_admin))
     }
     return {
+        "colleague": partner_agent,
         "imports": imports,
         "offer": offer,
         "relationship": relationship,
@@ -377,6 +432,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
                 values[key] = world["for_contoso"].pk
             if name.startswith("renewals:"):  # the renewals pages are a subscription's
                 values[key] = world["subscription"].pk
+        elif key == "user_pk":
+            values[key] = world["colleague"].pk
         elif key == "account_pk":
             values[key] = world["contoso_admin"].pk
         elif key == "import_pk":
@@ -429,6 +486,8 @@ def _client_for(actor: str, request, world) -> Client:
 
 
 def _matches(response, expected) -> bool:
+    if expected == VERIFY:
+        return response.status_code == 302 and response["Location"].startswith("/accounts/verify/")
     if expected == LOGIN:
         return response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     if expected == ADMIN_LOGIN:
@@ -461,6 +520,13 @@ def test_it_answers_each_actor_as_declared(
             transaction.set_rollback(True)
         if not _matches(response, expected[actor]):
             wrong.append(f"{actor}: {response.status_code} {response.get('Location', '')}")
+    half = Client()
+    half.force_login(request.getfixturevalue("partner_admin"), verified=False)
+    with transaction.atomic():
+        response = half.post(path) if method == "POST" else half.get(path)
+        transaction.set_rollback(True)
+    if not _matches(response, UNVERIFIED.get(name, VERIFY)):
+        wrong.append(f"unverified: {response.status_code} {response.get('Location', '')}")
     assert wrong == [], f"{method} {path}"
 
 

@@ -16,6 +16,7 @@ from keys.services import (
     redemption_keys_confirm,
     redemption_start,
 )
+from mfa.demo import demo_enrol
 from portal.models import Partner, PartnerMembership, User
 from tenants.access import customer_access
 from tenants.delegation.forms import offer_default_message
@@ -42,6 +43,15 @@ PARTNERS = [
     ),
 ]
 
+
+# The accounts `make run` lists, enrolled with an authenticator app (var/demo_mfa.txt).
+DEMO_ACCOUNTS = [
+    "partner@example.com",
+    "agent@fabrikam.example",
+    "admin@contoso.example",
+    "admin@adatum.example",
+    "ops@example.com",
+]
 
 DEMO_KEYS_FILE = settings.VAR_DIR / "demo_keys.txt"
 # 5 to create customers with, 5 more to add licenses to them or renew them.
@@ -258,4 +268,6 @@ class Command(BaseCommand):
         _demo_tenant(northwind, "Adatum", "adatum", "Adèle", "Vance", country="FR", language="fr")
         _demo_delegation(northwind)
         _demo_renewals(northwind)
+        # Everyone who holds power signs in with a second factor; the demo's are in a file.
+        demo_enrol(list(User.objects.filter(email__in=DEMO_ACCOUNTS).order_by("pk")))
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
