@@ -47,6 +47,7 @@ format: venv
 messages: venv
 	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=bench
 	$(BIN)/python scripts/french_typography.py
+	for po in locale_libraries/fr/LC_MESSAGES/*.po; do $(BIN)/python scripts/french_typography.py $$po; done
 	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
 
 bench: venv

@@ -42,7 +42,9 @@ def _where(user: User) -> dict:
     return where
 
 
-def _record(*, action: str, user: User, actor: User | None, event: str, details: dict) -> None:
+def factor_change_record(
+    *, action: str, user: User, actor: User | None, event: str, details: dict
+) -> None:
     """The audit event and the e-mail to the person (every factor change tells its owner)."""
     audit_log(action=action, actor=actor, target=user, details=details, **_where(user))
     email_queue(
@@ -96,7 +98,7 @@ def app_setup_confirm(*, device: AuthenticatorApp, code: str, request) -> bool:
             return False
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        _record(
+        factor_change_record(
             action="mfa.factor_added",
             user=device.user,
             actor=request.user,
@@ -112,7 +114,7 @@ def passkey_added(*, credential: WebAuthnCredential, request) -> None:
     count = WebAuthnCredential.objects.filter(user=credential.user).count()
     credential.name = str(_("Passkey %(number)s") % {"number": count})
     credential.save(update_fields=["name"])
-    _record(
+    factor_change_record(
         action="mfa.factor_added",
         user=credential.user,
         actor=request.user,
@@ -146,7 +148,7 @@ def recovery_codes_generate(*, user: User, actor: User) -> list[str]:
         StaticToken.objects.bulk_create(
             StaticToken(device=device, token=recovery_code_digest(code)) for code in codes
         )
-        _record(
+        factor_change_record(
             action="mfa.recovery_codes_generated",
             user=user,
             actor=actor,
@@ -190,7 +192,7 @@ def factor_remove(*, device, actor: User) -> None:
     with transaction.atomic():
         name = device.name
         device.delete()
-        _record(
+        factor_change_record(
             action="mfa.factor_removed",
             user=user,
             actor=actor,
@@ -207,7 +209,7 @@ def factors_reset(*, user: User, actor: User, by: str) -> int:
         for model in FACTOR_KINDS:
             removed += model.objects.filter(user=user).delete()[1].get(model._meta.label, 0)
         # The grace period does not start again: a reset means "enrol at the next sign-in".
-        _record(
+        factor_change_record(
             action="mfa.factors_reset",
             user=user,
             actor=actor,
@@ -275,7 +277,7 @@ def recovery_code_check(*, request, code: str) -> CodeCheck:
         )
         if check.device is not None:
             left = StaticToken.objects.filter(device=check.device).count()
-            _record(
+            factor_change_record(
                 action="mfa.recovery_code_used",
                 user=request.user,
                 actor=request.user,

@@ -70,6 +70,14 @@ ACTION_LABELS = {
     "user_import.deleted": _("Unconfirmed import of users deleted"),
     "signin.limit_reached": _("Sign-in limit reached"),
     "email_link.limit_reached": _("E-mail link limit reached"),
+    # the second factor
+    "mfa.factor_added": _("Second factor added"),
+    "mfa.factor_removed": _("Second factor removed"),
+    "mfa.passkey_renamed": _("Passkey renamed"),
+    "mfa.recovery_codes_generated": _("Recovery codes made"),
+    "mfa.recovery_code_used": _("Recovery code used to sign in"),
+    "mfa.factors_reset": _("Second factors removed for a new enrolment"),
+    "mfa.limit_reached": _("Second-factor code limit reached"),
     "outbox.cleaned": _("Sent e-mails deleted from the outbox"),
     "outbox.requeued": _("E-mail queued again"),
 }

@@ -272,7 +272,9 @@ KEY_JOB_DOWNLOAD_HOURS = env_int("KEY_JOB_DOWNLOAD_HOURS", 24, minimum=1, maximu
 # Internationalization
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# locale/ is the portal's (make messages); locale_libraries/ the French of libraries that ship
+# none (django-otp-webauthn's script and errors), kept by hand.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_libraries"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

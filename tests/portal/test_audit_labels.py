@@ -14,11 +14,17 @@ from portal.models import AuditEvent
 from portal.services import audit_log
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["portal", "keys", "tenants", "renewals"]
+APPS = ["portal", "mfa", "keys", "tenants", "renewals"]
 # The writers that take the action from their caller.
-PASS_THROUGH = {"audit_log", "audit_limits_reached", "attempt_settle", "act_record"}
+PASS_THROUGH = {
+    "audit_log",
+    "audit_limits_reached",
+    "attempt_settle",
+    "act_record",
+    "factor_change_record",
+}
 # The modules of those writers: the only ones that pass a variable on.
-WRITER_MODULES = {("portal", "services.py"), ("tenants", "audit.py")}
+WRITER_MODULES = {("portal", "services.py"), ("tenants", "audit.py"), ("mfa", "services.py")}
 
 
 def literal_codes(expr: ast.expr, path: Path) -> set[str]:
