@@ -9,7 +9,6 @@ import polib
 import pytest
 from django.test import Client
 from django.utils import translation
-
 from django_otp_webauthn import exceptions
 
 LIBRARY = Path(django_otp_webauthn.__file__).parent
