@@ -21,7 +21,7 @@ from portal.second_factor import (
 
 class StepUpNeeded(exceptions.OTPWebAuthnApiError):
     status_code = 403
-    code = "step_up_needed"
+    default_code = "step_up_needed"
     default_detail = _("Confirm it's you again (reload the page), then add the passkey.")
 
 
