@@ -1,5 +1,6 @@
 """A person who lost their factors is asked by their own organization to enrol again: a partner
-admin for the partner's users, a customer admin for the tenant's users (ops do it in the admin).
+admin for the partner's users (here), a customer admin for the tenant's users (tenants.views, with
+the tenant rule), ops in the admin.
 Each is a step-up act, audited and e-mailed to the person."""
 
 from django.contrib import messages
@@ -12,10 +13,10 @@ from mfa.services import factors_reset
 from mfa.step_up import step_up_required
 from portal.access import partner_admin_required
 from portal.models import PartnerMembership
-from tenants.access import Permission, customer_required, tenant_user_of
 
 
-def _reset_page(request, person, done_url: str, by: str):
+def reset_page(request, person, done_url: str, by: str):
+    """GET asks to confirm; POST removes the person's factors. `by`: who asks (audit)."""
     if person.pk == request.user.pk:
         # Nobody resets their own factors: a recovery code, or another admin, is the way back.
         raise PermissionDenied
@@ -39,18 +40,4 @@ def partner_user_reset(request, user_pk: int):
     membership = get_object_or_404(
         PartnerMembership.objects.select_related("user"), partner=request.partner, user_id=user_pk
     )
-    return _reset_page(request, membership.user, reverse("tenants:partner_dashboard"), by="partner")
-
-
-@customer_required(Permission.ADMINS_MANAGE)
-@step_up_required
-def customer_user_reset(request, account_pk: int):
-    tenant_user = tenant_user_of(request.access, account_pk)
-    if tenant_user.user is None:
-        raise PermissionDenied
-    return _reset_page(
-        request,
-        tenant_user.user,
-        reverse("tenants:customer_user", args=[tenant_user.pk]),
-        by="tenant",
-    )
+    return reset_page(request, membership.user, reverse("tenants:partner_dashboard"), by="partner")

@@ -52,9 +52,4 @@ urlpatterns = [
         resets.partner_user_reset,
         name="partner_user_reset",
     ),
-    path(
-        "customer/users/<int:account_pk>/second-factor/reset/",
-        resets.customer_user_reset,
-        name="customer_user_reset",
-    ),
 ]

@@ -89,6 +89,11 @@ urlpatterns = [
     path("customer/", include(tenant_pages("customer"))),
     path("customer/licenses/", views.customer_licenses, name="customer_licenses"),
     path(
+        "customer/users/<int:account_pk>/second-factor/reset/",
+        views.customer_user_reset,
+        name="customer_user_reset",
+    ),
+    path(
         "customer/subscriptions/<int:subscription_pk>/partner-of-record/",
         views.customer_partner_of_record,
         name="customer_partner_of_record",

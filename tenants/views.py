@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse
@@ -25,6 +26,7 @@ from keys.services import (
     redemption_step_reach,
 )
 from keys.views import key_entry
+from mfa.resets import reset_page
 from mfa.selectors import partner_team, user_factors
 from mfa.step_up import step_up_if, step_up_required
 from portal.access import partner_required
@@ -633,6 +635,21 @@ def _factors_shown(request, tenant_user: TenantUser) -> dict | None:
     if not request.access.can(Permission.ADMINS_MANAGE):
         return None
     return user_factors(tenant_user.user)
+
+
+@customer_required(Permission.ADMINS_MANAGE)
+@step_up_required
+def customer_user_reset(request, account_pk: int):
+    """A customer admin lets a user of the tenant who lost their factors enrol again."""
+    tenant_user = tenant_user_of(request.access, account_pk)
+    if tenant_user.user is None:
+        raise PermissionDenied
+    return reset_page(
+        request,
+        tenant_user.user,
+        reverse("tenants:customer_user", args=[tenant_user.pk]),
+        by="tenant",
+    )
 
 
 @tenant_page(Permission.USERS_MANAGE)

@@ -212,7 +212,7 @@ EXPECTED = {
     # Letting Northwind's agent enrol again: Northwind's admins only.
     "mfa:partner_user_reset": ("GET", partner_admins()),
     # Contoso's admin's own record: nobody resets their own factors (403).
-    "mfa:customer_user_reset": ("GET", customer_admins(403, other=404)),
+    "tenants:customer_user_reset": ("GET", customer_admins(403, other=404)),
     # django-otp-webauthn's ceremonies (JSON). Registration needs a session; verification a
     # session too (no passwordless sign-in).
     "otp_webauthn:credential-registration-begin": ("POST", {**signed_in(200), "anonymous": 403}),
