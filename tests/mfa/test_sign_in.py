@@ -287,3 +287,17 @@ def test_the_secret_is_encrypted_at_rest(partner_admin):
     device = app_of(partner_admin)
     stored = AuthenticatorApp.objects.values_list("encrypted_secret", flat=True).get(pk=device.pk)
     assert device.secret_base32 not in stored and device.secret.hex() not in stored
+
+
+def test_the_access_rule_itself_refuses_a_session_without_its_factor(partner_admin, contoso_admin):
+    """Behind the gate, portal.access asks too: a request user that has a factor but did not
+    verify it has no partner membership and no customer account."""
+    from portal.access import customer_user_account, partner_membership
+
+    for person in (partner_admin, contoso_admin):
+        app_of(person)
+        person.is_verified = lambda: False  # as django-otp's middleware sets it
+        assert partner_membership(person) is None and customer_user_account(person) is None
+        person.is_verified = lambda: True
+    assert partner_membership(partner_admin) is not None
+    assert customer_user_account(contoso_admin) is not None
