@@ -5,7 +5,9 @@ from datetime import date, timedelta
 import pytest
 from django.test import Client
 
+from portal.models import User
 from tests.factories import DelegationRelationshipFactory, TenantFactory
+from tests.second_factor import second_step
 
 TODAY = date(2026, 6, 1)
 
@@ -113,7 +115,8 @@ def test_the_customer_sees_the_timeline_and_what_happens_next(subscribe, time_ma
     time_machine.move_to(TODAY)
     subscription = subscribe(TODAY + timedelta(days=10))
     client = Client()
-    client.login(email="megan@contoso.example", password="portal-demo")
+    assert client.login(email="megan@contoso.example", password="portal-demo")
+    second_step(client, User.objects.get(email="megan@contoso.example"))
     page = client.get(f"/customer/subscriptions/{subscription.pk}/").content.decode()
     assert 'data-testid="timeline"' in page and 'data-testid="next-change"' in page
     home = client.get("/customer/").content.decode()
@@ -150,7 +153,8 @@ def test_the_customer_home_table_stacks_on_a_phone(subscribe, time_machine):
     time_machine.move_to(TODAY)
     subscribe(TODAY + timedelta(days=20))
     client = Client()
-    client.login(email="megan@contoso.example", password="portal-demo")
+    assert client.login(email="megan@contoso.example", password="portal-demo")
+    second_step(client, User.objects.get(email="megan@contoso.example"))
     page = client.get("/customer/").content.decode()
     table = page[page.index('data-testid="subscriptions"') - 60 : page.index("</table>")]
     assert 'class="table table-stack' in table and "table-responsive" not in page
