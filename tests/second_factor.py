@@ -4,6 +4,7 @@ client signed in *with* the factor (as everyone who holds power is in the portal
 `Client.force_login` is extended in conftest.py to verify the session with the person's app
 (made here, a real confirmed device), so the suite's existing sign-ins stay what they were:
 a person who passed both steps. `force_login(user, verified=False)` is the password alone.
+A test that signs in through the password form adds `second_step` after it.
 """
 
 import time
@@ -52,3 +53,13 @@ def session_verify(client, user) -> None:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session[VERIFIED_AT_SESSION_KEY] = timezone.now().timestamp()
     session.save()
+
+
+def second_step(client, user, **extra):
+    """The second step of signing in, after the password form (`client.login` or a POST to
+    /accounts/login/): a code from the person's authenticator app (made when they have none)
+    sent to the verification page, as a person does. `extra`: the request's headers."""
+    code = fresh_code(app_of(user))
+    response = client.post("/accounts/verify/", {"method": "app", "code": code}, **extra)
+    assert response.status_code == 302, "the verification page refused the app's code"
+    return response

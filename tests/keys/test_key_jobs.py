@@ -18,6 +18,7 @@ from keys.services import batch_import, key_digest, key_jobs_sweep
 from keys.services import inventory as inventory_service
 from portal.models import AuditEvent
 from tests.helpers import generate_form, stored_digests
+from tests.second_factor import session_verify
 
 GENERATE = "/admin/keys/keybatch/generate/"
 IMPORT = "/admin/keys/keybatch/import/"
@@ -248,6 +249,9 @@ def test_the_sweep_deletes_keys_nobody_downloaded_in_time(client, staff, product
     assert key_jobs_sweep(now=timezone.now() + timedelta(hours=23))["expired"] == 0
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
         call_command("sweep_key_jobs", stdout=io.StringIO())
+        # A day later the sign-in's verification is too old for the download (a step-up act):
+        # verify again, as the person would, to reach the answer about the deleted keys.
+        session_verify(client, staff)
         refused = client.post(job_url(job, "download"), follow=True).content.decode()
     assert not KeyJobFile.objects.exists()
     assert "not downloaded within 24 hours and were deleted" in refused

@@ -1,6 +1,7 @@
 """The language picked in the header is saved on the person's account, signed in or not yet."""
 
 from portal.models import AuditEvent
+from tests.second_factor import second_step
 
 SIGN_IN = "/accounts/login/"
 
@@ -20,6 +21,7 @@ def test_it_saves_the_language_picked_on_the_sign_in_page(client, partner_admin)
     partner_admin.refresh_from_db()
     assert partner_admin.language == "fr"
     assert AuditEvent.objects.filter(action="user.language_changed", actor=partner_admin).exists()
+    second_step(client, partner_admin)  # a partner user's pages need the second factor
     assert "Présentation du partenaire" in client.get("/partner/").content.decode()
 
 
@@ -83,6 +85,7 @@ def test_a_failed_sign_in_saves_nothing(client, partner_admin):
 def test_signing_in_keeps_the_browsers_language_when_none_was_chosen_here(client, partner_admin):
     # The account's "en" may be only the default: a French browser keeps French pages.
     sign_in(client, HTTP_ACCEPT_LANGUAGE="fr")
+    second_step(client, partner_admin, HTTP_ACCEPT_LANGUAGE="fr")
     assert (
         "Présentation du partenaire"
         in client.get("/partner/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()

@@ -10,6 +10,7 @@ from portal.models import AuditEvent, PartnerMembership, User
 from renewals.services import DirectBillingError, direct_billing_switch, prepaid_days_lost
 from tenants.access import Permission, tenant_access
 from tenants.models import License, Subscription, TenantUser
+from tests.second_factor import second_step
 
 TODAY = date(2026, 6, 20)
 END = date(2026, 6, 30)
@@ -27,8 +28,7 @@ def admin_access(contoso):
 
 def test_the_page_shows_the_prepaid_days_lost(subscription, time_machine):
     time_machine.move_to(TODAY)
-    client = Client()
-    client.login(email="megan@contoso.example", password="portal-demo")
+    client = customer_client()
     response = client.get(f"/customer/subscriptions/{subscription.pk}/direct-billing/")
     assert response.status_code == 200
     # The days after today: the "days left" the pages show (10 on June 20 for June 30).
@@ -41,8 +41,7 @@ def test_the_customer_admin_switches(subscription, contoso, time_machine):
     time_machine.move_to(TODAY)
     alex = TenantUser.objects.get(email="alex@contoso.example")
     License.objects.create(subscription=subscription, tenant_user=alex)
-    client = Client()
-    client.login(email="megan@contoso.example", password="portal-demo")
+    client = customer_client()
     response = client.post(f"/customer/subscriptions/{subscription.pk}/direct-billing/")
     assert response.status_code == 302
     subscription.refresh_from_db()
@@ -168,8 +167,11 @@ def test_a_user_administrator_relationship_does_not_allow_switching(
 
 
 def customer_client():
+    """Megan signed in: her password, then the code of her authenticator app (a customer admin
+    must have a second factor)."""
     client = Client()
-    client.login(email="megan@contoso.example", password="portal-demo")
+    assert client.login(email="megan@contoso.example", password="portal-demo")
+    second_step(client, User.objects.get(email="megan@contoso.example"))
     return client
 
 
@@ -279,8 +281,7 @@ def test_the_ended_prepaid_subscription_keeps_its_partner_of_record(
     from tenants.services import partner_of_record_set
 
     time_machine.move_to(TODAY)
-    client = Client()
-    client.login(email="megan@contoso.example", password="portal-demo")
+    client = customer_client()
     client.post(f"/customer/subscriptions/{subscription.pk}/direct-billing/")
     home = client.get("/customer/").content.decode()
     assert home.count("Change or remove") == 0  # the new one has none; the ended one is closed

@@ -11,6 +11,7 @@ from renewals.models import RenewalNotice
 from renewals.services import lifecycle_advance
 from tenants.lifecycle import subscription_state
 from tenants.models import License, Subscription, SubscriptionKey, TenantUser
+from tests.second_factor import second_step
 
 END = date(2026, 6, 30)
 State = Subscription.State
@@ -218,7 +219,8 @@ def test_the_disabled_email_offers_direct_billing_which_the_page_allows(subscrib
     assert "Northwind Partners" in mail.message
     time_machine.move_to(END + timedelta(days=31))
     client = Client()
-    client.login(email="megan@contoso.example", password="portal-demo")
+    assert client.login(email="megan@contoso.example", password="portal-demo")
+    second_step(client, User.objects.get(email="megan@contoso.example"))  # a customer admin
     page = client.get(f"/customer/subscriptions/{subscription.pk}/").content.decode()
     assert 'data-testid="direct-billing"' in page
     page = client.get(f"/customer/subscriptions/{subscription.pk}/direct-billing/")

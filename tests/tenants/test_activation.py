@@ -7,8 +7,10 @@ from django.core import mail
 from django.utils import timezone
 from post_office.models import Email
 
+from mfa.models import AuthenticatorApp
 from portal.models import AuditEvent, User
 from tenants.services import tenant_create
+from tests.second_factor import fresh_code, second_step
 
 
 @pytest.fixture
@@ -50,16 +52,27 @@ def test_the_admin_sets_a_password_and_lands_on_the_customer_home(client, create
         {"new_password1": "a-long-Passphrase-2026", "new_password2": "a-long-Passphrase-2026"},
         follow=True,
     )
+    # Signed in, a customer admin adds a second factor before anything else.
+    assert response.redirect_chain[-1][0] == "/accounts/security/?next=%2F"
+    assert 'data-testid="must-enrol"' in response.content.decode()
+    user = User.objects.get(email="megan@contoso.example")
+    assert user.check_password("a-long-Passphrase-2026")
+    assert AuditEvent.objects.filter(action="tenant_user.activated", actor=user).exists()
+    # She sets up an authenticator app (its first code confirms it) and reaches her home.
+    assert client.get("/accounts/security/authenticator-app/").status_code == 200
+    device = AuthenticatorApp.objects.get(user=user, confirmed=False)
+    enrolled = client.post("/accounts/security/authenticator-app/", {"code": fresh_code(device)})
+    assert enrolled.status_code == 302
+    response = client.get("/", follow=True)
     assert response.redirect_chain[-1][0] == "/customer/"
     assert b"Business Standard" in response.content
     assert b"1 of 2 used" in response.content
     assert b"contoso.cloudsuite.example" in response.content
-    user = User.objects.get(email="megan@contoso.example")
-    assert user.check_password("a-long-Passphrase-2026")
-    assert AuditEvent.objects.filter(action="tenant_user.activated", actor=user).exists()
-    # Signing in later works with that password.
+    # Signing in later works with that password, and then her app's code.
     client.logout()
     assert client.login(username="megan@contoso.example", password="a-long-Passphrase-2026")
+    assert client.get("/")["Location"] == "/accounts/verify/?next=%2F"
+    second_step(client, user)
     assert client.get("/")["Location"] == "/customer/"
 
 
