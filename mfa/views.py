@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -37,6 +38,8 @@ FACTOR_MODELS = {
     "recovery-codes": StaticDevice,
 }
 APP_SETUP_SESSION_KEY = "mfa_app_setup"
+# Where the person was going when the gate sent them to enrol: they go on there once done.
+ENROL_NEXT_SESSION_KEY = "mfa_enrol_next"
 
 
 def _next_url(request, default: str = "home") -> str:
@@ -147,6 +150,8 @@ def security(request):
     if step_up is not None:
         return step_up
     user = request.user
+    if _next_url(request, default=""):
+        request.session[ENROL_NEXT_SESSION_KEY] = _next_url(request)
     return render(
         request,
         "mfa/security.html",
@@ -206,10 +211,15 @@ def app_setup(request):
 
 
 def _after_first_factor(request):
-    """Recovery codes right after the first factor, so that losing it is no dead end."""
+    """Recovery codes right after the first factor, so that losing it is no dead end; then on
+    to where the person was going."""
     if services.devices_of(request.user)["recovery"] is None:
         return redirect("mfa:recovery_codes")
-    return redirect("mfa:security")
+    return redirect(_continue_url(request))
+
+
+def _continue_url(request) -> str:
+    return request.session.pop(ENROL_NEXT_SESSION_KEY, None) or reverse("mfa:security")
 
 
 @never_cache
@@ -224,7 +234,11 @@ def recovery_codes(request):
         return redirect("mfa:security")
     if request.method == "POST":
         codes = services.recovery_codes_generate(user=request.user, actor=request.user)
-        return render(request, "mfa/recovery_codes_new.html", {"codes": codes})
+        return render(
+            request,
+            "mfa/recovery_codes_new.html",
+            {"codes": codes, "continue_url": _continue_url(request)},
+        )
     left = services.devices_of(request.user)["recovery_left"]
     return render(request, "mfa/recovery_codes.html", {"left": left})
 

@@ -55,8 +55,9 @@ def grace_ends(user) -> datetime:
 
 
 def in_grace(user) -> bool:
-    """A person who must enrol but may still work without a factor (with a banner)."""
-    return timezone.now() < grace_ends(user)
+    """A person who must enrol but may still work without a factor (with a banner). With no
+    grace days there is none, whatever the clock says."""
+    return user.mfa_grace_from <= timezone.now() < grace_ends(user)
 
 
 def session_verified(user) -> bool:

@@ -301,3 +301,18 @@ def test_the_access_rule_itself_refuses_a_session_without_its_factor(partner_adm
         person.is_verified = lambda: True
     assert partner_membership(partner_admin) is not None
     assert customer_user_account(contoso_admin) is not None
+
+
+def test_after_enrolling_the_person_goes_on_where_they_were_going(partner_admin):
+    client = Client()
+    password_step(client, partner_admin.email)
+    gate = client.get("/partner/customers/")["Location"]
+    assert gate == "/accounts/security/?next=%2Fpartner%2Fcustomers%2F"
+    client.get(gate)
+    client.get("/accounts/security/authenticator-app/")
+    device = AuthenticatorApp.objects.get(user=partner_admin)
+    done = client.post("/accounts/security/authenticator-app/", {"code": fresh_code(device)})
+    assert done["Location"] == "/accounts/security/recovery-codes/"
+    codes_page = client.post("/accounts/security/recovery-codes/").content.decode()
+    assert 'href="/partner/customers/">' in codes_page
+    assert client.get("/partner/customers/").status_code == 200
