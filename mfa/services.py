@@ -55,7 +55,6 @@ def factor_change_record(
             "user": user,
             "event": event,
             "kind": details.get("kind", ""),
-            "by_other": actor is not None and actor.pk != user.pk,
             "at": timezone.now(),
         },
     )
@@ -111,8 +110,13 @@ def app_setup_confirm(*, device: AuthenticatorApp, code: str, request) -> bool:
 
 def passkey_added(*, credential: WebAuthnCredential, request) -> None:
     """A passkey was registered (django-otp-webauthn's ceremony): name it, record it."""
-    count = WebAuthnCredential.objects.filter(user=credential.user).count()
-    credential.name = str(_("Passkey %(number)s") % {"number": count})
+    taken = set(
+        WebAuthnCredential.objects.filter(user=credential.user).values_list("name", flat=True)
+    )
+    number = len(taken)
+    while str(_("Passkey %(number)s") % {"number": number}) in taken:
+        number += 1  # "Passkey 2" removed, then another added: not a second "Passkey 3"
+    credential.name = str(_("Passkey %(number)s") % {"number": number})
     credential.save(update_fields=["name"])
     factor_change_record(
         action="mfa.factor_added",
