@@ -29,14 +29,17 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Page, expect
 
 from keys.codec import format_key, generate_key
+from portal.models import User
 from renewals.services import direct_billing_switch
 from tenants.access import Permission, tenant_access
+from tests.browser.helpers import enrol_with_app, sign_in_here, verify_with_app
 from tests.factories import (
     DelegationOfferFactory,
     DelegationRelationshipFactory,
     SubscriptionFactory,
     TenantFactory,
 )
+from tests.second_factor import app_of
 
 pytestmark = pytest.mark.browser
 
@@ -142,7 +145,6 @@ def world(
     countries,
     tenant_details,
 ):
-    from portal.models import User
     from tenants.emails import activation_url
     from tenants.models import ActivityLog, License, RedemptionTarget, TenantUser
     from tenants.services import tenant_create
@@ -346,9 +348,25 @@ def signed_out(then):
 
 
 def signs_in(email: str):
-    """Whoever was signed in signs out first."""
+    """Whoever was signed in signs out first; then the password and the authenticator app's
+    code (the person is given an app first, when they have none)."""
 
-    return signed_out(fill_sign_in(email, "portal-demo"))
+    def go(page: Page, world: World):
+        device = app_of(User.objects.get(email=email))
+        signed_out(fill_sign_in(email, "portal-demo"))(page, world)
+        verify_with_app(page, device)
+
+    return go
+
+
+def enrolled_then(path: str):
+    """On the security page: set up an authenticator app, then go to `path`."""
+
+    def go(page: Page, world: World):
+        enrol_with_app(page)
+        page.goto(world.url + path.format(w=world))
+
+    return go
 
 
 def check_key(key: str):
@@ -463,11 +481,10 @@ def guess_until_refused(page: Page, world: World):
 
 
 def admin_signs_in(page: Page, world: World):
-    """Ops sign in on the admin's own page, whoever was signed in before."""
-    signed_out(goto("/admin/login/"))(page, world)
-    page.locator("#login-form input[name=username]").fill("ops@example.com")
-    page.locator("#login-form input[name=password]").fill("portal-demo")
-    submit(page, "#login-form input[type=submit]")
+    """Ops open the admin, whoever was signed in before: the portal's sign-in (password, then
+    the authenticator app's code) leads back to it."""
+    signed_out(goto("/admin/"))(page, world)
+    sign_in_here(page, "ops@example.com")
 
 
 def admin_submitted(path: str, **fields: str):
@@ -591,7 +608,12 @@ STEPS = [
     Step("new activation link sent", ask_for_a_new_link),
     Step("activation", goto("{w.activation}")),
     Step("activation, mismatch", new_passwords("{w.activation}", NEW_PASSWORD, "x"), shows=ERROR),
-    Step("customer home", new_passwords("{w.activation}", NEW_PASSWORD, NEW_PASSWORD)),
+    Step(
+        "second factor needed after activation",
+        new_passwords("{w.activation}", NEW_PASSWORD, NEW_PASSWORD),
+        shows="[data-testid=must-enrol]",
+    ),
+    Step("customer home", enrolled_then("/customer/")),
     Step("users and licenses", goto("/customer/users/")),
     Step("users, no match", goto("/customer/users/?q=zzz")),
     Step("a user", goto("/customer/users/{w.alex}/")),
