@@ -61,10 +61,18 @@ def sign_out(page) -> None:
         page.evaluate("document.querySelector(\"form[action$='/logout/']\").submit()")
 
 
+def _none_of(near: set[str]) -> str:
+    return next(code for n in range(10**DIGITS) if (code := f"{n:0{DIGITS}d}") not in near)
+
+
 def wrong_code(device) -> str:
     """Six digits that the person's app shows at no step near now: the portal must refuse them."""
-    near = {code_at(device, time.time() + k * STEP_SECONDS) for k in range(-3, 4)}
-    return next(code for n in range(10**DIGITS) if (code := f"{n:0{DIGITS}d}") not in near)
+    return _none_of({code_at(device, time.time() + k * STEP_SECONDS) for k in range(-3, 4)})
+
+
+def wrong_app_code(secret: str) -> str:
+    """`wrong_code` for an app known only by the secret a set-up page shows."""
+    return _none_of({app_code(secret, time.time() + k * STEP_SECONDS) for k in range(-3, 4)})
 
 
 def verification_aged(page, seconds: float) -> None:

@@ -14,6 +14,7 @@ is found by its place on the page.
 """
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit
 
@@ -109,7 +110,7 @@ def open_page(browser):
     contexts, sessions = [], []
 
     def open_(language: str, passkeys: bool = False):
-        context = browser.new_context(locale=LOCALES[language])
+        context = browser.new_context(locale=LOCALES[language], accept_downloads=True)
         contexts.append(context)
         page = context.new_page()
         if passkeys:
@@ -176,6 +177,9 @@ def recovery_codes_made(page, server) -> list[str]:
     expect(shown).to_have_count(10)
     codes = shown.all_inner_texts()
     assert len(set(codes)) == 10
+    with page.expect_download() as download:  # "Download": the same codes, one a line
+        page.locator("main a[download]").click()
+    assert Path(download.value.path()).read_text(encoding="utf-8").split() == codes
     page.goto(f"{server.url}/accounts/security/recovery-codes/")
     expect(page.get_by_test_id("recovery-codes")).to_have_count(0)
     content = page.content()
@@ -357,6 +361,27 @@ def test_terminating_a_relationship_asks_for_the_factor_again_when_the_last_time
     step_up_then_continue(page, server, partner_admin, words, pending)
     expect(page.get_by_role("alert")).to_contain_text(words["ended"])
     assert not pending()
+
+
+def test_adding_a_passkey_with_an_old_verification_waits_for_a_new_one(
+    server, open_page, partner_admin
+):
+    page = open_page("en", passkeys=True)
+    sign_in(page, server, "partner@northwind.example")
+    page.goto(f"{server.url}/accounts/security/")
+    verification_aged(page, step_up_seconds() + 1)  # the page stayed open a while
+    page.locator("#passkey-register-button").click()
+    with translation.override("en"):
+        refused = gettext("Confirm it's you again (reload the page), then add the passkey.")
+    expect(page.locator("#passkey-register-status-message")).to_contain_text(refused)
+    assert not WebAuthnCredential.objects.exists()
+    page.reload()  # the security page asks for the factor first, then comes back
+    expect(page).to_have_url(STEP_UP_URL)
+    verify_with_app(page, app_of(partner_admin))
+    expect(page).to_have_url(f"{server.url}/accounts/security/")
+    page.locator("#passkey-register-button").click()
+    expect(page).to_have_url(re.compile(r"[?&]added=\d+"))
+    assert WebAuthnCredential.objects.get().user == partner_admin
 
 
 def test_generating_keys_in_the_admin_asks_for_the_factor_again_when_the_last_time_is_old(
