@@ -4,8 +4,10 @@ Each page a person can reach, with its error states, is opened in Chromium and c
 axe-core (bundled with axe-playwright-python: nothing is downloaded). The test fails on any
 serious or critical violation and prints each one's rule, impact and elements. At 375 px no page
 may scroll sideways. The pages are visited in the order a person meets them, in one browser
-context per language and width: signed out, then as a partner admin, then as the customer admin
-who activates their account, then as ops in the Django admin.
+context per language and width: signed out, then as a partner admin (the second step of signing
+in, a step-up and its "Continue" page), then as the customer admin who activates their account
+and enrols (authenticator app, recovery codes, a passkey from Chromium's virtual authenticator),
+then as ops in the Django admin, and last someone who types wrong codes until they are refused.
 
 To look at the pages: A11Y_SCREENSHOTS=/tmp/shots saves a screenshot of each one.
 """
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.urls import reverse
 from django.utils import timezone
@@ -29,14 +32,25 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Page, expect
 
 from keys.codec import format_key, generate_key
+from mfa.services import recovery_codes_generate
+from portal.models import PartnerMembership, User
 from renewals.services import direct_billing_switch
 from tenants.access import Permission, tenant_access
+from tests.browser.helpers import (
+    app_code,
+    sign_in_here,
+    verification_aged,
+    verify_with_app,
+    wrong_app_code,
+    wrong_code,
+)
 from tests.factories import (
     DelegationOfferFactory,
     DelegationRelationshipFactory,
     SubscriptionFactory,
     TenantFactory,
 )
+from tests.second_factor import app_of
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +60,14 @@ LOCALES = {"en": "en-US", "fr": "fr-FR"}
 PHONE = 375
 NEW_PASSWORD = "a-long-Passphrase-2026"
 SCREENSHOTS = os.environ.get("A11Y_SCREENSHOTS")
+AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+}
+VERIFY = "main form input[name=method][value=app]"
 
 
 @dataclass
@@ -78,6 +100,8 @@ class World:
     import_running: int
     import_tailspin: int
     ops: "Ops"
+    agent: int  # a partner agent with an authenticator app: the team's "Let enrol again"
+    partner_app: int  # the partner admin's authenticator app: a factor's page
     change: str = "/accounts/password_change/"
 
 
@@ -134,6 +158,7 @@ def world(
     live_server,
     staff,
     partner_admin,
+    partner_agent,
     northwind,
     nobody,
     products,
@@ -142,7 +167,6 @@ def world(
     countries,
     tenant_details,
 ):
-    from portal.models import User
     from tenants.emails import activation_url
     from tenants.models import ActivityLog, License, RedemptionTarget, TenantUser
     from tenants.services import tenant_create
@@ -153,6 +177,8 @@ def world(
     settings.SIGNIN_LIMIT_PER_ACCOUNT = 1
     settings.EMAIL_LINK_LIMIT_PER_ACCOUNT = 1
     settings.KEY_GUESS_LIMIT_PER_USER = 1
+    # A wrong code, then the right one, still passes; three wrong codes show the 429 page.
+    settings.MFA_LIMIT_PER_ACCOUNT = 2
 
     contoso = tenant_create(
         redemption=redeem(partner_admin, northwind, *make_keys(2, seats=3)),
@@ -211,7 +237,7 @@ def world(
         },
     )
     return World(
-        url=live_server.url,
+        url=_passkeys_on_localhost(settings, live_server),
         customer=contoso.pk,
         activation=urlsplit(activation_url(admin)).path,
         reset=reverse(
@@ -238,7 +264,31 @@ def world(
         direct=direct.pk,
         **imports,
         ops=ops_world(staff, northwind, products, make_keys, subscription, relationship),
+        **_second_factors(northwind, partner_admin, partner_agent),
     )
+
+
+def _passkeys_on_localhost(settings, live_server) -> str:
+    """The live server's URL with the host name passkeys need (WebAuthn refuses IP addresses)."""
+    parts = urlsplit(live_server.url)
+    url = live_server.url
+    if parts.hostname != "localhost":
+        url = f"{parts.scheme}://localhost:{parts.port}"
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [url]
+    return url
+
+
+def _second_factors(northwind, partner_admin, partner_agent) -> dict[str, int]:
+    """The partner admin has an app and recovery codes, one agent an app, another nothing yet:
+    the team table shows each state."""
+    recovery_codes_generate(user=partner_admin, actor=partner_admin)
+    newcomer = User.objects.create_user("new.agent@northwind.example", "portal-demo")
+    PartnerMembership.objects.create(
+        user=newcomer, partner=northwind, role=PartnerMembership.Role.AGENT
+    )
+    app_of(partner_agent)
+    return {"agent": partner_agent.pk, "partner_app": app_of(partner_admin).pk}
 
 
 def _user_imports(contoso, admin, tailspin, partner_admin) -> dict[str, int]:
@@ -346,9 +396,119 @@ def signed_out(then):
 
 
 def signs_in(email: str):
-    """Whoever was signed in signs out first."""
+    """Whoever was signed in signs out first; then the password and the authenticator app's
+    code (the person is given an app first, when they have none)."""
 
-    return signed_out(fill_sign_in(email, "portal-demo"))
+    def go(page: Page, world: World):
+        device = app_of(User.objects.get(email=email))
+        signed_out(fill_sign_in(email, "portal-demo"))(page, world)
+        verify_with_app(page, device)
+
+    return go
+
+
+# --- The second factor -------------------------------------------------------------------------
+
+
+def password_only(email: str, password: str = "portal-demo"):
+    """Whoever was signed in signs out first; then the password, and the page that follows."""
+    return signed_out(fill_sign_in(email, password))
+
+
+def app_form(page: Page):
+    return page.locator("main form:has(input[name=method][value=app])")
+
+
+def wrong_code_sent(email: str):
+    def go(page: Page, world: World):
+        app_form(page).locator("input[name=code]").fill(
+            wrong_code(app_of(User.objects.get(email=email)))
+        )
+        submit(page, "main form:has(input[name=method][value=app]) button[type=submit]")
+
+    return go
+
+
+def code_sent(email: str):
+    """The authenticator app's code, on the verification page (sign-in or step-up)."""
+
+    def go(page: Page, world: World):
+        verify_with_app(page, app_of(User.objects.get(email=email)))
+
+    return go
+
+
+def too_many_wrong_codes(email: str):
+    def go(page: Page, world: World):
+        password_only(email)(page, world)
+        for _try in range(3):
+            wrong_code_sent(email)(page, world)
+            if page.locator("[data-testid=retry-at]").count():
+                return
+
+    return go
+
+
+def with_passkey_button(then, button: str):
+    """`then`, and django-otp-webauthn's script has put its passkey button in (Chromium can
+    make and use passkeys)."""
+
+    def go(page: Page, world: World):
+        then(page, world)
+        expect(page.locator(button)).to_be_visible()
+
+    return go
+
+
+def step_up_asked(page: Page, world: World):
+    """The form on the page sent when the last verification is older than the step-up allows."""
+    verification_aged(page, settings.MFA_STEP_UP_MINUTES * 60 + 1)
+    submit(page)
+
+
+def app_setup_code(right: bool):
+    """On the set-up page: the code of the secret it shows (or one that is not)."""
+
+    def go(page: Page, world: World):
+        secret = page.get_by_test_id("totp-secret").inner_text()
+        code = app_code(secret) if right else wrong_app_code(secret)
+        page.locator("main form input[name=code]").fill(code)
+        submit(page)
+
+    return go
+
+
+def passkey_added(page: Page, world: World):
+    """ "Add a passkey" with Chromium's virtual authenticator: the page lists it, marked."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    with_passkey_button(goto("/accounts/security/"), "#passkey-register-button")(page, world)
+    page.locator("#passkey-register-button").click()
+    expect(page.locator("main .list-group-item-success")).to_be_visible()
+    cdp.detach()
+
+
+def her_passkey(page: Page, world: World):
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    passkey = WebAuthnCredential.objects.get(user__email="megan@contoso.example")
+    page.goto(f"{world.url}/accounts/security/passkey/{passkey.pk}/")
+
+
+def then(*steps):
+    """Each of `steps`, in turn."""
+
+    def go(page: Page, world: World):
+        for step in steps:
+            step(page, world)
+
+    return go
+
+
+def sent(page: Page, world: World):
+    """The form on the page, sent as it is."""
+    submit(page)
 
 
 def check_key(key: str):
@@ -463,11 +623,10 @@ def guess_until_refused(page: Page, world: World):
 
 
 def admin_signs_in(page: Page, world: World):
-    """Ops sign in on the admin's own page, whoever was signed in before."""
-    signed_out(goto("/admin/login/"))(page, world)
-    page.locator("#login-form input[name=username]").fill("ops@example.com")
-    page.locator("#login-form input[name=password]").fill("portal-demo")
-    submit(page, "#login-form input[type=submit]")
+    """Ops open the admin, whoever was signed in before: the portal's sign-in (password, then
+    the authenticator app's code) leads back to it."""
+    signed_out(goto("/admin/"))(page, world)
+    sign_in_here(page, "ops@example.com")
 
 
 def admin_submitted(path: str, **fields: str):
@@ -514,7 +673,22 @@ STEPS = [
     Step("page not found", goto("/no-such-page/"), 404),
     Step("server error", goto("/test-server-error/"), 500, bilingual=True),
     # The partner admin.
-    Step("partner overview", signs_in("partner@northwind.example")),
+    Step("second step of signing in", password_only("partner@northwind.example"), shows=VERIFY),
+    Step(
+        "second step, recovery code",
+        goto("/accounts/verify/?method=recovery&next=/"),
+        shows="main form input[name=method][value=recovery]",
+    ),
+    Step(
+        "second step, wrong code",
+        then(goto("/accounts/verify/?next=/"), wrong_code_sent("partner@northwind.example")),
+        shows=ERROR,
+    ),
+    Step(
+        "partner overview",
+        code_sent("partner@northwind.example"),
+        shows="[data-testid=team] a[href*='/second-factor/reset/']",
+    ),
     Step("menus open", menus_open),
     Step("partner menu open", partner_menu_open),
     Step("customers", goto("/partner/customers/")),
@@ -579,6 +753,19 @@ STEPS = [
     Step("change password", goto("{w.change}")),
     Step("change password, errors", new_passwords("{w.change}", "x", "y"), shows=ERROR),
     Step("password changed", goto("/accounts/password_change/done/")),
+    Step(
+        "sign-in security",
+        with_passkey_button(goto("/accounts/security/"), "#passkey-register-button"),
+        shows="[data-testid=recovery-left]",
+    ),
+    Step("an authenticator app", goto("/accounts/security/app/{w.partner_app}/")),
+    Step("let a team member enrol again", goto("/partner/team/{w.agent}/second-factor/reset/")),
+    Step("confirm it's you (step-up)", step_up_asked, shows=VERIFY),
+    Step(
+        "continue where you were",
+        code_sent("partner@northwind.example"),
+        shows="main form[action$='/second-factor/reset/']",
+    ),
     Step("not allowed (partner on a customer page)", goto("/customer/"), 403),
     Step("page not found, signed in", goto("/partner/customers/999999/"), 404),
     Step("too many key look-ups", guess_until_refused, 429),
@@ -591,10 +778,36 @@ STEPS = [
     Step("new activation link sent", ask_for_a_new_link),
     Step("activation", goto("{w.activation}")),
     Step("activation, mismatch", new_passwords("{w.activation}", NEW_PASSWORD, "x"), shows=ERROR),
-    Step("customer home", new_passwords("{w.activation}", NEW_PASSWORD, NEW_PASSWORD)),
+    Step(
+        "second factor needed after activation",
+        with_passkey_button(
+            new_passwords("{w.activation}", NEW_PASSWORD, NEW_PASSWORD), "#passkey-register-button"
+        ),
+        shows="[data-testid=must-enrol]",
+    ),
+    Step(
+        "set up an authenticator app",
+        goto("/accounts/security/authenticator-app/"),
+        shows="[data-testid=totp-secret]",
+    ),
+    Step("set up an authenticator app, wrong code", app_setup_code(right=False), shows=ERROR),
+    Step("recovery codes offered", app_setup_code(right=True)),
+    Step("recovery codes shown once", sent, shows="[data-testid=recovery-codes]"),
+    Step("recovery codes, some left", goto("/accounts/security/recovery-codes/")),
+    Step("sign-in security, passkey added", passkey_added),
+    Step("a passkey", her_passkey, shows="main form input[name=name]"),
+    Step(
+        "second step, every factor",
+        with_passkey_button(
+            password_only("megan@contoso.example", NEW_PASSWORD), "#passkey-verification-button"
+        ),
+        shows=VERIFY,
+    ),
+    Step("customer home", code_sent("megan@contoso.example")),
     Step("users and licenses", goto("/customer/users/")),
     Step("users, no match", goto("/customer/users/?q=zzz")),
     Step("a user", goto("/customer/users/{w.alex}/")),
+    Step("let a user enrol again", goto("/customer/users/{w.alex}/second-factor/reset/")),
     Step("add a user", goto("/customer/users/add/")),
     Step("add a user, errors", submitted("/customer/users/add/"), shows=ERROR),
     Step("add users from a file", goto("/customer/users/import/")),
@@ -706,6 +919,15 @@ STEPS = [
     Step("admin: an audit event", goto("/admin/portal/auditevent/{w.ops.event}/change/")),
     Step("admin: outbox", goto("/admin/post_office/email/")),
     Step("admin: an e-mail", goto("/admin/post_office/email/{w.ops.email}/change/")),
+    Step("admin: accounts without a second factor", goto("/admin/mfa/accountwithoutfactor/")),
+    Step("admin: authenticator apps", goto("/admin/mfa/authenticatorapp/")),
+    # Someone who types wrong codes until the portal stops checking them.
+    Step(
+        "too many wrong codes",
+        too_many_wrong_codes("agent@northwind.example"),
+        429,
+        "[data-testid=retry-at]",
+    ),
 ]
 
 

@@ -10,7 +10,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from tenants.models import ActivityLog, DelegationOffer, DelegationRelationship, TenantUser
-from tests.browser.helpers import field, sign_in
+from tests.browser.helpers import field, sign_in, sign_in_here
 
 pytestmark = pytest.mark.browser
 
@@ -97,7 +97,7 @@ def send_offer(browser, live_server, words):
 
 
 def open_the_link(browser, live_server, words):
-    """Megan opens the link in her e-mail, signs in, and lands on the offer."""
+    """Megan opens the link in her e-mail, signs in (both steps), and lands on the offer."""
     message = next(
         m for m in mail.outbox if m.to == ["megan@contoso.example"] and "/offer/" in m.body
     )
@@ -105,9 +105,7 @@ def open_the_link(browser, live_server, words):
     context = browser.new_context(locale=words["locale"])
     page = context.new_page()
     page.goto(f"{live_server.url}{link.split('127.0.0.1:8000', 1)[1]}")
-    page.locator("input[name=username]").fill("megan@contoso.example")
-    page.locator("input[name=password]").fill("portal-demo")
-    page.locator("main form button[type=submit]").click()
+    sign_in_here(page, "megan@contoso.example")  # the password, then her app's code
     expect(page.get_by_test_id("offer")).to_contain_text("1000001")
     expect(page.get_by_test_id("offer-roles")).to_contain_text(words["user_admin"])
     return context, page

@@ -60,7 +60,9 @@ def test_ops_follow_a_generation_job_and_download_its_keys_once(
     )
 
     def with_policy(route):
-        response = route.fetch()
+        # Redirects go back to the browser, which follows them itself: the page's address is
+        # where the portal sent it (the second step of signing in).
+        response = route.fetch(max_redirects=0)
         route.fulfill(
             response=response,
             headers={**response.headers, "content-security-policy": STRICT},

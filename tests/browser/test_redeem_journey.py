@@ -7,7 +7,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from keys.codec import format_key
-from tests.browser.helpers import REDEEM_WORDS, field, sign_in
+from tests.browser.helpers import REDEEM_WORDS, enrol_with_app, field, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +96,10 @@ def test_a_partner_goes_from_key_cards_to_a_working_customer(
     page.locator("input[name=new_password1]").fill("a-long-Passphrase-2026")
     page.locator("input[name=new_password2]").fill("a-long-Passphrase-2026")
     page.get_by_role("button", name=words["activate"]).click()
+    # A customer admin must have a second factor: she adds one before anything else.
+    expect(page).to_have_url(re.compile(r"/accounts/security/\?next="))
+    enrol_with_app(page)
+    page.locator(".navbar-brand").click()  # then home: her organization's page
     expect(page).to_have_url(f"{live_server.url}/customer/")
     subscriptions = page.get_by_test_id("subscriptions")
     expect(subscriptions).to_contain_text("Business Standard")
