@@ -29,8 +29,8 @@ webauthn_urls = (
             webauthn.PasskeyAuthenticationComplete.as_view(),
             name="credential-authentication-complete",
         ),
-        # The script's words, in the page's language (the French is the portal's: locale/fr's
-        # djangojs catalogue).
+        # The script's words, in the page's language (the French is the portal's:
+        # locale_libraries/fr/LC_MESSAGES/djangojs.po, as the library ships none).
         path(
             "jsi18n/",
             JavaScriptCatalog.as_view(packages=["django_otp_webauthn"]),

@@ -84,6 +84,8 @@ def verify(request):
                 messages.warning(request, _recovery_used_message(request.user))
             return redirect(_next_url(request))
         form.add_error("code", _wrong_code_message(method))
+        if method == "app":
+            _clear_code(form)
     return render(
         request,
         "mfa/verify.html",
@@ -103,6 +105,13 @@ def _verify_context(request, method, step_up, app_form, recovery_form) -> dict:
         "app_form": app_form,
         "recovery_form": recovery_form,
     }
+
+
+def _clear_code(form) -> None:
+    """A refused app code is worth nothing: the field comes back empty for the next one (the
+    error stays). A recovery code stays as typed, to be corrected."""
+    form.data = form.data.copy()
+    form.data["code"] = ""
 
 
 def _wrong_code_message(method: str) -> str:
@@ -190,6 +199,7 @@ def app_setup(request):
             messages.success(request, _("Your authenticator app is set up."))
             return _after_first_factor(request)
         form.add_error("code", _wrong_code_message("app"))
+        _clear_code(form)
     qr_title = _("QR code of your authenticator app's set-up")
     # Drawn here as SVG (no image service); a white quiet zone so that dark themes still scan.
     qr_svg = segno.make(device.config_url, error="m").svg_inline(

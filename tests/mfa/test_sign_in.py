@@ -316,3 +316,14 @@ def test_after_enrolling_the_person_goes_on_where_they_were_going(partner_admin)
     codes_page = client.post("/accounts/security/recovery-codes/").content.decode()
     assert 'href="/partner/customers/">' in codes_page
     assert client.get("/partner/customers/").status_code == 200
+
+
+def test_a_refused_app_code_comes_back_empty_and_a_recovery_code_as_typed(partner_admin):
+    app_of(partner_admin)
+    recovery_codes_generate(user=partner_admin, actor=partner_admin)
+    client = Client()
+    password_step(client, partner_admin.email)
+    page = client.post("/accounts/verify/", {"method": "app", "code": "000000"}).content.decode()
+    assert "That code is not right" in page and 'value="000000"' not in page
+    page = client.post("/accounts/verify/", {"method": "recovery", "code": "abcde-fghij"})
+    assert 'value="abcde-fghij"' in page.content.decode()
