@@ -4,9 +4,8 @@ settle it (verify, or enrol when a factor is required and there is none), and si
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
-from django_otp import user_has_device
 
-from portal.second_factor import enrolment_owed, session_verified
+from portal.second_factor import can_verify, enrolment_owed, session_verified
 
 # Open to a session that has not verified yet (the verification page and its passkey ceremony).
 VERIFYING = {
@@ -47,7 +46,7 @@ class SecondFactorMiddleware:
         name = request.resolver_match.view_name if request.resolver_match else ""
         if name in ALWAYS:
             return None
-        if user_has_device(user, confirmed=True):
+        if can_verify(user):
             return None if name in VERIFYING else redirect(_with_next("mfa:verify", request))
         if enrolment_owed(user):
             return None if name in ENROLLING else redirect(_with_next("mfa:security", request))

@@ -19,6 +19,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from mfa.crypto import secret_decrypt, secret_encrypt, secret_reencrypt
 from portal.models import User
+from portal.second_factor import factor_required_q
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -30,8 +31,6 @@ class AuthenticatorApp(TimestampMixin, Device):
     """One authenticator app of one person. Unconfirmed until the first code proves the set-up."""
 
     encrypted_secret = models.TextField(_("encrypted secret"), editable=False)
-    # Steps the app's clock is known to be off by, learnt from accepted codes.
-    drift = models.SmallIntegerField(_("clock drift (steps)"), default=0, editable=False)
     # The step of the last accepted code: a code is never accepted twice, nor an older one.
     last_step = models.BigIntegerField(_("last accepted step"), default=-1, editable=False)
 
@@ -87,29 +86,37 @@ class AuthenticatorApp(TimestampMixin, Device):
         token = str(token).strip()
         if len(token) != DIGITS or not (token.isascii() and token.isdigit()):
             return False
-        totp = TOTP(self.secret, STEP_SECONDS, 0, DIGITS, self.drift)
+        # Always one step either side of the server's clock: no drift is learnt, so the window
+        # never wanders away from real time.
+        totp = TOTP(self.secret, STEP_SECONDS, 0, DIGITS, 0)
         totp.time = time.time()
         if not totp.verify(int(token), TOLERANCE, self.last_step + 1):
             return False
         self.last_step = totp.t()
-        self.drift = totp.drift
         self.set_last_used_timestamp(commit=False)
         self.save()
         return True
 
 
+def with_factors(queryset: models.QuerySet, user_field: str = "pk") -> models.QuerySet:
+    """Annotate `has_passkey` and `has_app` (confirmed ones) on rows whose `user_field` is a
+    user's id: two EXISTS sub-queries, however many rows."""
+    return queryset.annotate(
+        has_passkey=models.Exists(
+            WebAuthnCredential.objects.filter(user=models.OuterRef(user_field), confirmed=True)
+        ),
+        has_app=models.Exists(
+            AuthenticatorApp.objects.filter(user=models.OuterRef(user_field), confirmed=True)
+        ),
+    )
+
+
 class AccountWithoutFactorQuerySet(models.QuerySet):
     def owing(self):
-        """Active accounts that must have a second factor and have no passkey nor app."""
-        required = (
-            models.Q(is_staff=True)
-            | models.Q(partner_membership__isnull=False)
-            | models.Q(tenant_user__is_admin=True)
-        )
-        passkeys = WebAuthnCredential.objects.filter(user=models.OuterRef("pk"), confirmed=True)
-        apps = AuthenticatorApp.objects.filter(user=models.OuterRef("pk"), confirmed=True)
-        return self.filter(required, is_active=True).exclude(
-            models.Exists(passkeys) | models.Exists(apps)
+        """Active accounts that must have a second factor (portal.second_factor's rule, in SQL)
+        and have no passkey nor app."""
+        return with_factors(self.filter(factor_required_q(), is_active=True)).filter(
+            has_passkey=False, has_app=False
         )
 
 

@@ -1,21 +1,9 @@
 """Who has which second factor, for the pages that show it to an organization's admins."""
 
-from django.db.models import Exists, OuterRef, QuerySet
-from django_otp_webauthn.models import WebAuthnCredential
+from django.db.models import QuerySet
 
-from mfa.models import AuthenticatorApp
+from mfa.models import with_factors
 from portal.models import PartnerMembership, User
-
-
-def with_factors(queryset: QuerySet, user_field: str = "pk") -> QuerySet:
-    """Annotate `has_passkey` and `has_app` (confirmed ones) on rows whose `user_field` is a
-    user's id: two EXISTS sub-queries, however many rows."""
-    return queryset.annotate(
-        has_passkey=Exists(
-            WebAuthnCredential.objects.filter(user=OuterRef(user_field), confirmed=True)
-        ),
-        has_app=Exists(AuthenticatorApp.objects.filter(user=OuterRef(user_field), confirmed=True)),
-    )
 
 
 def partner_team(partner) -> QuerySet:

@@ -72,7 +72,9 @@ def devices_of(user: User) -> dict:
 
 
 def session_verified_with(request, device) -> None:
-    """The session proved `device` now: django-otp's login, and the time for the step-up."""
+    """The session proved `device` now: django-otp's login, and the time for the step-up. The
+    session gets a new key, as at the password step: a key seen before it no longer works."""
+    request.session.cycle_key()
     otp_login(request, device)
     request.session[VERIFIED_AT_SESSION_KEY] = timezone.now().timestamp()
 
@@ -92,7 +94,11 @@ def app_setup_start(*, user: User) -> AuthenticatorApp:
 def app_setup_confirm(*, device: AuthenticatorApp, code: str, request) -> bool:
     """The first code proves the set-up: the app then counts as a factor."""
     with transaction.atomic():
-        device = AuthenticatorApp.objects.select_for_update().get(pk=device.pk, confirmed=False)
+        device = AuthenticatorApp.objects.select_for_update().filter(pk=device.pk).first()
+        if device is None:
+            return False  # dropped meanwhile (a new set-up was started): the page starts again
+        if device.confirmed:
+            return True  # the same form sent twice: the first one turned it on
         if not device.verify_token(code):
             return False
         device.confirmed = True
@@ -169,15 +175,7 @@ def removal_problem(*, user: User, device) -> str:
     """Why this factor may not be removed by its owner ('' when it may)."""
     if isinstance(device, StaticDevice) or not factor_required(user):
         return ""
-    others = [
-        other
-        for other in (
-            *WebAuthnCredential.objects.filter(user=user, confirmed=True),
-            *AuthenticatorApp.objects.filter(user=user, confirmed=True),
-        )
-        if other != device
-    ]
-    if others:
+    if _keeps_a_factor(user, besides=device):
         return ""
     return str(
         _(
@@ -188,21 +186,36 @@ def removal_problem(*, user: User, device) -> str:
 
 
 def factor_remove(*, device, actor: User) -> None:
-    user = device.user
-    problem = removal_problem(user=user, device=device)
-    if problem:
-        raise ValidationError(problem)
+    """Remove one factor. With the last passkey or app go the recovery codes (they back up a
+    factor; alone they would be a way in that nobody can see)."""
     kind = FACTOR_KINDS[type(device)]
     with transaction.atomic():
+        # One removal at a time per person: two at once must not both pass the check below.
+        user = User.objects.select_for_update().get(pk=device.user_id)
+        problem = removal_problem(user=user, device=device)
+        if problem:
+            raise ValidationError(problem)
         name = device.name
         device.delete()
+        details = {"kind": kind, "device": name}
+        if kind != "recovery_codes" and not _keeps_a_factor(user):
+            details["recovery_codes_removed"] = bool(
+                StaticDevice.objects.filter(user=user).delete()[0]
+            )
         factor_change_record(
-            action="mfa.factor_removed",
-            user=user,
-            actor=actor,
-            event="removed",
-            details={"kind": kind, "device": name},
+            action="mfa.factor_removed", user=user, actor=actor, event="removed", details=details
         )
+
+
+def _keeps_a_factor(user: User, *, besides=None) -> bool:
+    """Whether the person has a confirmed passkey or app (other than `besides`)."""
+    passkeys = WebAuthnCredential.objects.filter(user=user, confirmed=True)
+    apps = AuthenticatorApp.objects.filter(user=user, confirmed=True)
+    if isinstance(besides, WebAuthnCredential):
+        passkeys = passkeys.exclude(pk=besides.pk)
+    if isinstance(besides, AuthenticatorApp):
+        apps = apps.exclude(pk=besides.pk)
+    return passkeys.exists() or apps.exists()
 
 
 def factors_reset(*, user: User, actor: User, by: str) -> int:

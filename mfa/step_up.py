@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from portal.second_factor import has_factor, verified_recently
+from portal.second_factor import can_verify, verified_recently
 
 # The form a step-up interrupted, waiting in the session for the verification.
 RESUME_SESSION_KEY = "mfa_resume"
@@ -33,7 +33,7 @@ def _stash(request) -> str:
 
 def step_up_redirect(request):
     """The answer to a request whose act needs a fresh verification."""
-    if not has_factor(request.user):
+    if not can_verify(request.user):
         # Nothing to verify with: a person in the grace period (or who need not enrol) adds a
         # factor first. Only adding the first factor itself goes ahead without one.
         messages.warning(request, _("This needs a second factor. Add one, then try again."))

@@ -5,14 +5,13 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
@@ -22,6 +21,7 @@ from mfa.models import AuthenticatorApp
 from mfa.step_up import RESUME_SESSION_KEY, step_up_redirect
 from portal.forms import posted_data
 from portal.second_factor import (
+    can_verify,
     enrolment_owed,
     factor_required,
     grace_ends,
@@ -43,19 +43,24 @@ ENROL_NEXT_SESSION_KEY = "mfa_enrol_next"
 
 
 def _next_url(request, default: str = "home") -> str:
-    """The page to go on to: a path on this site, else `default` (a URL name)."""
+    """The page to go on to: a path on this site (as a path: "/…"), else the URL named by
+    `default` ("" for none). Never handed to redirect() as a name: "?next=foo" is no view."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
-    return default
+    return reverse(default) if default else ""
 
 
 def _fresh_or_first(request):
     """None when the page may be used: a recent verification, or no factor yet to verify with
     (adding the first one). Otherwise the step-up's answer."""
-    if not user_has_device(request.user, confirmed=True) or verified_recently(request):
+    if not can_verify(request.user) or verified_recently(request):
         return None
     return step_up_redirect(request)
 
@@ -66,10 +71,10 @@ def verify(request):
     """The second step of signing in, and of every step-up: a passkey, a code from the
     authenticator app, or a recovery code."""
     step_up = request.GET.get("step_up") == "1"
-    if not user_has_device(request.user, confirmed=True):
-        return redirect(_next_url(request))
+    if not can_verify(request.user):
+        return HttpResponseRedirect(_next_url(request))
     if session_verified(request.user) and not step_up:
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     method = request.POST.get("method") or request.GET.get("method") or ""
     app_form = AppCodeForm(posted_data(request) if method == "app" else None)
     recovery_form = RecoveryCodeForm(posted_data(request) if method == "recovery" else None)
@@ -82,7 +87,7 @@ def verify(request):
         if check.device is not None:
             if method == "recovery":
                 messages.warning(request, _recovery_used_message(request.user))
-            return redirect(_next_url(request))
+            return HttpResponseRedirect(_next_url(request))
         form.add_error("code", _wrong_code_message(method))
         if method == "app":
             _clear_code(form)
@@ -225,7 +230,7 @@ def _after_first_factor(request):
     to where the person was going."""
     if services.devices_of(request.user)["recovery"] is None:
         return redirect("mfa:recovery_codes")
-    return redirect(_continue_url(request))
+    return HttpResponseRedirect(_continue_url(request))
 
 
 def _continue_url(request) -> str:

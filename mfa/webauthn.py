@@ -7,13 +7,13 @@ import json
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_otp import user_has_device
 from django_otp_webauthn import exceptions, views
 from django_otp_webauthn.models import WebAuthnCredential
 
 from mfa import services
 from portal.second_factor import (
     VERIFIED_AT_SESSION_KEY,
+    can_verify,
     session_verified,
     verified_recently,
 )
@@ -28,7 +28,7 @@ class StepUpNeeded(exceptions.OTPWebAuthnApiError):
 class PasskeyRegistrationBegin(views.BeginCredentialRegistrationView):
     def check_can_register(self):
         user = self.request.user
-        if user_has_device(user, confirmed=True) and not verified_recently(self.request):
+        if can_verify(user) and not verified_recently(self.request):
             raise StepUpNeeded()
 
 

@@ -21,6 +21,7 @@ from post_office import admin as post_office_admin  # registers the outbox's adm
 from post_office.models import Email
 
 from mfa.services import factors_reset
+from mfa.step_up import step_up_if
 from portal.audit_labels import action_label, actions_matching, target_type_label
 from portal.models import AuditEvent, Partner, PartnerMembership, User
 from portal.outbox import outbox_requeue
@@ -144,8 +145,25 @@ class PartnerMembershipInline(TabularInline):
     autocomplete_fields = ["user"]
 
 
+class StepUpChangesMixin:
+    """In the admin too, changing who holds power (a person's staff rights, a partner role) is
+    a step-up act: a form sent after MFA_STEP_UP_MINUTES waits for a new verification."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        step_up = step_up_if(request, request.method == "POST")
+        if step_up is not None:
+            return step_up
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        step_up = step_up_if(request, request.method == "POST")
+        if step_up is not None:
+            return step_up
+        return super().delete_view(request, object_id, extra_context)
+
+
 @admin.register(User)
-class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+class UserAdmin(StepUpChangesMixin, AuditedAdmin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "language", "is_staff", "is_active"]
     list_filter = ["is_staff", "is_superuser", "is_active", "language"]
@@ -171,15 +189,29 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
 
     @admin.action(description=_("Remove their second factors (they enrol again at next sign-in)"))
     def second_factor_reset(self, request, queryset):
-        """For a person who lost every factor and recovery code: audited, and e-mailed to them.
-        Nobody resets their own: that is what recovery codes are for."""
+        """For people who lost every factor and recovery code: a step-up act, confirmed on a
+        page of its own, audited and e-mailed to each. Nobody resets their own: that is what
+        recovery codes are for."""
+        step_up = step_up_if(request, True)
+        if step_up is not None:
+            return step_up
         people = [person for person in queryset if person.pk != request.user.pk]
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/portal/user/second_factor_reset.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Remove their second factors"),
+                    "opts": self.model._meta,
+                    "people": people,
+                    "skipped_self": len(people) < len(queryset),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "changelist_url": request.get_full_path(),
+                },
+            )
         for person in people:
             factors_reset(user=person, actor=request.user, by="ops")
-        if len(people) < len(queryset):
-            self.message_user(
-                request, _("Your own factors are not reset from here."), messages.WARNING
-            )
         self.message_user(
             request,
             ngettext(
@@ -190,10 +222,11 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
             % {"count": len(people)},
             messages.SUCCESS,
         )
+        return None
 
 
 @admin.register(Partner)
-class PartnerAdmin(AuditedAdmin):
+class PartnerAdmin(StepUpChangesMixin, AuditedAdmin):
     list_display = ["name", "partner_id", "cloud_program_enrolled", "contact_email", "created_at"]
     list_filter = ["cloud_program_enrolled"]
     search_fields = ["name", "partner_id", "contact_email"]
@@ -227,7 +260,7 @@ class PartnerAdmin(AuditedAdmin):
 
 
 @admin.register(PartnerMembership)
-class PartnerMembershipAdmin(AuditedAdmin):
+class PartnerMembershipAdmin(StepUpChangesMixin, AuditedAdmin):
     list_display = ["user", "partner", "role", "created_at"]
     list_filter = ["role", "partner"]
     search_fields = ["user__email", "partner__name", "partner__partner_id"]

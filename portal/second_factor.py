@@ -9,15 +9,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Q
 from django.utils import timezone
-from django_otp import devices_for_user, user_has_device
+from django_otp import devices_for_user
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 # When the session last proved a factor (a Unix time): sign-in and every step-up write it.
 VERIFIED_AT_SESSION_KEY = "mfa_verified_at"
 
 
 def factor_required(user) -> bool:
-    """Partner users (admins and agents), customer admins and staff must have a second factor."""
+    """Partner users (admins and agents), customer admins and staff must have a second factor.
+    (`factor_required_q` is the same rule in SQL.)"""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_staff:
@@ -33,6 +36,11 @@ def factor_required(user) -> bool:
         return False
 
 
+def factor_required_q() -> Q:
+    """`factor_required` for a queryset of active users."""
+    return Q(is_staff=True) | Q(partner_membership__isnull=False) | Q(tenant_user__is_admin=True)
+
+
 def has_factor(user) -> bool:
     """A confirmed passkey or authenticator app (recovery codes back them up; alone they are no
     enrolment). Remembered on the user object for the request."""
@@ -40,14 +48,20 @@ def has_factor(user) -> bool:
         return False
     cached = getattr(user, "_mfa_has_factor", None)
     if cached is None:
-        from django_otp.plugins.otp_static.models import StaticDevice
-
         cached = any(
             not isinstance(device, StaticDevice)
             for device in devices_for_user(user, confirmed=True)
         )
         user._mfa_has_factor = cached
     return cached
+
+
+def can_verify(user) -> bool:
+    """Something to verify with: a passkey, an app, or a recovery code still unused. The one
+    test of "this person has a factor to prove" (the gate, the step-up, the verify page)."""
+    if has_factor(user):
+        return True
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
 
 
 def grace_ends(user) -> datetime:
@@ -77,7 +91,7 @@ def factor_settled(user) -> bool:
         return True
     if session_verified(user):
         return True
-    if user_has_device(user, confirmed=True):
+    if can_verify(user):
         return False
     return not factor_required(user) or in_grace(user)
 

@@ -535,7 +535,7 @@ def customer_user_add(request):
     if request.access.can(Permission.LICENSES_MANAGE):
         seats = seat_choices(request.tenant, timezone.localdate())
     # Adding an admin grants power: a fresh verification first.
-    step_up = step_up_if(request, request.method == "POST" and bool(request.POST.get("is_admin")))
+    step_up = step_up_if(request, request.method == "POST" and _posted_admin(request))
     if step_up is not None:
         return step_up
     form = TenantUserForm(posted_data(request), tenant=request.tenant, seat_choices=seats)
@@ -560,6 +560,15 @@ def customer_user_add(request):
         request,
         "tenants/customer_user_add.html",
         {"form": form, "tenant": request.tenant, "access": request.access, "seats": seats},
+    )
+
+
+def _posted_admin(request) -> bool:
+    """The "administrator" box as the form will read it ("false" and "0" are unticked)."""
+    return bool(
+        TenantUserForm.base_fields["is_admin"].widget.value_from_datadict(
+            request.POST, request.FILES, "is_admin"
+        )
     )
 
 
@@ -594,7 +603,7 @@ def customer_user(request, account_pk: int):
     if request.method == "POST":
         request.access.require(Permission.USERS_MANAGE)
         # Making someone an admin, or an admin no longer one: a fresh verification first.
-        step_up = step_up_if(request, bool(request.POST.get("is_admin")) != tenant_user.is_admin)
+        step_up = step_up_if(request, _posted_admin(request) != tenant_user.is_admin)
         if step_up is not None:
             return step_up
     if request.method == "POST" and form.is_valid():

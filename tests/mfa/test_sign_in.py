@@ -14,6 +14,7 @@ from post_office.models import Email
 from mfa.models import STEP_SECONDS, AuthenticatorApp
 from mfa.services import recovery_codes_generate
 from portal.models import AuditEvent
+from portal.second_factor import VERIFIED_AT_SESSION_KEY
 from tests.second_factor import app_of, code_at, fresh_code
 
 pytestmark = pytest.mark.redis
@@ -92,9 +93,7 @@ def test_codes_one_step_either_side_work_and_two_steps_do_not(partner_admin):
         assert device.verify_token(code_at(device, now - STEP_SECONDS))
         # Once a step is used, the same or an older one is refused.
         assert not device.verify_token(code_at(device, now - STEP_SECONDS))
-        # The app's clock was learnt to be a step behind: its next code is the current step's
-        # minus one, i.e. the step after the one used (django-otp's drift, OTP_TOTP_SYNC).
-        assert device.drift == -1
+        # No drift is learnt: the window stays on the server's clock.
         assert device.verify_token(code_at(device, now))
         other = app_of_fresh(device.user)
         assert other.verify_token(code_at(other, now + STEP_SECONDS))
@@ -327,3 +326,70 @@ def test_a_refused_app_code_comes_back_empty_and_a_recovery_code_as_typed(partne
     assert "That code is not right" in page and 'value="000000"' not in page
     page = client.post("/accounts/verify/", {"method": "recovery", "code": "abcde-fghij"})
     assert 'value="abcde-fghij"' in page.content.decode()
+
+
+def test_a_next_that_names_no_page_goes_home_and_is_no_error(partner_admin):
+    device = app_of(partner_admin)
+    client = Client()
+    password_step(client, partner_admin.email)
+    for bad in ("foo", "//evil.example/x", "https://evil.example/"):
+        done = client.post(
+            f"/accounts/verify/?next={bad}", {"method": "app", "code": fresh_code(device)}
+        )
+        assert done.status_code == 302 and done["Location"] == "/", bad
+        client.logout()
+        password_step(client, partner_admin.email)
+
+
+def test_removing_the_last_factor_takes_the_recovery_codes_along(alex, client):
+    client.force_login(alex.user)
+    device = app_of(alex.user)
+    recovery_codes_generate(user=alex.user, actor=alex.user)
+    assert (
+        client.post(f"/accounts/security/app/{device.pk}/", {"action": "remove"}).status_code == 302
+    )
+    assert not StaticDevice.objects.filter(user=alex.user).exists()
+    assert sent("mfa.factor_removed")[0].details["recovery_codes_removed"] is True
+    # Nothing left to verify with: the pages open, with no loop through the step-up.
+    assert client.get("/accounts/security/").status_code == 200
+    assert client.get("/customer/licenses/").status_code == 200
+
+
+def test_a_person_left_with_recovery_codes_only_verifies_with_them(alex):
+    """Codes with no passkey or app (an account from before codes went with the last factor):
+    the second step offers them, and the step-up asks for one instead of looping."""
+    alex.user.set_password(PASSWORD)
+    alex.user.save()
+    codes = recovery_codes_generate(user=alex.user, actor=alex.user)
+    client = Client()
+    password_step(client, alex.user.email)
+    assert client.get("/customer/licenses/")["Location"].startswith("/accounts/verify/")
+    page = client.get("/accounts/verify/").content.decode()
+    assert "Use a recovery code" in page
+    assert (
+        client.post("/accounts/verify/", {"method": "recovery", "code": codes[0]}).status_code
+        == 302
+    )
+    session = client.session
+    session[VERIFIED_AT_SESSION_KEY] = 0
+    session.save()
+    asked = client.get("/accounts/security/")
+    assert (
+        asked["Location"].startswith("/accounts/verify/?next=") and "step_up=1" in asked["Location"]
+    )
+
+
+def test_an_app_confirmed_twice_is_no_error(contoso_admin, rf):
+    """The same form sent twice (a double click): the second finds the app already on."""
+    from mfa.services import app_setup_confirm, app_setup_start
+
+    device = app_setup_start(user=contoso_admin)
+    code = fresh_code(device)
+    client = Client()
+    client.force_login(contoso_admin, verified=False)
+    request = rf.post("/accounts/security/authenticator-app/")
+    request.user, request.session = contoso_admin, client.session
+    assert app_setup_confirm(device=device, code=code, request=request)
+    assert app_setup_confirm(device=device, code=code, request=request)
+    assert AuthenticatorApp.objects.filter(user=contoso_admin, confirmed=True).count() == 1
+    assert len(sent("mfa.factor_added")) == 1

@@ -228,9 +228,46 @@ def test_ops_reset_from_the_user_admin_and_see_who_has_no_factor(
     assert partner_admin.email not in listing
     done = client.post(
         "/admin/portal/user/",
-        {"action": "second_factor_reset", "_selected_action": [partner_admin.pk]},
+        {"action": "second_factor_reset", "_selected_action": [partner_admin.pk], "post": "yes"},
     )
     assert done.status_code == 302
     assert not AuthenticatorApp.objects.filter(user=partner_admin).exists()
     assert AuditEvent.objects.get(action="mfa.factors_reset").details["by"] == "ops"
     assert partner_admin.email in client.get("/admin/mfa/accountwithoutfactor/").content.decode()
+
+
+def test_unticking_an_admin_with_false_still_asks_again(megan_client, contoso, alex):
+    """The box as the form reads it: "false" is unticked, so demoting an admin is a step-up."""
+    alex.is_admin = True
+    alex.save()
+    age_verification(megan_client, 11)
+    details = {"first_name": "Alex", "last_name": "Wilber", "username": "alex", "email": alex.email}
+    asked = megan_client.post(f"/customer/users/{alex.pk}/", {**details, "is_admin": "false"})
+    assert asked.status_code == 302 and "step_up=1" in asked["Location"]
+    alex.refresh_from_db()
+    assert alex.is_admin
+
+
+def test_ops_reset_is_a_step_up_act_confirmed_on_its_own_page(staff, partner_admin, client):
+    app_of(partner_admin)
+    client.force_login(staff)
+    choose = {"action": "second_factor_reset", "_selected_action": [partner_admin.pk, staff.pk]}
+    page = client.post("/admin/portal/user/", choose)
+    assert page.status_code == 200
+    assert partner_admin.email in page.content.decode()
+    assert "Your own factors are not reset from here." in page.content.decode()
+    assert AuthenticatorApp.objects.filter(user=partner_admin).exists()  # nothing yet
+    age_verification(client, 11)
+    asked = client.post("/admin/portal/user/", {**choose, "post": "yes"})
+    assert asked.status_code == 302 and "step_up=1" in asked["Location"]
+    assert AuthenticatorApp.objects.filter(user=partner_admin).exists()
+
+
+def test_making_someone_staff_in_the_admin_asks_again(staff, partner_agent, client):
+    client.force_login(staff)
+    age_verification(client, 11)
+    asked = client.post(f"/admin/portal/user/{partner_agent.pk}/change/", {"is_staff": "on"})
+    assert asked.status_code == 302 and "step_up=1" in asked["Location"]
+    partner_agent.refresh_from_db()
+    assert not partner_agent.is_staff
+    assert client.get(f"/admin/portal/user/{partner_agent.pk}/change/").status_code == 200
