@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp_webauthn.models import WebAuthnCredential
@@ -86,7 +87,11 @@ def verify(request):
             return _too_many_codes(request, check.blocked_until)
         if check.device is not None:
             if method == "recovery":
+                # A lost passkey or phone, most likely: the security page first, to remove it
+                # and add a new one; "Continue where you were" then goes on.
                 messages.warning(request, _recovery_used_message(request.user))
+                request.session[ENROL_NEXT_SESSION_KEY] = _next_url(request)
+                return redirect("mfa:security")
             return HttpResponseRedirect(_next_url(request))
         form.add_error("code", _wrong_code_message(method))
         if method == "app":
@@ -130,9 +135,12 @@ def _wrong_code_message(method: str) -> str:
 
 def _recovery_used_message(user) -> str:
     left = services.devices_of(user)["recovery_left"]
-    return _(
+    return ngettext(
+        "You signed in with a recovery code; %(left)s is left. If you lost your passkey or "
+        "phone, remove it below and add a new one now.",
         "You signed in with a recovery code; %(left)s are left. If you lost your passkey or "
-        "phone, remove it below and add a new one now."
+        "phone, remove it below and add a new one now.",
+        left,
     ) % {"left": left}
 
 
@@ -177,7 +185,8 @@ def security(request):
             if factor_required(user) and not has_factor(user)
             else None,
             "added": request.GET.get("added", ""),
-            "next": _next_url(request, default=""),
+            "next": _next_url(request, default="")
+            or request.session.get(ENROL_NEXT_SESSION_KEY, ""),
         },
     )
 

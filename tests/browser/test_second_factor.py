@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django_otp_webauthn.models import WebAuthnCredential
 from playwright.sync_api import expect
 
@@ -78,9 +78,12 @@ def words_in(language: str) -> dict[str, str]:
                 "now; a new one comes every 30 seconds."
             ),
             "wrong_recovery": gettext("That recovery code is not right, or it was already used."),
-            "recovery_used": gettext(
+            "recovery_used": ngettext(
+                "You signed in with a recovery code; %(left)s is left. If you lost your passkey "
+                "or phone, remove it below and add a new one now.",
                 "You signed in with a recovery code; %(left)s are left. If you lost your passkey "
-                "or phone, remove it below and add a new one now."
+                "or phone, remove it below and add a new one now.",
+                9,
             ),
             "accepted": gettext(
                 "You accepted the offer of %(partner)s. You can remove its roles at any time."
@@ -221,8 +224,11 @@ def recovery_code_sent(page, server, email: str, code: str) -> None:
 def signs_in_with_recovery_codes(page, server, email: str, home: str, codes, words) -> None:
     """A recovery code signs in once; the second time it is refused, and another one works."""
     recovery_code_sent(page, server, email, codes[0])
-    expect(page).to_have_url(server.url + home)
+    # The security page first (a lost passkey or phone is removed there), then on.
+    expect(page).to_have_url(server.url + "/accounts/security/")
     expect(page.locator("body")).to_contain_text(words["recovery_used"] % {"left": 9})
+    page.get_by_role("link", name=words["continue_where"]).click()
+    expect(page).to_have_url(server.url + home)
     sign_out(page)
     recovery_code_sent(page, server, email, codes[0])
     expect(page).to_have_url(VERIFY_URL)
@@ -230,7 +236,7 @@ def signs_in_with_recovery_codes(page, server, email: str, home: str, codes, wor
     form = verify_form(page, "recovery")
     form.locator("input[name=code]").fill(codes[1].upper().replace("-", " "))  # as typed
     send(form)
-    expect(page).to_have_url(server.url + home)
+    expect(page).to_have_url(server.url + "/accounts/security/")
 
 
 @pytest.mark.parametrize("who", list(PEOPLE))

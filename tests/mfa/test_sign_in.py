@@ -393,3 +393,17 @@ def test_an_app_confirmed_twice_is_no_error(contoso_admin, rf):
     assert app_setup_confirm(device=device, code=code, request=request)
     assert AuthenticatorApp.objects.filter(user=contoso_admin, confirmed=True).count() == 1
     assert len(sent("mfa.factor_added")) == 1
+
+
+def test_a_recovery_code_leads_to_the_security_page_then_on(partner_admin):
+    app_of(partner_admin)
+    codes = recovery_codes_generate(user=partner_admin, actor=partner_admin)
+    client = Client()
+    password_step(client, partner_admin.email)
+    done = client.post(
+        "/accounts/verify/?next=/partner/customers/",
+        {"method": "recovery", "code": codes[0], "next": "/partner/customers/"},
+    )
+    assert done["Location"] == "/accounts/security/"
+    page = client.get("/accounts/security/").content.decode()
+    assert "9 are left" in page and 'href="/partner/customers/">Continue where you were' in page
