@@ -27,15 +27,13 @@ from keys.services import (
 )
 from portal.access import partner_required
 from portal.forms import posted_data
-from portal.throttle import retry_after_seconds
+from portal.views import too_many_tries
 
 FORMSET_PREFIX = "keys"
 
 
 def too_many_guesses(request, error: KeyGuessLimitReached):
-    response = render(request, "keys/too_many_guesses.html", {"until": error.until}, status=429)
-    response["Retry-After"] = str(retry_after_seconds(error.until))
-    return response
+    return too_many_tries(request, "keys/too_many_guesses.html", error.until)
 
 
 @sensitive_post_parameters("key")  # error reports never carry a typed key

@@ -30,7 +30,7 @@ from portal.second_factor import (
     session_verified,
     verified_recently,
 )
-from portal.throttle import retry_after_seconds
+from portal.views import too_many_tries
 
 # Where "kind" in a factor's URL points.
 FACTOR_MODELS = {
@@ -84,7 +84,7 @@ def verify(request):
         check_code = services.app_code_check if method == "app" else services.recovery_code_check
         check = check_code(request=request, code=form.cleaned_data["code"])
         if check.blocked_until is not None:
-            return _too_many_codes(request, check.blocked_until)
+            return too_many_tries(request, "mfa/too_many_codes.html", check.blocked_until)
         if check.device is not None:
             if method == "recovery":
                 # A lost passkey or phone, most likely: the security page first, to remove it
@@ -142,12 +142,6 @@ def _recovery_used_message(user) -> str:
         "phone, remove it below and add a new one now.",
         left,
     ) % {"left": left}
-
-
-def _too_many_codes(request, until):
-    response = render(request, "mfa/too_many_codes.html", {"until": until}, status=429)
-    response["Retry-After"] = str(retry_after_seconds(until))
-    return response
 
 
 @never_cache

@@ -46,11 +46,17 @@ class SignInView(auth_views.LoginView):
         return response
 
 
-def too_many_email_links(request, until):
-    """The 429 page of the link e-mails' limits (password reset, activation resent)."""
-    response = render(request, "portal/too_many_email_links.html", {"until": until}, status=429)
+def too_many_tries(request, template: str, until):
+    """A guessing limit's 429 page: `template` says which limit and when to try again, the
+    Retry-After header says it to programs."""
+    response = render(request, template, {"until": until}, status=429)
     response["Retry-After"] = str(retry_after_seconds(until))
     return response
+
+
+def too_many_email_links(request, until):
+    """The 429 page of the link e-mails' limits (password reset, activation resent)."""
+    return too_many_tries(request, "portal/too_many_email_links.html", until)
 
 
 class PasswordResetView(auth_views.PasswordResetView):
