@@ -47,11 +47,7 @@ def step_up_required(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if verified_recently(request):
-            if request.method == "POST":
-                request.session.pop(RESUME_SESSION_KEY, None)  # sent again: nothing waits
-            return view(request, *args, **kwargs)
-        return step_up_redirect(request)
+        return step_up_if(request, True) or view(request, *args, **kwargs)
 
     return wrapper
 
@@ -62,6 +58,6 @@ def step_up_if(request, needed: bool):
     someone an admin, accepting rather than reading an offer)."""
     if not needed or verified_recently(request):
         if needed and request.method == "POST":
-            request.session.pop(RESUME_SESSION_KEY, None)
+            request.session.pop(RESUME_SESSION_KEY, None)  # sent again: nothing waits
         return None
     return step_up_redirect(request)

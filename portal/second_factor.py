@@ -58,10 +58,16 @@ def has_factor(user) -> bool:
 
 def can_verify(user) -> bool:
     """Something to verify with: a passkey, an app, or a recovery code still unused. The one
-    test of "this person has a factor to prove" (the gate, the step-up, the verify page)."""
-    if has_factor(user):
-        return True
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
+    test of "this person has a factor to prove" (the gate, the step-up, the verify page).
+    Remembered on the user object for the request: the gate, the access rule and the page's
+    header each ask it of a session that has not verified."""
+    cached = getattr(user, "_mfa_can_verify", None)
+    if cached is None:
+        cached = has_factor(user) or (
+            StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
+        )
+        user._mfa_can_verify = cached
+    return cached
 
 
 def grace_ends(user) -> datetime:
