@@ -173,3 +173,23 @@ REDEEM_WORDS = {
         "used": "1 sur 6 utilisées",
     },
 }
+
+
+# Chromium's virtual authenticator: a platform authenticator (like Windows Hello or Touch ID)
+# that keeps passkeys and always verifies its user.
+AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+}
+
+
+def virtual_authenticator(page):
+    """Give the page's browser a passkey authenticator (through Chromium's DevTools protocol).
+    It lives as long as the returned session: keep it, detach it when done."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    return cdp

@@ -41,6 +41,7 @@ from tests.browser.helpers import (
     sign_in_here,
     verification_aged,
     verify_with_app,
+    virtual_authenticator,
     wrong_app_code,
     wrong_code,
 )
@@ -60,13 +61,6 @@ LOCALES = {"en": "en-US", "fr": "fr-FR"}
 PHONE = 375
 NEW_PASSWORD = "a-long-Passphrase-2026"
 SCREENSHOTS = os.environ.get("A11Y_SCREENSHOTS")
-AUTHENTICATOR = {
-    "protocol": "ctap2",
-    "transport": "internal",
-    "hasResidentKey": True,
-    "hasUserVerification": True,
-    "isUserVerified": True,
-}
 VERIFY = "main form input[name=method][value=app]"
 
 
@@ -480,9 +474,7 @@ def app_setup_code(right: bool):
 
 def passkey_added(page: Page, world: World):
     """ "Add a passkey" with Chromium's virtual authenticator: the page lists it, marked."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    cdp = virtual_authenticator(page)
     with_passkey_button(goto("/accounts/security/"), "#passkey-register-button")(page, world)
     page.locator("#passkey-register-button").click()
     expect(page.locator("main .list-group-item-success")).to_be_visible()

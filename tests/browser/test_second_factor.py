@@ -34,6 +34,7 @@ from tests.browser.helpers import (
     sign_out,
     verification_aged,
     verify_with_app,
+    virtual_authenticator,
     wrong_code,
 )
 from tests.factories import DelegationOfferFactory, DelegationRelationshipFactory
@@ -42,15 +43,6 @@ from tests.second_factor import app_of, fresh_code
 pytestmark = pytest.mark.browser
 
 LOCALES = {"en": "en-US", "fr": "fr-FR"}
-# Chromium's virtual authenticator: a platform authenticator (like Windows Hello or Touch ID)
-# that keeps passkeys and always verifies its user.
-AUTHENTICATOR = {
-    "protocol": "ctap2",
-    "transport": "internal",
-    "hasResidentKey": True,
-    "hasUserVerification": True,
-    "isUserVerified": True,
-}
 # Who must have a factor: their fixture, e-mail, the page they land on, and the language their
 # browser speaks.
 PEOPLE = {
@@ -117,10 +109,7 @@ def open_page(browser):
         contexts.append(context)
         page = context.new_page()
         if passkeys:
-            cdp = context.new_cdp_session(page)
-            cdp.send("WebAuthn.enable")
-            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
-            sessions.append(cdp)  # the authenticator lives as long as its session
+            sessions.append(virtual_authenticator(page))  # it lives as long as its session
         return page
 
     yield open_
