@@ -25,17 +25,20 @@ class StepUpNeeded(exceptions.OTPWebAuthnApiError):
     default_detail = _("Confirm it's you again (reload the page), then add the passkey.")
 
 
-class PasskeyRegistrationBegin(views.BeginCredentialRegistrationView):
+class StepUpToRegister:
+    """Adding a passkey is a step-up act, unless it is the first factor (nothing to verify
+    with yet). The library calls this hook at both ends of the ceremony."""
+
     def check_can_register(self):
-        user = self.request.user
-        if can_verify(user) and not verified_recently(self.request):
+        if can_verify(self.request.user) and not verified_recently(self.request):
             raise StepUpNeeded()
 
 
-class PasskeyRegistrationComplete(views.CompleteCredentialRegistrationView):
-    def check_can_register(self):
-        PasskeyRegistrationBegin.check_can_register(self)
+class PasskeyRegistrationBegin(StepUpToRegister, views.BeginCredentialRegistrationView):
+    pass
 
+
+class PasskeyRegistrationComplete(StepUpToRegister, views.CompleteCredentialRegistrationView):
     @transaction.atomic
     def post(self, *args, **kwargs):
         was_verified = session_verified(self.request.user)
