@@ -11,6 +11,17 @@ from django.utils.translation import gettext as _
 current_client_address: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "current_client_address", default=None
 )
+# The API key a REST API request authenticated with (portal.api.authentication), for the audit
+# events and activity rows written under it. None for pages, tasks and commands.
+current_api_key: contextvars.ContextVar = contextvars.ContextVar("current_api_key", default=None)
+
+
+def actor_label_for(actor) -> str:
+    """How an actor is recorded: the e-mail address, and the API key when one acted."""
+    api_key = current_api_key.get()
+    if api_key is None:
+        return actor.email
+    return f"{actor.email} · API key “{api_key.name}” ({api_key.shown})"[:254]
 
 
 def parse_address(entry: str) -> str | None:

@@ -203,6 +203,16 @@ class AuditEvent(models.Model):
     tenant_label = models.CharField(_("tenant"), max_length=300, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
     client_address = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    # Set when the change came through the REST API: the key that made it (the actor is the
+    # partner admin who created the key).
+    api_key = models.ForeignKey(
+        "portal.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("API key"),
+    )
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -223,3 +233,94 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("The audit log is append-only.")
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self, now=None):
+        """Neither revoked nor expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiKey(models.Model):
+    """A partner's key to the REST API (portal.api.tokens: its format). Shown once; the
+    database keeps its keyed hash, its first and last characters, never the key."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("partner")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    # The partner role the key acts with; never more than its creator's role today.
+    role = models.CharField(
+        _("acts as"),
+        max_length=16,
+        choices=PartnerMembership.Role.choices,
+        default=PartnerMembership.Role.AGENT,
+    )
+    scopes = models.JSONField(_("scopes"), default=list)
+    digest = models.CharField(_("keyed hash"), max_length=64, unique=True, editable=False)
+    shown_start = models.CharField(_("starts with"), max_length=16, editable=False)
+    shown_end = models.CharField(_("ends with"), max_length=8, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_by_label = models.CharField(_("created by"), max_length=254)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by_label = models.CharField(_("revoked by"), max_length=254, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_from = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["admin", "agent"]), name="api_key_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.shown})"
+
+    @property
+    def shown(self) -> str:
+        """How the key is recognised after its creation: "pkp_Ab3x…9fQ2"."""
+        return f"{self.shown_start}…{self.shown_end}"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class IdempotentRequest(models.Model):
+    """A POST sent with an `Idempotency-Key` (portal.api.idempotency): the first response,
+    replayed to the same key with the same body; kept API_IDEMPOTENCY_HOURS."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # method, path and body, hashed
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code or '…'})"

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone, translation
 
 from portal.identity import email_normalize
-from portal.middleware import current_client_address
+from portal.middleware import actor_label_for, current_api_key, current_client_address
 from portal.models import AuditEvent, Partner, User
 from portal.throttle import Attempt, Counter, attempt_start
 
@@ -38,7 +38,7 @@ def audit_log(
         tenant_label = str(tenant)[:300] if tenant is not None else ""
     return AuditEvent.objects.create(
         actor=actor,
-        actor_label=actor.email if actor is not None else SYSTEM_ACTOR,
+        actor_label=actor_label_for(actor) if actor is not None else SYSTEM_ACTOR,
         action=action,
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
@@ -48,6 +48,7 @@ def audit_log(
         tenant_label=tenant_label,
         details=details or {},
         client_address=client_address or current_client_address.get(),
+        api_key=current_api_key.get() if actor is not None else None,
     )
 
 

@@ -62,6 +62,12 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
     "mfa",  # after django-otp's apps: its admin takes over theirs
+    # The REST API (portal/api/, each app's api.py), its OpenAPI schema and the docs page's
+    # files (Swagger UI from the sidecar wheel: no CDN).
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -352,6 +358,47 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # No inline script or style anywhere (pages, admin): text that slipped through escaping still
 # cannot run. Scripts read their data from <script type="application/json"> (json_script).
+# The REST API (design, "API for partners' tools"). Keys are the only way in: no session, so no
+# cookie and no CSRF.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.ScopedSchema",
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "EXCEPTION_HANDLER": "portal.api.errors.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_FILTER_BACKENDS": [],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Partner Key Portal API",
+    "DESCRIPTION": (
+        "The partner's flows for scripts: customers created from product keys, key checks, "
+        "licenses added and renewals (with a dry run), subscriptions and direct billing, "
+        "delegated administration and its activity log. Send an API key as "
+        "`Authorization: Bearer pkp_…`; each operation names the scope it needs. POSTs that "
+        "create or apply something take an `Idempotency-Key`. Errors are "
+        "`application/problem+json` (RFC 9457) with a stable `type`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
+API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 48, minimum=24, maximum=24 * 30)
+# An idempotent request still "running" after this long died with its process: its key is free.
+API_IDEMPOTENCY_STALE_SECONDS = env_int("API_IDEMPOTENCY_STALE_SECONDS", 300, minimum=30)
+# A key's "last used" is written at most this often (and whenever the address changes).
+API_KEY_TOUCH_SECONDS = env_int("API_KEY_TOUCH_SECONDS", 60, minimum=0)
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

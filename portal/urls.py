@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
+    path("api/", include("portal.api.urls")),
     path("", include("mfa.urls")),
     path("accounts/webauthn/", include(mfa_urls.webauthn_urls)),
     path("", include("keys.urls")),

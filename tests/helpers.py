@@ -148,3 +148,30 @@ def dump_database() -> str:
         check=True,
     )
     return result.stdout
+
+
+def api_key(user, *scopes, role=None, days=30, name="Script") -> str:
+    """A new API key of `user`'s partner (created by `user`, a partner admin), holding `scopes`
+    (every scope its role may hold when none is named); returns the key itself."""
+    from portal.api.services import api_key_create, scopes_allowed
+
+    membership = user.partner_membership
+    role = role or membership.role
+    key, raw = api_key_create(
+        membership=membership,
+        name=name,
+        scopes=list(scopes) or scopes_allowed(role),
+        days=days,
+        role=role,
+    )
+    return raw
+
+
+def api_client(raw: str | None = None, language: str = "en"):
+    """A DRF test client sending `Authorization: Bearer <raw>` (none when raw is None)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
+    if raw is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client

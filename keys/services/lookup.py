@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from keys.codec import KeyFormatError, validate_key
 from keys.models import ProductKey
+from portal.middleware import current_api_key
 from portal.models import Partner, User
 from portal.services import attempt_settle
 from portal.throttle import Counter, attempt_start
@@ -123,6 +124,9 @@ def _guess_counters(user: User, client_address: str | None) -> list[Counter]:
         counters.append(
             Counter(f"keyguess:addr:{client_address}", settings.KEY_GUESS_LIMIT_PER_ADDRESS)
         )
+    api_key = current_api_key.get()
+    if api_key is not None:  # through the API: the key has its own counter too
+        counters.append(Counter(f"keyguess:apikey:{api_key.pk}", settings.KEY_GUESS_LIMIT_PER_USER))
     return counters
 
 

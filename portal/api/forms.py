@@ -1,0 +1,74 @@
+"""The API validates with the pages' own forms: one definition of every field rule and message.
+
+`form_clean` runs a form on a JSON body and raises the problem+json "invalid" error with the
+form's messages per field; `form_serializer` describes the same fields to the OpenAPI schema.
+"""
+
+from django import forms
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+
+from portal.api.errors import Problem
+
+
+def form_errors(form: forms.BaseForm) -> dict[str, list[str]]:
+    return {
+        ("non_field_errors" if name == forms.forms.NON_FIELD_ERRORS else name): [
+            str(message) for message in messages
+        ]
+        for name, messages in form.errors.items()
+    }
+
+
+def invalid(errors: dict[str, list[str]], detail: str | None = None) -> Problem:
+    return Problem("invalid", detail or _("Some fields are not valid: see errors."), errors=errors)
+
+
+def form_clean(form: forms.BaseForm) -> dict:
+    """The form's cleaned data; raises the "invalid" problem with its errors."""
+    if not form.is_valid():
+        raise invalid(form_errors(form))
+    return form.cleaned_data
+
+
+def form_data(data) -> dict:
+    """A JSON object as form data: scalars as text (as a browser posts them), lists kept."""
+    if not isinstance(data, dict):
+        raise invalid({"non_field_errors": [_("Send a JSON object.")]})
+    cleaned = {}
+    for name, value in data.items():
+        if isinstance(value, bool):
+            cleaned[name] = "on" if value else ""
+        elif isinstance(value, list):
+            cleaned[name] = [str(item) for item in value]
+        elif value is None:
+            cleaned[name] = ""
+        else:
+            cleaned[name] = str(value)
+    return cleaned
+
+
+def _field_for(field: forms.Field) -> serializers.Field:
+    options = {"required": field.required, "help_text": str(field.help_text or "") or None}
+    if field.label:
+        options["label"] = str(field.label)
+    if isinstance(field, forms.MultipleChoiceField):
+        return serializers.ListField(child=serializers.CharField(), **options)
+    if isinstance(field, forms.BooleanField):
+        return serializers.BooleanField(**options)
+    if isinstance(field, forms.IntegerField):
+        return serializers.IntegerField(**options)
+    if isinstance(field, forms.DateField):
+        return serializers.DateField(**options)
+    if isinstance(field, forms.EmailField):
+        return serializers.EmailField(**options)
+    if isinstance(field, forms.ChoiceField) and field.choices:
+        return serializers.ChoiceField(choices=[c for c, _label in field.choices if c], **options)
+    return serializers.CharField(**options)
+
+
+def form_serializer(name: str, form: forms.BaseForm, **extra: serializers.Field):
+    """A serializer class with the form's fields (for the schema), plus `extra` fields."""
+    fields = {field_name: _field_for(field) for field_name, field in form.fields.items()}
+    fields.update(extra)
+    return type(name, (serializers.Serializer,), fields)

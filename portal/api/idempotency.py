@@ -1,0 +1,134 @@
+"""`Idempotency-Key` on the POSTs that create or apply something.
+
+The same key with the same request (method, path, body) answers the first response again (kept
+API_IDEMPOTENCY_HOURS); with another request, 422; while the first is still running, 409. The
+claim is a row insert under a unique constraint, outside any transaction, so of two requests at
+once exactly one runs. A 5xx or 429 answer is not kept: the client may try again.
+"""
+
+import hashlib
+import json
+from datetime import timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from portal.api.errors import PROBLEM_CONTENT_TYPE, Problem
+from portal.models import IdempotentRequest
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def _fingerprint(request) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.path}\n".encode())
+    digest.update(request.body)
+    return digest.hexdigest()
+
+
+def _key_of(request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise Problem(
+            "idempotency_key_invalid",
+            _("An Idempotency-Key is 1 to 255 printable ASCII characters."),
+        )
+    return key
+
+
+def _claim(api_key, key: str, fingerprint: str) -> IdempotentRequest | None:
+    """Claim the key for this request (None), or the row of the request that had it first."""
+    now = timezone.now()
+    kept_since = now - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+    stale_since = now - timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS)
+    # Past its keeping time the key is free again; a run that never finished (a killed
+    # process) gives its key up after a while.
+    IdempotentRequest.objects.filter(api_key=api_key, key=key).filter(
+        created_at__lt=kept_since
+    ).delete()
+    IdempotentRequest.objects.filter(
+        api_key=api_key, key=key, completed_at__isnull=True, created_at__lt=stale_since
+    ).delete()
+    try:
+        with transaction.atomic():
+            IdempotentRequest.objects.create(
+                api_key=api_key, key=key, fingerprint=fingerprint, created_at=now
+            )
+        return None
+    except IntegrityError:
+        return IdempotentRequest.objects.filter(api_key=api_key, key=key).first()
+
+
+def _replay(earlier: IdempotentRequest, fingerprint: str) -> Response:
+    if earlier.fingerprint != fingerprint:
+        raise Problem(
+            "idempotency_key_reused",
+            _("This Idempotency-Key was used with another request."),
+            status_code=422,
+        )
+    if earlier.completed_at is None:
+        raise Problem(
+            "idempotency_in_progress",
+            _("A request with this Idempotency-Key is still running. Try again shortly."),
+            status_code=409,
+        )
+    response = Response(
+        earlier.response, status=earlier.status_code, headers={REPLAYED_HEADER: "true"}
+    )
+    if earlier.status_code >= 400:
+        response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _keep(api_key, key: str, response: Response) -> None:
+    rows = IdempotentRequest.objects.filter(api_key=api_key, key=key)
+    if response.status_code >= 500 or response.status_code == 429:
+        rows.delete()
+        return
+    body = json.loads(JSONRenderer().render(response.data) or b"null")
+    rows.update(completed_at=timezone.now(), status_code=response.status_code, response=body)
+
+
+def idempotent(handler):
+    """For an ApiView's `post`: answered once per Idempotency-Key (when the client sends one)."""
+
+    @wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = _key_of(request)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        api_key = request.auth.key
+        fingerprint = _fingerprint(request)
+        earlier = _claim(api_key, key, fingerprint)
+        if earlier is not None:
+            return _replay(earlier, fingerprint)
+        try:
+            response = handler(view, request, *args, **kwargs)
+        except Exception as exc:
+            try:
+                response = view.handle_exception(exc)
+            except Exception:
+                IdempotentRequest.objects.filter(api_key=api_key, key=key).delete()
+                raise
+        _keep(api_key, key, response)
+        return response
+
+    wrapper.idempotent = True
+    return wrapper
+
+
+def idempotent_requests_sweep(*, now=None) -> int:
+    """Forget the requests kept longer than API_IDEMPOTENCY_HOURS (a periodic task)."""
+    now = now or timezone.now()
+    deleted, _by_model = IdempotentRequest.objects.filter(
+        created_at__lt=now - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+    ).delete()
+    return deleted

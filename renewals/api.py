@@ -1,0 +1,3 @@
+"""The key inventory's API: checking product keys."""
+
+urlpatterns = []

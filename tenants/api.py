@@ -1,0 +1,3 @@
+"""Customers' API."""
+
+urlpatterns = []

@@ -1,0 +1,145 @@
+"""The API's shared parts: key format and storage, authentication, scopes, errors, rate limits,
+idempotency, the audit's record of the key."""
+
+import pytest
+from django.urls import reverse
+
+from keys.codec import generate_key
+from portal.api.tokens import MalformedToken, token_check, token_digest, token_generate
+from portal.models import ApiKey, AuditEvent, PartnerMembership
+from tests.helpers import api_client, api_key
+
+CHECK = "/api/v1/keys/check/"
+
+
+def test_a_key_has_its_prefix_and_a_checksum_that_catches_a_typo():
+    raw = token_generate()
+    assert raw.startswith("pkp_") and len(raw) == 40
+    assert token_check(raw) == raw
+    typo = raw[:10] + ("A" if raw[10] != "A" else "B") + raw[11:]
+    with pytest.raises(MalformedToken):
+        token_check(typo)
+    with pytest.raises(MalformedToken):
+        token_check(raw[:-1])
+    assert token_generate() != raw
+
+
+def test_the_database_keeps_only_the_keyed_hash(partner_admin):
+    raw = api_key(partner_admin, "keys:check")
+    key = ApiKey.objects.get()
+    assert key.digest == token_digest(raw)
+    assert raw not in str(list(ApiKey.objects.values()))
+    assert key.shown == f"{raw[:8]}…{raw[-4:]}"
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "not_authenticated"),
+        ("Bearer pkp_notakey", "key_malformed"),
+        ("Bearer " + "pkp_" + "A" * 36, "key_malformed"),
+    ],
+)
+def test_without_a_good_key_the_answer_is_401_problem_json(db, header, code):
+    client = api_client()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.post(CHECK, {"keys": ["x"]}, format="json")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"].endswith(f":{code}")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoked_expired_and_unknown_keys_are_refused(partner_admin):
+    from portal.api.services import api_key_revoke
+
+    raw = api_key(partner_admin, "keys:check")
+    assert api_client(raw).post(CHECK, {"keys": ["x"]}, format="json").status_code == 200
+    api_key_revoke(key=ApiKey.objects.get(), actor=partner_admin)
+    response = api_client(raw).post(CHECK, {"keys": ["x"]}, format="json")
+    assert response.status_code == 401 and response.json()["type"].endswith(":key_revoked")
+    unknown = token_generate()
+    response = api_client(unknown).post(CHECK, {"keys": ["x"]}, format="json")
+    assert response.status_code == 401 and response.json()["type"].endswith(":key_unknown")
+
+
+def test_a_key_without_the_scope_gets_403(partner_admin):
+    raw = api_key(partner_admin, "customers:read")
+    response = api_client(raw).post(CHECK, {"keys": ["x"]}, format="json")
+    assert response.status_code == 403
+    assert response.json()["required_scope"] == "keys:check"
+
+
+def test_errors_speak_the_language_of_accept_language(partner_admin):
+    raw = api_key(partner_admin, "keys:check")
+    response = api_client(raw, language="fr").post(CHECK, {"keys": []}, format="json")
+    assert response.status_code == 400
+    assert response["Content-Language"] == "fr"
+    assert response.json()["title"] == "La requête n’est pas valide."
+
+
+def test_a_session_does_not_reach_the_api(client, partner_admin):
+    client.force_login(partner_admin)
+    response = client.post(CHECK, {"keys": ["x"]}, content_type="application/json")
+    assert response.status_code == 401
+    assert "Set-Cookie" not in response
+
+
+def test_the_creators_role_bounds_the_key(partner_admin, northwind):
+    raw = api_key(partner_admin, "keys:check", "delegation:write", role="admin")
+    membership = PartnerMembership.objects.get(user=partner_admin)
+    membership.role = PartnerMembership.Role.AGENT
+    membership.save()
+    from portal.api.services import api_key_authenticate
+
+    actor = api_key_authenticate(raw, client_address=None)
+    assert actor.membership.role == "agent"
+    assert not actor.has_scope("delegation:write")
+    assert actor.has_scope("keys:check")
+    membership.delete()
+    response = api_client(raw).post(CHECK, {"keys": ["x"]}, format="json")
+    assert response.json()["type"].endswith(":key_owner_gone")
+
+
+def test_rate_limit_headers_and_429(partner_admin, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    client = api_client(api_key(partner_admin, "keys:check"))
+    first = client.post(CHECK, {"keys": ["x"]}, format="json")
+    assert first["RateLimit-Limit"] == "2" and first["RateLimit-Remaining"] == "1"
+    client.post(CHECK, {"keys": ["x"]}, format="json")
+    third = client.post(CHECK, {"keys": ["x"]}, format="json")
+    assert third.status_code == 429
+    assert int(third["Retry-After"]) >= 1
+    assert third["RateLimit-Remaining"] == "0"
+
+
+def test_the_check_reports_the_position_of_a_bad_character(partner_admin, make_keys):
+    (key,) = make_keys(1)
+    client = api_client(api_key(partner_admin, "keys:check"))
+    bad = key[:3] + "O" + key[4:]
+    response = client.post(CHECK, {"keys": [key, bad]}, format="json")
+    good, wrong = response.json()
+    assert good["usable"] and good["sku"] == "BUS-STD" and good["ends_with"] == key[-5:]
+    assert wrong["status"] == "malformed"
+    assert wrong["format_error"] == {"code": "character", "position": 4, "character": "O"}
+
+
+def test_key_checks_are_audited_with_the_key_when_the_limit_trips(partner_admin, settings):
+    settings.KEY_GUESS_LIMIT_PER_USER = 1
+    client = api_client(api_key(partner_admin, "keys:check"))
+    response = client.post(CHECK, {"keys": [generate_key(), generate_key()]}, format="json")
+    assert response.status_code == 429
+    events = AuditEvent.objects.filter(action="key.guess_limit_reached")
+    assert events.exists()
+    assert {event.api_key for event in events} == {ApiKey.objects.get()}
+    assert all("API key" in event.actor_label for event in events)
+
+
+def test_the_schema_and_docs_are_served(client):
+    schema = client.get(reverse("api:schema"))
+    assert schema.status_code == 200
+    assert b"/api/v1/keys/check/" in schema.content
+    docs = client.get(reverse("api:docs"))
+    assert docs.status_code == 200
+    assert b"swagger-ui-bundle.js" in docs.content and b"<script>" not in docs.content
