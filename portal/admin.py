@@ -22,8 +22,9 @@ from post_office.models import Email
 
 from mfa.services import factors_reset
 from mfa.step_up import step_up_if
+from portal.api.services import api_key_revoke
 from portal.audit_labels import action_label, actions_matching, target_type_label
-from portal.models import AuditEvent, Partner, PartnerMembership, User
+from portal.models import ApiKey, AuditEvent, Partner, PartnerMembership, User
 from portal.outbox import outbox_requeue
 from portal.services import audit_log, partner_enrolment_set
 
@@ -257,6 +258,39 @@ class PartnerAdmin(StepUpChangesMixin, AuditedAdmin):
     @admin.action(description=_("Remove from the cloud program"))
     def unenrol(self, request, queryset):
         self._set_enrolment(request, queryset, False)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Partners' API keys: ops see them (never the keys: only their start and end) and revoke
+    them."""
+
+    list_display = [
+        "name",
+        "shown",
+        "partner",
+        "role",
+        "created_by_label",
+        "created_at",
+        "last_used_at",
+        "last_used_from",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["role", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "shown_start", "shown_end", "partner__name", "partner__partner_id"]
+    list_select_related = ["partner"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    @admin.display(description=_("key"))
+    def shown(self, key):
+        return key.shown
+
+    @admin.action(description=_("Revoke the selected API keys"))
+    def revoke(self, request, queryset):
+        revoked = sum(api_key_revoke(key=key, actor=request.user) for key in queryset)
+        self.message_user(request, _("%(count)d API key(s) revoked.") % {"count": revoked})
 
 
 @admin.register(PartnerMembership)

@@ -78,6 +78,9 @@ ACTION_LABELS = {
     "mfa.recovery_code_used": _("Recovery code used to sign in"),
     "mfa.factors_reset": _("Second factors removed for a new enrolment"),
     "mfa.limit_reached": _("Second-factor code limit reached"),
+    # the REST API
+    "api_key.created": _("API key created"),
+    "api_key.revoked": _("API key revoked"),
     "outbox.cleaned": _("Sent e-mails deleted from the outbox"),
     "outbox.requeued": _("E-mail queued again"),
 }

@@ -6,9 +6,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.api.scopes import scope_choices
+from portal.api.services import MAX_DAYS
 from portal.emails import email_queue
 from portal.identity import NormalizedEmailField
-from portal.models import User
+from portal.models import PartnerMembership, User
 from portal.services import signin_attempt_failed, signin_attempt_start
 
 
@@ -99,3 +101,34 @@ def posted_data(request):
     """The POST data of a POST, else None: an empty POST still binds the form (and shows its
     errors), which `request.POST or None` would not."""
     return request.POST if request.method == "POST" else None
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key (portal.api.services.api_key_create checks the rules and raises with the
+    field)."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What the key is for, e.g. “Billing sync”."),
+    )
+    role = forms.ChoiceField(
+        label=_("Acts as"),
+        choices=PartnerMembership.Role.choices,
+        initial=PartnerMembership.Role.AGENT,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "A key acting as a partner agent cannot switch billing, send offers or end "
+            "relationships, whatever its scopes."
+        ),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"), choices=scope_choices, widget=forms.CheckboxSelectMultiple
+    )
+    days = forms.IntegerField(
+        label=_("Expires after (days)"),
+        min_value=1,
+        max_value=MAX_DAYS,
+        initial=90,
+        help_text=_("Up to one year."),
+    )

@@ -46,6 +46,15 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         hour="3",
     ),
     PeriodicTaskSpec(
+        name="Forget idempotent API requests",
+        task="portal.tasks.forget_idempotent_requests",
+        description=(
+            "Deletes the API's kept answers to Idempotency-Key requests older than "
+            "API_IDEMPOTENCY_HOURS hours."
+        ),
+        minute="23",
+    ),
+    PeriodicTaskSpec(
         name="Sweep key jobs",
         task="keys.tasks.sweep_key_jobs",
         description=(

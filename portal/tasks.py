@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from portal.api.idempotency import idempotent_requests_sweep
 from portal.outbox import outbox_clean, outbox_deliver
 
 
@@ -13,3 +14,9 @@ def deliver_outbox() -> int:
 def clean_outbox() -> int:
     """Run daily by beat: deletes the e-mails sent long ago (OUTBOX_KEEP_SENT_DAYS)."""
     return outbox_clean()
+
+
+@shared_task
+def forget_idempotent_requests() -> int:
+    """Run hourly by beat: forgets the API's answers kept for Idempotency-Key replays."""
+    return idempotent_requests_sweep()

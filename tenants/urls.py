@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from tenants import import_views, views
+from tenants import api_key_views, import_views, views
 from tenants.delegation import urls as delegation_urls
 
 app_name = "tenants"
@@ -84,6 +84,12 @@ urlpatterns = [
         name="create_tenant_keep",
     ),
     path("partner/domain-check/", views.domain_check, name="domain_check"),
+    path("partner/api-keys/", api_key_views.api_keys, name="api_keys"),
+    path(
+        "partner/api-keys/<int:pk>/revoke/",
+        api_key_views.api_key_revoke_confirm,
+        name="api_key_revoke",
+    ),
     path("partner/customers/<int:pk>/", include(tenant_pages("delegated"))),
     path("customer/", views.customer_home, name="customer_home"),
     path("customer/", include(tenant_pages("customer"))),

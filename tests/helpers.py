@@ -157,7 +157,7 @@ def api_key(user, *scopes, role=None, days=30, name="Script") -> str:
 
     membership = user.partner_membership
     role = role or membership.role
-    key, raw = api_key_create(
+    _key, raw = api_key_create(
         membership=membership,
         name=name,
         scopes=list(scopes) or scopes_allowed(role),

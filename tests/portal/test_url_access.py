@@ -20,7 +20,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from portal.models import User
+from portal.models import ApiKey, User
 from tenants.models import RedemptionTarget, TenantUser, UserImport
 from tenants.tokens import offer_token
 from tests.factories import (
@@ -29,6 +29,7 @@ from tests.factories import (
     SubscriptionFactory,
     TenantFactory,
 )
+from tests.helpers import api_key
 
 LOGIN = "login"
 ADMIN_LOGIN = "admin-login"
@@ -180,6 +181,8 @@ EXPECTED = {
     "tenants:relationship_terminate": ("GET", partner_admins()),
     "tenants:partner_activity": ("GET", partners_only()),
     "tenants:partner_activity_export": ("GET", partner_admins(other=200)),
+    "tenants:api_keys": ("GET", partner_admins(other=200)),
+    "tenants:api_key_revoke": ("GET", partner_admins()),
     # The customer's side.
     "tenants:customer_relationships": ("GET", customer_admins()),
     "tenants:offer_answer": ("GET", customer_admins(other=404)),
@@ -231,6 +234,9 @@ EXPECTED = {
     "otp_webauthn:js-i18n-catalog": ("GET", everyone(200)),
 }
 
+# The API's contract and its docs page: public.
+API_OPEN = {"api:schema", "api:docs"}
+
 # What a session that passed the password but not the second factor gets, where it is not VERIFY.
 UNVERIFIED = {
     "healthz": 200,
@@ -260,6 +266,7 @@ ADMIN_READ_ONLY = {
         "keys_redemptionline",
         "mfa_accountwithoutfactor",
         "mfa_authenticatorapp",
+        "portal_apikey",
         "portal_auditevent",
         "tenants_activitylog",
         "tenants_delegationnotice",
@@ -301,6 +308,12 @@ ADMIN_SPECIAL = {
 def expectation(name: str):
     if name in EXPECTED:
         return EXPECTED[name]
+    if name in API_OPEN:
+        return ("GET", everyone(200))
+    if name.startswith("api:"):
+        # The REST API: an API key is the only way in, whoever the session is (tests/api's
+        # test_api_access covers every endpoint for every kind of key).
+        return ("GET", everyone(401))
     if name in ADMIN_SPECIAL:
         return ADMIN_SPECIAL[name]
     if name in ADMIN_READ_ONLY:
@@ -404,7 +417,9 @@ def world(db, northwind, fabrikam, partner_admin, partner_agent, make_keys, rede
         side: UserImport.objects.create(tenant=contoso, created_by=by, rows=[], total=0)
         for side, by in (("customer", admins["contoso"].user), ("delegated", partner_admin))
     }
+    api_key(partner_admin, "customers:read")
     return {
+        "api_key": ApiKey.objects.get(partner=northwind),
         "colleague": partner_agent,
         "imports": imports,
         "offer": offer,
@@ -432,6 +447,8 @@ def _kwargs(name: str, pattern: str, world) -> dict:
                 values[key] = world["for_contoso"].pk
             if name.startswith("renewals:"):  # the renewals pages are a subscription's
                 values[key] = world["subscription"].pk
+            if name == "tenants:api_key_revoke":
+                values[key] = world["api_key"].pk
         elif key == "user_pk":
             values[key] = world["colleague"].pk
         elif key == "account_pk":
@@ -525,7 +542,10 @@ def test_it_answers_each_actor_as_declared(
     with transaction.atomic():
         response = half.post(path) if method == "POST" else half.get(path)
         transaction.set_rollback(True)
-    if not _matches(response, UNVERIFIED.get(name, VERIFY)):
+    unverified = UNVERIFIED.get(name, VERIFY)
+    if name.startswith("api:"):  # no session reaches the API: the same for everyone
+        unverified = 200 if name in API_OPEN else 401
+    if not _matches(response, unverified):
         wrong.append(f"unverified: {response.status_code} {response.get('Location', '')}")
     assert wrong == [], f"{method} {path}"
 
