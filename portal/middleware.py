@@ -120,7 +120,7 @@ class RefuseNulMiddleware:
 # a browser's or a proxy's cache, where the next person at a shared computer would find it.
 # (The admin already sends no-store on all its pages; the key look-up is named so that the rule
 # does not rest on that.)
-NO_STORE_PREFIXES = ("/partner/", "/customer/", "/admin/keys/productkey/lookup/")
+NO_STORE_PREFIXES = ("/partner/", "/customer/", "/admin/keys/productkey/lookup/", "/api/v1/")
 
 
 class NoStoreMiddleware:

@@ -11,6 +11,7 @@ import uuid
 import zipfile
 
 from celery.contrib.testing.worker import start_worker
+from django import urls
 from django.conf import settings
 
 from keys.models import ProductKey
@@ -175,3 +176,26 @@ def api_client(raw: str | None = None, language: str = "en"):
     if raw is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
+
+
+# --- The URLconf -----------------------------------------------------------------------------
+
+
+def _walk(patterns, prefix="", namespace=None):
+    for entry in patterns:
+        if isinstance(entry, urls.URLResolver):
+            inner = entry.namespace
+            if inner:
+                inner = f"{namespace}:{inner}" if namespace else inner
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner or namespace)
+        elif isinstance(entry, urls.URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+            yield name, prefix + str(entry.pattern)
+
+
+def url_patterns():
+    """(name, pattern) for every URL, each name once (the first, which is the one that serves)."""
+    seen = {}
+    for name, pattern in _walk(urls.get_resolver().url_patterns):
+        seen.setdefault(name or pattern, pattern)
+    return sorted(seen.items())

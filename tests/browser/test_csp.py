@@ -110,3 +110,23 @@ def test_the_admin(watched, live_server, staff, make_keys, northwind):
     page.locator(".field-partner .select2-selection").click()
     expect(page.locator(".select2-results")).to_contain_text("Northwind Partners")
     assert problems == []
+
+
+def test_the_api_docs_page_runs_offline(watched, live_server):
+    """Swagger UI from the sidecar wheel, its start-up script a file: nothing refused, nothing
+    fetched from elsewhere."""
+    page, problems = watched
+    elsewhere = []
+    page.on(
+        "request",
+        lambda request: (
+            elsewhere.append(request.url)
+            if not request.url.startswith((live_server.url, "data:"))
+            else None
+        ),
+    )
+    page.goto(f"{live_server.url}/api/docs/")
+    page.get_by_text("/api/v1/keys/check/").first.click()
+    expect(page.locator(".opblock-body").first).to_be_visible()
+    assert problems == []
+    assert elsewhere == []

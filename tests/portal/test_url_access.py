@@ -18,7 +18,7 @@ import datetime
 import pytest
 from django.db import transaction
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from portal.models import ApiKey, User
 from tenants.models import RedemptionTarget, TenantUser, UserImport
@@ -29,7 +29,7 @@ from tests.factories import (
     SubscriptionFactory,
     TenantFactory,
 )
-from tests.helpers import api_key
+from tests.helpers import api_key, url_patterns
 
 LOGIN = "login"
 ADMIN_LOGIN = "admin-login"
@@ -324,26 +324,6 @@ def expectation(name: str):
         # The admin's short link to an object: redirects staff to its change page.
         return ("GET", {**everyone(ADMIN_LOGIN), "staff": 302})
     return None
-
-
-def _walk(patterns, prefix="", namespace=None):
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = entry.namespace
-            if inner:
-                inner = f"{namespace}:{inner}" if namespace else inner
-            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner or namespace)
-        elif isinstance(entry, URLPattern):
-            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
-            yield name, prefix + str(entry.pattern)
-
-
-def url_patterns():
-    """(name, pattern) for every URL, each name once (the first, which is the one that serves)."""
-    seen = {}
-    for name, pattern in _walk(get_resolver().url_patterns):
-        seen.setdefault(name or pattern, pattern)
-    return sorted(seen.items())
 
 
 def test_every_url_declares_its_expectations():
