@@ -17,12 +17,11 @@ from portal.forms import ApiKeyForm
 from portal.models import ApiKey
 
 
-def _page(request, form, status=200):
+def _page(request, form):
     return render(
         request,
         "tenants/api_keys.html",
         {"form": form, "keys": partner_api_keys(request.partner).select_related("created_by")},
-        status=status,
     )
 
 
@@ -36,12 +35,12 @@ def api_keys(request):
         return stepped
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
-        return _page(request, form, status=400)
+        return _page(request, form)
     try:
         key, raw = api_key_create(membership=request.membership, **form.cleaned_data)
     except ApiKeyError as error:
         form.add_error(error.field, str(error))
-        return _page(request, form, status=400)
+        return _page(request, form)
     return render(request, "tenants/api_key_created.html", {"key": key, "raw": raw})
 
 

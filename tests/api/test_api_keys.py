@@ -42,19 +42,21 @@ def test_a_partner_admin_creates_a_key_shown_once_that_works(client, partner_adm
 def test_bad_input_keeps_what_was_typed(client, partner_admin):
     client.force_login(partner_admin)
     page = _create(client, scopes=[], days="400")
-    assert page.status_code == 400
+    assert page.status_code == 200
     body = page.content.decode()
     assert 'value="Billing sync"' in body
     assert "Ensure this value is less than or equal to 366" in body
+    assert "data-error-summary" in body
     assert ApiKey.objects.count() == 0
 
 
 def test_an_agent_key_holds_no_admin_scope(client, partner_admin):
     client.force_login(partner_admin)
     page = _create(client, scopes=["delegation:write"])
-    assert page.status_code == 400
     assert "may hold" in page.content.decode()
-    assert _create(client, role="admin", scopes=["delegation:write"]).status_code == 200
+    assert ApiKey.objects.count() == 0
+    _create(client, role="admin", scopes=["delegation:write"])
+    assert ApiKey.objects.get().scopes == ["delegation:write"]
 
 
 def test_agents_have_no_api_keys_page(client, partner_agent):

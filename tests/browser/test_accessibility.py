@@ -582,6 +582,25 @@ def offer_without_roles(page: Page, world: World):
     submit(page, "main form[method=post] button[type=submit]")
 
 
+def api_key_named(name: str):
+    """The API keys page's form sent with `name` and the "check keys" scope (none: as it is)."""
+
+    def go(page: Page, world: World):
+        page.goto(f"{world.url}/partner/api-keys/")
+        if name:
+            page.locator("main form input[name=name]").fill(name)
+            page.locator("main form input[value='keys:check']").check()
+        submit(page, "main form[method=post] button[type=submit]")
+
+    return go
+
+
+def revoke_an_api_key(page: Page, world: World):
+    page.goto(f"{world.url}/partner/api-keys/")
+    page.locator("[data-testid=api-keys] a.btn-outline-danger").first.click()
+    page.wait_for_load_state()
+
+
 def decline_an_offer(page: Page, world: World):
     page.goto(f"{world.url}/customer/partner-relationships/offers/{world.offer}/")
     submit(page, "main form button[value=decline]")
@@ -727,6 +746,11 @@ STEPS = [
         goto("/partner/delegated-admin/relationships/{w.relationship}/terminate/"),
     ),
     Step("activity log, partner", goto("/partner/activity/")),
+    Step("API keys, none yet", goto("/partner/api-keys/")),
+    Step("API keys, errors", api_key_named(""), shows=ERROR),
+    Step("API key created", api_key_named("Billing sync"), shows="[data-testid=api-key-value]"),
+    Step("API keys", goto("/partner/api-keys/"), shows="[data-testid=api-keys]"),
+    Step("revoke an API key", revoke_an_api_key),
     Step("acting for a customer: users", goto("/partner/customers/{w.tailspin}/users/")),
     Step(
         "acting for a customer: a user",
