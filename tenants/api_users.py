@@ -10,6 +10,7 @@ The pages ask for a fresh second factor before an act on an administrator; a key
 to verify, so here the key (its scope, its role) and the tenant rule decide, as for every act.
 """
 
+from django.conf import settings
 from django.http import Http404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -128,6 +129,11 @@ CustomerUserAdd = form_serializer(
     TenantUserForm(tenant=_EXAMPLE_TENANT),
     username=_USERNAME,
     phone=_PHONE,
+    language=serializers.ChoiceField(
+        choices=[code for code, _name in settings.LANGUAGES],
+        required=False,
+        help_text=_("The language of their e-mails; left out, the customer's preferred one."),
+    ),
     licenses=serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
@@ -188,6 +194,14 @@ ACTIVATION_EXAMPLE = {
 
 def _example(value, name: str = "Example", status_code: int = 200) -> list[OpenApiExample]:
     return [OpenApiExample(name, value=value, response_only=True, status_codes=[str(status_code)])]
+
+
+def prefilled(form) -> dict:
+    """What the page's form shows filled in before anyone types (the language: the customer's),
+    for the fields a request leaves out."""
+    return form_data(
+        {name: field.initial for name, field in form.fields.items() if field.initial is not None}
+    )
 
 
 def user_data(tenant_user: TenantUser) -> dict:
@@ -318,7 +332,8 @@ class CustomerUsersView(TenantUsersApiView):
         # The seats are always read, so that licenses asked for are checked, then refused by
         # the service (404) when the relationship does not allow assigning them: never dropped.
         seats = seat_choices(access.tenant, timezone.localdate())
-        form = TenantUserForm(form_data(request.data), tenant=access.tenant, seat_choices=seats)
+        data = prefilled(TenantUserForm(tenant=access.tenant)) | form_data(request.data)
+        form = TenantUserForm(data, tenant=access.tenant, seat_choices=seats)
         cleaned = form_clean(form)
         try:
             tenant_user = tenant_user_add(

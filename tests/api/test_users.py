@@ -195,6 +195,16 @@ def test_it_refuses_a_user_with_the_pages_messages(api, contoso, field, value, m
     assert not TenantUser.objects.filter(username="lynne.robbins").exists()
 
 
+@pytest.mark.parametrize("preferred", ["fr", "en"])
+def test_a_user_sent_without_a_language_gets_the_customers(api, contoso, preferred):
+    contoso.preferred_language = preferred
+    contoso.save()
+    data = lynne()
+    del data["language"]
+    assert api.post(users_url(contoso), data, format="json").status_code == 201
+    assert TenantUser.objects.get(username="lynne.robbins").user.language == preferred
+
+
 def test_its_messages_are_in_the_language_asked(fabrikam_key, contoso):
     response = api_client(fabrikam_key, language="fr").post(
         users_url(contoso), lynne(username="megan"), format="json"
