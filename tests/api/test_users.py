@@ -350,6 +350,16 @@ def test_it_sends_the_activation_again_within_the_limit(api, contoso, alex, mega
     assert Email.objects.filter(to=["alex@contoso.example"]).count() == 2
 
 
+def test_the_limit_speaks_the_language_asked(fabrikam_key, contoso, alex, settings):
+    settings.EMAIL_LINK_LIMIT_PER_ACCOUNT = 1
+    api = api_client(fabrikam_key, language="fr")
+    url = users_url(contoso, alex.pk, "resend-activation")
+    assert api.post(url).status_code == 202
+    body = problem(api.post(url), 429, "email_link_limit")
+    assert body["detail"].startswith("Pour protéger les boîtes de réception")
+    assert "Vous pourrez redemander à " in body["detail"]
+
+
 def test_a_license_administrator_does_not_resend_activations(
     fabrikam, other_partner_admin, contoso, alex
 ):
