@@ -11,6 +11,7 @@ from portal.identity import NormalizedEmailField
 from portal.models import partner_id_validator
 from portal.validators import refuse_bidi_controls
 from tenants.services import (
+    USER_EDITED_FIELDS,
     TenantDetails,
     UserDetails,
     admin_email_problem,
@@ -232,6 +233,11 @@ class TenantUserForm(forms.Form):
             is_admin=data["is_admin"],
             language=data.get("language") or self.tenant.preferred_language,
         )
+
+
+def tenant_user_initial(tenant_user) -> dict:
+    """A user's details as their page's form shows them (and as an API edit starts from)."""
+    return {field: getattr(tenant_user, field) for field in USER_EDITED_FIELDS}
 
 
 class PartnerIdForm(forms.Form):

@@ -1,4 +1,6 @@
-"""Who receives a tenant's or a partner's e-mail: the one rule, for every e-mail and ledger.
+"""Reads that several places share: a tenant's users with their licenses (the users page and the
+API), and who receives a tenant's or a partner's e-mail (the one rule, for every e-mail and
+ledger).
 
 A tenant's e-mail goes to its admins, each in the language saved on their account (the tenant's
 preferred language for an admin without one yet). A partner's goes to its active partner admins
@@ -8,10 +10,10 @@ once-only notices record the account as well as the address, hence `Recipient.us
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from portal.models import Partner, PartnerMembership, User
-from tenants.models import Tenant, TenantUser
+from tenants.models import License, Tenant, TenantUser
 
 CONTACT_LANGUAGE = "en"  # a partner's contact address has no account, so no saved language
 
@@ -26,6 +28,40 @@ class Recipient:
     @property
     def side(self) -> str:
         return "partner" if self.for_partner else "customer"
+
+
+def licenses_by_product() -> QuerySet[License]:
+    """Licenses with their subscription and product, by product name: how a user's licenses are
+    listed (prefetched by `tenant_users`, or for one user with `user_licenses_prefetch`)."""
+    return License.objects.select_related("subscription__product").order_by(
+        "subscription__product__name"
+    )
+
+
+def tenant_users(tenant: Tenant, search: str = "") -> QuerySet[TenantUser]:
+    """The tenant's users with their licenses: a fixed number of queries per page, whatever the
+    number of users. Each word of `search` (the first 5, of its first 100 characters) must match
+    a name, the user name or the contact e-mail."""
+    users = (
+        TenantUser.objects.filter(tenant=tenant)
+        .select_related("user", "tenant")
+        .prefetch_related(Prefetch("licenses", queryset=licenses_by_product()))
+        .order_by("last_name", "first_name", "id")
+    )
+    for word in search[:100].split()[:5]:
+        users = users.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(username__icontains=word)
+            | Q(email__icontains=word)
+        )
+    return users
+
+
+def user_licenses_prefetch(tenant_user: TenantUser) -> TenantUser:
+    """One user's licenses, loaded as `tenant_users` loads them for a page of users."""
+    prefetch_related_objects([tenant_user], Prefetch("licenses", queryset=licenses_by_product()))
+    return tenant_user
 
 
 def tenant_admins(tenant: Tenant) -> QuerySet[TenantUser]:

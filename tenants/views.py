@@ -46,7 +46,7 @@ from tenants.access import (
     tenant_user_of,
 )
 from tenants.delegation.offers import offer_eligibility_problem
-from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm
+from tenants.forms import PartnerIdForm, TenantForm, TenantUserForm, tenant_user_initial
 from tenants.lifecycle import in_lifecycle, next_change, state_label, subscription_state
 from tenants.models import (
     DelegationOffer,
@@ -57,15 +57,16 @@ from tenants.models import (
     Tenant,
     TenantUser,
 )
-from tenants.selectors import tenant_admins
+from tenants.selectors import tenant_admins, tenant_users
 from tenants.services import (
+    EmailLinksLimited,
     KeysApplyError,
     LicenseError,
     PartnerLookupError,
     TenantCreateError,
     TenantUserError,
     activation_renew,
-    activation_resend,
+    activation_resend_limited,
     domain_prefix_problem,
     keys_apply,
     keys_apply_preview,
@@ -179,7 +180,7 @@ def partner_customer(request, pk: int):
     admins = tenant_admins(tenant)
     # Read only: managing users and licenses is the customer's (or, later, a delegated
     # administrator's).
-    users = Paginator(_users(tenant), USERS_PER_PAGE).get_page(1)
+    users = Paginator(tenant_users(tenant), USERS_PER_PAGE).get_page(1)
     return render(
         request,
         "tenants/partner_customer.html",
@@ -206,18 +207,18 @@ def resend_activation(request, pk: int, account_pk: int):
         is_admin=True,
     )
     tenant = access.tenant
-    attempt = email_link_attempt_start(
-        email=account.email, client_address=request.client_address, actor=request.user
-    )
-    if attempt.blocked:
-        return too_many_email_links(request, attempt.until)
-    if activation_resend(account=account, access=access):
+    try:
+        sent = activation_resend_limited(
+            account=account, access=access, client_address=request.client_address
+        )
+    except EmailLinksLimited as limited:
+        return too_many_email_links(request, limited.until)
+    if sent:
         messages.success(
             request,
             _("A new activation e-mail is on its way to %(email)s.") % {"email": account.email},
         )
     else:
-        attempt.refund()  # nothing was sent
         messages.info(request, _("This administrator has already activated their account."))
     return redirect("tenants:partner_customer", tenant.pk)
 
@@ -486,37 +487,11 @@ def _subscriptions(tenant):
     )
 
 
-def _users(tenant, search: str = ""):
-    """The tenant's users with their licenses: a fixed number of queries per page. Each word of
-    `search` must match a name, the user name or the contact e-mail."""
-    users = (
-        TenantUser.objects.filter(tenant=tenant)
-        .select_related("user", "tenant")
-        .prefetch_related(
-            Prefetch(
-                "licenses",
-                queryset=License.objects.select_related("subscription__product").order_by(
-                    "subscription__product__name"
-                ),
-            )
-        )
-        .order_by("last_name", "first_name", "id")
-    )
-    for word in search.split()[:5]:
-        users = users.filter(
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(username__icontains=word)
-            | Q(email__icontains=word)
-        )
-    return users
-
-
 @tenant_page(Permission.USERS_READ)
 def customer_users(request):
     """ "Users and licenses": the organization's directory."""
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(_users(request.tenant, search), USERS_PER_PAGE).get_page(
+    page = Paginator(tenant_users(request.tenant, search), USERS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return render(
@@ -593,12 +568,11 @@ def _user_added_message(tenant_user: TenantUser) -> str:
 def customer_user(request, account_pk: int):
     """A user's page: their details (edit) and a license per subscription (assign, unassign)."""
     tenant_user = tenant_user_of(request.access, account_pk)
-    initial = {
-        field: getattr(tenant_user, field)
-        for field in ("first_name", "last_name", "username", "email", "phone", "is_admin")
-    }
     form = TenantUserForm(
-        posted_data(request), tenant=request.tenant, tenant_user=tenant_user, initial=initial
+        posted_data(request),
+        tenant=request.tenant,
+        tenant_user=tenant_user,
+        initial=tenant_user_initial(tenant_user),
     )
     if request.method == "POST":
         request.access.require(Permission.USERS_MANAGE)
@@ -703,18 +677,18 @@ def customer_resend_activation(request, account_pk: int):
     """A new activation link for a user who has not activated their account yet (rate-limited
     per address, as every link e-mail)."""
     tenant_user = tenant_user_of(request.access, account_pk)
-    attempt = email_link_attempt_start(
-        email=tenant_user.email, client_address=request.client_address, actor=request.user
-    )
-    if attempt.blocked:
-        return too_many_email_links(request, attempt.until)
-    if activation_resend(account=tenant_user, access=request.access):
+    try:
+        sent = activation_resend_limited(
+            account=tenant_user, access=request.access, client_address=request.client_address
+        )
+    except EmailLinksLimited as limited:
+        return too_many_email_links(request, limited.until)
+    if sent:
         messages.success(
             request,
             _("A new activation e-mail is on its way to %(email)s.") % {"email": tenant_user.email},
         )
     else:
-        attempt.refund()  # nothing was sent
         messages.info(request, _("This user has already activated their account."))
     return redirect(tenant_url(request, "user", tenant_user.pk))
 

@@ -6,7 +6,13 @@ from importlib import import_module
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-API_MODULES = ["keys.api", "tenants.api", "tenants.delegation.api", "renewals.api"]
+API_MODULES = [
+    "keys.api",
+    "tenants.api",
+    "tenants.api_users",
+    "tenants.delegation.api",
+    "renewals.api",
+]
 
 app_name = "api"
 

@@ -18,10 +18,12 @@ from tenants.services.subscriptions import (
 from tenants.services.tenants import (
     LEGAL_SUFFIXES,
     RESERVED_PREFIXES,
+    EmailLinksLimited,
     TenantCreateError,
     TenantDetails,
     activation_renew,
     activation_resend,
+    activation_resend_limited,
     admin_email_problem,
     domain_prefix_example,
     domain_prefix_problem,
@@ -33,6 +35,7 @@ from tenants.services.tenants import (
     tenant_create,
 )
 from tenants.services.users import (
+    USER_EDITED_FIELDS,
     LicenseError,
     SeatChoice,
     TenantUserError,
@@ -50,6 +53,8 @@ from tenants.services.users import (
 __all__ = [
     "LEGAL_SUFFIXES",
     "RESERVED_PREFIXES",
+    "USER_EDITED_FIELDS",
+    "EmailLinksLimited",
     "KeysApplyError",
     "LicenseError",
     "PartnerLookupError",
@@ -61,6 +66,7 @@ __all__ = [
     "UserDetails",
     "activation_renew",
     "activation_resend",
+    "activation_resend_limited",
     "admin_email_problem",
     "domain_prefix_example",
     "domain_prefix_problem",

@@ -4,7 +4,7 @@ activation. Every write goes through here."""
 import re
 import string
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -16,7 +16,7 @@ from keys.models import Product, ProductKey, Redemption
 from keys.services import RedemptionKeysChanged, redemption_keys_consume, redemption_lock
 from portal.identity import email_normalize
 from portal.models import PartnerMembership, User
-from portal.services import audit_log
+from portal.services import audit_log, email_link_attempt_start
 from tenants.access import TenantAccess
 from tenants.audit import act_record
 from tenants.emails import activation_email_queue, tenant_created_email_queue
@@ -328,6 +328,31 @@ def activation_resend(*, account: TenantUser, access: TenantAccess) -> bool:
         # Sent by one of the tenant's admins: the e-mail says who added the person.
         activation_email_queue(account=account, added_by=access.tenant_user)
     return True
+
+
+class EmailLinksLimited(Exception):
+    """Past the link e-mails' limit for this address or client: nothing was sent."""
+
+    def __init__(self, until: datetime):
+        self.until = until
+        super().__init__(until.isoformat())
+
+
+def activation_resend_limited(
+    *, account: TenantUser, access: TenantAccess, client_address: str | None
+) -> bool:
+    """`activation_resend` under the limit of every link e-mail (per address asked and per
+    client): raises EmailLinksLimited when past it. A resend that sends nothing (the account is
+    active already) is not counted."""
+    attempt = email_link_attempt_start(
+        email=account.email, client_address=client_address, actor=access.user
+    )
+    if attempt.blocked:
+        raise EmailLinksLimited(attempt.until)
+    sent = activation_resend(account=account, access=access)
+    if not sent:
+        attempt.refund()
+    return sent
 
 
 def activation_renew(*, account: TenantUser) -> bool:

@@ -38,6 +38,10 @@ class LicenseError(Exception):
     """Nothing changed: the message says why, in words the admin can act on."""
 
 
+# What editing a user changes (their language is theirs to choose, once signed in).
+USER_EDITED_FIELDS = ("first_name", "last_name", "username", "email", "phone", "is_admin")
+
+
 @dataclass(frozen=True)
 class UserDetails:
     first_name: str
@@ -214,7 +218,6 @@ def tenant_user_edit(
         raise ValueError("The user is not in the tenant the access was checked for.")
     _check(username_problem(details.username, tenant, exclude=tenant_user), "username")
     _check(user_email_problem(details.email, tenant, exclude=tenant_user), "email")
-    fields = ("first_name", "last_name", "username", "email", "phone", "is_admin")
     with transaction.atomic():
         _lock_tenant(tenant)
         current = TenantUser.objects.select_for_update().get(pk=tenant_user.pk)
@@ -232,7 +235,7 @@ def tenant_user_edit(
                     % {"name": current.full_name},
                     field="is_admin",
                 )
-        new = {field: getattr(details, field) for field in fields}
+        new = {field: getattr(details, field) for field in USER_EDITED_FIELDS}
         new["email"] = email_normalize(new["email"])
         changes = {
             field: [getattr(current, field), value]
