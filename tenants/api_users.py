@@ -289,12 +289,6 @@ CURSOR = OpenApiParameter("cursor", str, description=_("The cursor of a page (ne
 PAGE_SIZE = OpenApiParameter(
     "page_size", int, description=_("Users per page: 50 unless asked, 200 at most.")
 )
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    location=OpenApiParameter.HEADER,
-    description=_("Send the request again with the same key: it is answered once."),
-)
 
 
 class CustomerUsersView(TenantUsersApiView):
@@ -318,7 +312,6 @@ class CustomerUsersView(TenantUsersApiView):
     @extend_schema(
         operation_id="customer_users_create",
         summary=_("Add a user to a customer"),
-        parameters=[IDEMPOTENCY_KEY],
         request=CustomerUserAdd,
         responses={201: CustomerUser},
         examples=_example(USER_EXAMPLE, status_code=201),
@@ -440,7 +433,6 @@ class CustomerUserLicensesView(TenantUsersApiView):
     @extend_schema(
         operation_id="customer_user_license_assign",
         summary=_("Assign a license to a user"),
-        parameters=[IDEMPOTENCY_KEY],
         request=CustomerUserLicenseAssign,
         responses={201: CustomerUserLicense, 200: CustomerUserLicense},
         examples=_example(LICENSE_EXAMPLE, status_code=201),

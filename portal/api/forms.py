@@ -64,7 +64,7 @@ def _field_for(field: forms.Field) -> serializers.Field:
         return serializers.EmailField(**options)
     if isinstance(field, forms.ChoiceField) and field.choices:
         return serializers.ChoiceField(choices=[c for c, _label in field.choices if c], **options)
-    return serializers.CharField(**options)
+    return serializers.CharField(allow_blank=not field.required, **options)
 
 
 def form_serializer(name: str, form: forms.BaseForm, **extra: serializers.Field):
