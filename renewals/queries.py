@@ -1,14 +1,35 @@
-"""Reads the renewals pages share: the partner's renewal list and its filters."""
+"""Reads the renewals pages and the API share: the partner's renewal list and its filters, a
+subscription through the tenant rule, and what a subscription's page shows (its timeline, what
+happens next, what may be done)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.translation import gettext
 
-from portal.models import Partner
-from tenants.access import Permission, partner_customers
-from tenants.lifecycle import reached_q, state_label, state_q, subscription_state
+from portal.models import Partner, User
+from renewals import schedule
+from renewals.services import direct_billing_open
+from tenants.access import (
+    Permission,
+    TenantAccess,
+    direct_billing_allowed,
+    partner_customers,
+    partner_tenant_accesses,
+    subscription_of,
+    tenant_access,
+)
+from tenants.lifecycle import (
+    in_lifecycle,
+    next_change,
+    reached_q,
+    state_label,
+    state_q,
+    subscription_state,
+)
 from tenants.models import Subscription
 
 State = Subscription.State
@@ -69,4 +90,90 @@ def renewal_row(subscription: Subscription, today: date) -> RenewalRow:
         subscription,
         subscription_state(subscription, today),
         (subscription.end_date - today).days,
+    )
+
+
+def readable_subscription(user: User, pk: int) -> tuple[TenantAccess, Subscription]:
+    """The subscription through the tenant rule, for a partner that may read the tenant's
+    subscriptions (seats, dates, states): the same 404 for missing and forbidden. Reading the
+    customer is not enough — a delegated helpdesk sees users, not subscriptions."""
+    tenant_id = Subscription.objects.filter(pk=pk).values_list("tenant_id", flat=True).first()
+    if tenant_id is None:
+        raise Http404
+    access = tenant_access(user=user, tenant_id=tenant_id, permission=Permission.SUBSCRIPTIONS_READ)
+    return access, subscription_of(access, pk)
+
+
+@dataclass(frozen=True)
+class SubscriptionActions:
+    """What the person may do with a subscription, as its page offers it."""
+
+    may_renew: bool  # "Renew with a key": a prepaid subscription, in a tenant one may redeem into
+    may_switch: bool  # "Switch to direct billing"
+
+
+def subscription_actions(
+    access: TenantAccess | None, subscription: Subscription, today: date
+) -> SubscriptionActions:
+    if access is None:  # no standing in the tenant (any more): nothing to offer
+        return SubscriptionActions(may_renew=False, may_switch=False)
+    return SubscriptionActions(
+        may_renew=in_lifecycle(subscription) and access.can(Permission.REDEEM),
+        may_switch=direct_billing_allowed(access, subscription)
+        and direct_billing_open(subscription, today),
+    )
+
+
+def renewal_list_actions(
+    user: User, subscriptions: Iterable[Subscription], today: date
+) -> dict[int, SubscriptionActions]:
+    """{subscription id: actions} for a page of the renewal list, in a fixed number of queries
+    (the tenant rule asked once for all the rows' tenants)."""
+    subscriptions = list(subscriptions)
+    accesses = partner_tenant_accesses(user, [row.tenant_id for row in subscriptions])
+    return {
+        row.pk: subscription_actions(accesses.get(row.tenant_id), row, today)
+        for row in subscriptions
+    }
+
+
+def replacement(subscription: Subscription) -> Subscription | None:
+    """The directly billed subscription that replaced one ended by the switch."""
+    if not subscription.ended_by_direct_billing:
+        return None
+    return Subscription.objects.filter(
+        tenant_id=subscription.tenant_id,
+        product_id=subscription.product_id,
+        billed_directly=True,
+        ended_by_direct_billing=False,
+    ).first()
+
+
+@dataclass(frozen=True)
+class SubscriptionOverview:
+    """What a subscription's page shows. A prepaid subscription has its timeline and what happens
+    next; a directly billed one (renews on its own) and one ended by the switch have no
+    lifecycle to show."""
+
+    row: RenewalRow
+    lifecycle: bool
+    timeline: list[schedule.TimelineEvent] | None
+    next_change: tuple[str, date] | None
+    replacement: Subscription | None
+    actions: SubscriptionActions
+
+
+def subscription_overview(
+    access: TenantAccess, subscription: Subscription, today: date
+) -> SubscriptionOverview:
+    lifecycle = in_lifecycle(subscription)
+    return SubscriptionOverview(
+        row=renewal_row(subscription, today),
+        lifecycle=lifecycle,
+        timeline=schedule.timeline(subscription, today, schedule.notice_offsets())
+        if lifecycle
+        else None,
+        next_change=next_change(subscription.end_date, today) if lifecycle else None,
+        replacement=replacement(subscription),
+        actions=subscription_actions(access, subscription, today),
     )

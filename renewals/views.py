@@ -10,33 +10,23 @@ from django.utils.translation import gettext as _
 from mfa.step_up import step_up_required
 from portal.access import partner_required
 from portal.spreadsheets import csv_response
-from renewals import schedule
-from renewals.queries import STATES, WINDOWS, renewal_list, renewal_row
-from renewals.services import (
-    DirectBillingError,
-    direct_billing_old_end,
-    direct_billing_open,
-    direct_billing_switch,
-    prepaid_days_lost,
-)
+from renewals.forms import RenewalFilterForm, state_choices, window_choices
+from renewals.queries import readable_subscription, renewal_list, renewal_row, subscription_overview
+from renewals.services import DirectBillingError, direct_billing_preview, direct_billing_switch
 from tenants.access import (
     Permission,
     TenantAccess,
     customer_required,
     direct_billing_allowed,
     subscription_of,
-    tenant_access,
 )
-from tenants.lifecycle import in_lifecycle, next_change
 from tenants.models import Subscription
 
 RENEWALS_PER_PAGE = 25
 
 
 def _filters(request) -> tuple[str, str]:
-    window = request.GET.get("window", "")
-    state = request.GET.get("state", "")
-    return (window if window in WINDOWS else "", state if state in STATES else "")
+    return RenewalFilterForm(request.GET).filters()
 
 
 @partner_required
@@ -57,21 +47,11 @@ def partner_renewals(request):
             "rows": rows,
             "window": window,
             "state": state,
-            "windows": _window_choices(),
-            "states": [(value, Subscription.State(value).label) for value in STATES],
+            "windows": window_choices(),
+            "states": state_choices(),
             "filtered": bool(window or state),
         },
     )
-
-
-def _window_choices():
-    return [
-        ("7", _("Ends within 7 days")),
-        ("30", _("Ends within 30 days")),
-        ("60", _("Ends within 60 days")),
-        ("expired", _("Expired (grace period)")),
-        ("disabled", _("Disabled")),
-    ]
 
 
 @partner_required
@@ -110,55 +90,25 @@ def _renewal_csv_row(subscription: Subscription, today) -> list:
     ]
 
 
-def _partner_subscription(request, pk: int) -> tuple[TenantAccess, Subscription]:
-    """The subscription through the tenant rule, for a partner that may read the tenant's
-    subscriptions (seats, dates, states): the same 404 for missing and forbidden. Reading the
-    customer is not enough — a delegated helpdesk sees users, not subscriptions."""
-    tenant_id = Subscription.objects.filter(pk=pk).values_list("tenant_id", flat=True).first()
-    if tenant_id is None:
-        raise Http404
-    access = tenant_access(
-        user=request.user, tenant_id=tenant_id, permission=Permission.SUBSCRIPTIONS_READ
-    )
-    return access, subscription_of(access, pk)
-
-
-def _replacement(subscription: Subscription) -> Subscription | None:
-    """The directly billed subscription that replaced one ended by the switch."""
-    if not subscription.ended_by_direct_billing:
-        return None
-    return Subscription.objects.filter(
-        tenant_id=subscription.tenant_id,
-        product_id=subscription.product_id,
-        billed_directly=True,
-        ended_by_direct_billing=False,
-    ).first()
-
-
 def _timeline_context(access: TenantAccess, subscription: Subscription) -> dict:
-    """A prepaid subscription shows its timeline and what happens next; a directly billed one
-    (renews on its own) and one ended by the switch have no lifecycle to show."""
-    today = timezone.localdate()
-    lifecycle = in_lifecycle(subscription)
+    overview = subscription_overview(access, subscription, timezone.localdate())
     return {
         "access": access,
         "tenant": access.tenant,
         "subscription": subscription,
-        "row": renewal_row(subscription, today),
-        "timeline": schedule.timeline(subscription, today, schedule.notice_offsets())
-        if lifecycle
-        else None,
-        "next_change": next_change(subscription.end_date, today) if lifecycle else None,
-        "lifecycle": lifecycle,
-        "replacement": _replacement(subscription),
-        "may_switch": direct_billing_allowed(access, subscription)
-        and direct_billing_open(subscription, today),
+        "row": overview.row,
+        "timeline": overview.timeline,
+        "next_change": overview.next_change,
+        "lifecycle": overview.lifecycle,
+        "replacement": overview.replacement,
+        "may_renew": overview.actions.may_renew,
+        "may_switch": overview.actions.may_switch,
     }
 
 
 @partner_required
 def partner_subscription(request, pk: int):
-    access, subscription = _partner_subscription(request, pk)
+    access, subscription = readable_subscription(request.user, pk)
     return render(
         request,
         "renewals/partner_subscription.html",
@@ -192,17 +142,18 @@ def _direct_billing(request, access: TenantAccess, subscription: Subscription, b
                 % {"product": new.product.name, "end": date_format(new.end_date, "DATE_FORMAT")},
             )
             return redirect(_done(access, new))
+    preview = direct_billing_preview(subscription, today)
     return render(
         request,
         "renewals/direct_billing.html",
         {
             "tenant": access.tenant,
             "subscription": subscription,
-            "days_lost": prepaid_days_lost(subscription, today),
-            "old_end": direct_billing_old_end(subscription, today),
+            "days_lost": preview.prepaid_days_lost,
+            "old_end": preview.prepaid_end_date,
             "back_url": back_url,
-            "allowed": direct_billing_open(subscription, today),
-            "ended": subscription.end_date < today,
+            "allowed": preview.open,
+            "ended": preview.ended,
         },
     )
 
@@ -216,7 +167,7 @@ def _done(access: TenantAccess, subscription: Subscription) -> str:
 @partner_required
 @step_up_required
 def partner_direct_billing(request, pk: int):
-    access, subscription = _partner_subscription(request, pk)
+    access, subscription = readable_subscription(request.user, pk)
     return _direct_billing(
         request, access, subscription, reverse("renewals:partner_subscription", args=[pk])
     )

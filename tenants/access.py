@@ -190,42 +190,77 @@ def _tenant_capacity(user: User, tenant_id: int) -> TenantAccess | None:
         tenant = Tenant.objects.filter(
             _created_or_of_record(membership.partner), pk=tenant_id
         ).first()
-        delegated = _delegated_access(user, membership, tenant_id)
-        if delegated is not None:
-            if tenant is None:
-                return delegated
-            # Creator or partner of record too: both capacities' permissions.
-            return replace(delegated, granted=delegated.granted | PERMISSIONS[Capacity.PARTNER])
-        if tenant is None:
-            return None
-        return TenantAccess(
-            user=user,
-            tenant=tenant,
-            capacity=Capacity.PARTNER,
-            partner=membership.partner,
-            membership=membership,
-        )
+        relationship = relationship_in_force(membership.partner, tenant_id)
+        return _partner_capacity(user, membership, tenant, relationship)
     return None
 
 
-def relationship_in_force(partner: Partner, tenant_id: int) -> DelegationRelationship | None:
-    """The partner's relationship with the tenant in force today, or None. Read on every request,
-    never cached (`DelegationRelationship.objects.in_force`)."""
-    return (
-        DelegationRelationship.objects.in_force(timezone.localdate())
-        .select_related("tenant", "partner")
-        .filter(partner=partner, tenant_id=tenant_id)
-        .order_by("-ends_on")
-        .first()
+def _partner_capacity(
+    user: User,
+    membership: PartnerMembership,
+    tenant: Tenant | None,
+    relationship: DelegationRelationship | None,
+) -> TenantAccess | None:
+    """A partner's standing in a tenant, from the tenant if it created it or is partner of record
+    there (`tenant`, else None) and its relationship in force there (else None)."""
+    delegated = _delegated_access(user, membership, relationship) if relationship else None
+    if delegated is not None:
+        if tenant is None:
+            return delegated
+        # Creator or partner of record too: both capacities' permissions.
+        return replace(delegated, granted=delegated.granted | PERMISSIONS[Capacity.PARTNER])
+    if tenant is None:
+        return None
+    return TenantAccess(
+        user=user,
+        tenant=tenant,
+        capacity=Capacity.PARTNER,
+        partner=membership.partner,
+        membership=membership,
     )
 
 
+def partner_tenant_accesses(user: User, tenant_ids) -> dict[int, TenantAccess]:
+    """`tenant_access`'s answer for many tenants at once, before any permission is asked: a
+    partner user's standing in each of `tenant_ids` where it has one, in two queries whatever
+    their number (for a list that shows what may be done on each row). Ask `can` of each."""
+    membership = partner_membership(user)
+    if membership is None or not tenant_ids:
+        return {}
+    partner = membership.partner
+    tenants = {
+        tenant.pk: tenant
+        for tenant in Tenant.objects.filter(_created_or_of_record(partner), pk__in=tenant_ids)
+    }
+    relationships: dict[int, DelegationRelationship] = {}
+    for relationship in _relationships_in_force(partner).filter(tenant_id__in=tenant_ids):
+        relationships.setdefault(relationship.tenant_id, relationship)  # the latest end first
+    accesses = {
+        pk: _partner_capacity(user, membership, tenants.get(pk), relationships.get(pk))
+        for pk in set(tenant_ids)
+    }
+    return {pk: access for pk, access in accesses.items() if access is not None}
+
+
+def _relationships_in_force(partner: Partner) -> QuerySet[DelegationRelationship]:
+    """The partner's relationships in force today, the one that ends last first per tenant. Read
+    on every request, never cached (`DelegationRelationship.objects.in_force`)."""
+    return (
+        DelegationRelationship.objects.in_force(timezone.localdate())
+        .select_related("tenant", "partner")
+        .filter(partner=partner)
+        .order_by("tenant_id", "-ends_on")
+    )
+
+
+def relationship_in_force(partner: Partner, tenant_id: int) -> DelegationRelationship | None:
+    """The partner's relationship with the tenant in force today, or None."""
+    return _relationships_in_force(partner).filter(tenant_id=tenant_id).first()
+
+
 def _delegated_access(
-    user: User, membership: PartnerMembership, tenant_id: int
-) -> TenantAccess | None:
-    relationship = relationship_in_force(membership.partner, tenant_id)
-    if relationship is None:
-        return None
+    user: User, membership: PartnerMembership, relationship: DelegationRelationship
+) -> TenantAccess:
     return TenantAccess(
         user=user,
         tenant=relationship.tenant,

@@ -4,8 +4,12 @@ billing (`direct_billing`). Callers import from here."""
 
 from renewals.services.direct_billing import (
     DirectBillingError,
+    DirectBillingPreview,
+    direct_billing_check,
+    direct_billing_new_end,
     direct_billing_old_end,
     direct_billing_open,
+    direct_billing_preview,
     direct_billing_switch,
     prepaid_days_lost,
 )
@@ -14,8 +18,12 @@ from renewals.services.notices import notice_schedule_changed, renewal_notices_s
 
 __all__ = [
     "DirectBillingError",
+    "DirectBillingPreview",
+    "direct_billing_check",
+    "direct_billing_new_end",
     "direct_billing_old_end",
     "direct_billing_open",
+    "direct_billing_preview",
     "direct_billing_switch",
     "lifecycle_advance",
     "notice_schedule_changed",

@@ -2,6 +2,7 @@
 vendor. A new subscription starts today, the prepaid one ends, and the pages show the prepaid
 days given up."""
 
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
@@ -47,6 +48,46 @@ def direct_billing_open(subscription: Subscription, today: date) -> bool:
     return State.DELETED not in (state, subscription.state)
 
 
+def direct_billing_new_end(subscription: Subscription, today: date) -> date:
+    """The last day of the first term of the directly billed subscription a switch today starts
+    (the product's term from today)."""
+    return subscription_end(today, subscription.product.term_months)
+
+
+@dataclass(frozen=True)
+class DirectBillingPreview:
+    """What switching today would do, as the confirmation shows it (nothing is changed)."""
+
+    open: bool  # the subscription may still switch (direct_billing_open)
+    ended: bool  # its end date has already passed
+    end_date: date  # the prepaid subscription's end date as it is
+    prepaid_end_date: date  # its last day after the switch (direct_billing_old_end)
+    prepaid_days_lost: int
+    start_date: date  # the directly billed subscription's first day: today
+    new_end_date: date  # the last day of its first term
+
+
+def direct_billing_preview(subscription: Subscription, today: date) -> DirectBillingPreview:
+    return DirectBillingPreview(
+        open=direct_billing_open(subscription, today),
+        ended=subscription.end_date < today,
+        end_date=subscription.end_date,
+        prepaid_end_date=direct_billing_old_end(subscription, today),
+        prepaid_days_lost=prepaid_days_lost(subscription, today),
+        start_date=today,
+        new_end_date=direct_billing_new_end(subscription, today),
+    )
+
+
+def direct_billing_check(access: TenantAccess, subscription: Subscription, today: date) -> None:
+    """Raises DirectBillingError when this person may not switch this subscription today: the
+    switch's own check (under its lock), which a dry run asks too."""
+    if not direct_billing_allowed(access, subscription):
+        raise DirectBillingError(_("You cannot switch this subscription to direct billing."))
+    if not direct_billing_open(subscription, today):
+        raise DirectBillingError(_("This subscription cannot switch to direct billing any more."))
+
+
 def direct_billing_switch(
     *, access: TenantAccess, subscription: Subscription, today: date | None = None
 ) -> Subscription:
@@ -78,10 +119,9 @@ def _switch_lock(access: TenantAccess, subscription: Subscription, today: date) 
         .filter(pk=subscription.pk, tenant=access.tenant)
         .first()
     )
-    if locked is None or not direct_billing_allowed(access, locked):
+    if locked is None:
         raise DirectBillingError(_("You cannot switch this subscription to direct billing."))
-    if not direct_billing_open(locked, today):
-        raise DirectBillingError(_("This subscription cannot switch to direct billing any more."))
+    direct_billing_check(access, locked, today)
     return locked
 
 
@@ -115,7 +155,7 @@ def _direct_start(old: Subscription, today: date) -> Subscription:
         product=old.product,
         seats=old.seats,
         start_date=today,
-        end_date=subscription_end(today, old.product.term_months),
+        end_date=direct_billing_new_end(old, today),
         created_by_partner=None,
         partner_of_record=None,
         billed_directly=True,
