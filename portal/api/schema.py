@@ -3,6 +3,9 @@
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+from portal.api.errors import PROBLEM_CONTENT_TYPE
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -15,6 +18,20 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "the first is still running, 409."
     ),
 )
+
+
+class ProblemSerializer(serializers.Serializer):
+    """An error (RFC 9457), as every endpoint answers it."""
+
+    type = serializers.CharField(help_text=_("Stable: tag:partner-key-portal,2026:problem:<code>."))
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=_("The messages per field, for a request that is not valid."),
+    )
 
 
 class ScopedSchema(AutoSchema):
@@ -32,6 +49,24 @@ class ScopedSchema(AutoSchema):
         if getattr(handler, "idempotent", False):
             parameters = [*parameters, IDEMPOTENCY_KEY]
         return parameters
+
+    def _get_response_bodies(self, direction="response"):
+        """Every operation's errors, as problem+json: 401 (no key or a refused one), 403 (the
+        scope), 429 (the rate limit), 400 and 404 where a body or a path can be wrong."""
+        responses = super()._get_response_bodies(direction)
+        codes = ["401", "403", "429"]
+        if self.method in {"POST", "PUT", "PATCH"}:
+            codes.append("400")
+        if "{" in self.path:
+            codes.append("404")
+        for code in codes:
+            responses.setdefault(
+                code,
+                self._get_response_for_code(
+                    ProblemSerializer, code, media_types=[PROBLEM_CONTENT_TYPE]
+                ),
+            )
+        return responses
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
