@@ -70,6 +70,7 @@ from tenants.services import (
     TenantUserError,
     activation_renew,
     activation_resend,
+    customer_target,
     domain_prefix_problem,
     keys_apply,
     keys_apply_preview,
@@ -259,11 +260,9 @@ def customer_keys(request, pk: int, intent: str):
     customer, which its first keys create (the page names the customer in full)."""
     access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.REDEEM)
     target = RedemptionTarget(tenant=access.tenant, intent=intent)  # for the page, not saved
-
-    def record_customer(redemption):
-        RedemptionTarget.objects.create(redemption=redemption, tenant=access.tenant, intent=intent)
-
-    return key_entry(request, None, on_created=record_customer, target=target)
+    return key_entry(
+        request, None, on_created=customer_target(access.tenant, intent), target=target
+    )
 
 
 @partner_required

@@ -8,9 +8,12 @@ from tenants.services.partners_of_record import (
     partner_of_record_set,
 )
 from tenants.services.subscriptions import (
+    FewerSeatsUnconfirmed,
     KeysApplyError,
     PreviewRow,
+    customer_target,
     keys_apply,
+    keys_apply_from_keys,
     keys_apply_preview,
     licenses_beyond,
     users_losing_licenses,
@@ -18,6 +21,7 @@ from tenants.services.subscriptions import (
 from tenants.services.tenants import (
     LEGAL_SUFFIXES,
     RESERVED_PREFIXES,
+    KeysRefused,
     TenantCreateError,
     TenantDetails,
     activation_renew,
@@ -31,6 +35,7 @@ from tenants.services.tenants import (
     supported_country_codes,
     tenant_admin_activate,
     tenant_create,
+    tenant_create_from_keys,
 )
 from tenants.services.users import (
     LicenseError,
@@ -50,7 +55,9 @@ from tenants.services.users import (
 __all__ = [
     "LEGAL_SUFFIXES",
     "RESERVED_PREFIXES",
+    "FewerSeatsUnconfirmed",
     "KeysApplyError",
+    "KeysRefused",
     "LicenseError",
     "PartnerLookupError",
     "PreviewRow",
@@ -62,9 +69,11 @@ __all__ = [
     "activation_renew",
     "activation_resend",
     "admin_email_problem",
+    "customer_target",
     "domain_prefix_example",
     "domain_prefix_problem",
     "keys_apply",
+    "keys_apply_from_keys",
     "keys_apply_preview",
     "license_assign",
     "license_unassign",
@@ -78,6 +87,7 @@ __all__ = [
     "supported_country_codes",
     "tenant_admin_activate",
     "tenant_create",
+    "tenant_create_from_keys",
     "tenant_user_add",
     "tenant_user_edit",
     "tenant_user_remove",
