@@ -201,6 +201,7 @@ def test_the_list_needs_its_scope(partner_admin, db):
     response = client.get(CUSTOMERS)
     assert response.status_code == 403
     assert response.json()["required_scope"] == "customers:read"
+    assert client.get(f"{CUSTOMERS}1/").status_code == 403
 
 
 # --- A customer --------------------------------------------------------------------------------
@@ -294,6 +295,18 @@ def test_the_fields_are_checked_before_any_key(writer, make_keys, settings):
     assert "language" in problem["errors"] and "keys" in problem["errors"]
     assert states(keys) == {"available"} and not Redemption.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="key.").exists()
+
+
+def test_the_pages_messages_come_in_the_language_asked(partner_admin, countries, make_keys):
+    client = api_client(api_key(partner_admin, "customers:write"), language="fr")
+    revoked = make_keys(1)
+    ProductKey.objects.matching(revoked[0]).update(state="revoked", revoked_at=timezone.now())
+    bad_phone = client.post(CUSTOMERS, creation(revoked, admin_phone="x"), format="json")
+    assert bad_phone.json()["errors"]["admin_phone"] == [
+        "Entrez un numéro de téléphone de 6 à 20 chiffres, par exemple +33 1 23 45 67 89."
+    ]
+    refused = client.post(CUSTOMERS, creation(revoked), format="json")
+    assert refused.json()["keys"][0]["message"].startswith("Cette clé de produit a été révoquée.")
 
 
 def test_a_bad_key_among_good_ones_reserves_none(writer, make_keys):
@@ -463,6 +476,16 @@ def test_adding_licenses_applies_and_tells_the_customer(applier, contoso5, make_
     assert "megan@contoso.example" in {e.to[0] for e in Email.objects.all()}
     event = AuditEvent.objects.get(action="subscription.licenses_added")
     assert event.api_key == ApiKey.objects.get()
+
+
+def test_applying_twice_with_one_idempotency_key_applies_once(applier, contoso5, make_keys):
+    body = {"keys": make_keys(1, seats=2)}
+    url = customer_url(contoso5, "add-licenses")
+    first = applier.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="po-77")
+    again = applier.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="po-77")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert standard(contoso5).seats == 7
 
 
 def test_a_key_acting_as_an_agent_adds_licenses(partner_admin, contoso5, make_keys):
