@@ -765,6 +765,28 @@ KEYS_APPLY_EXAMPLE = {
 }
 
 
+ADD_LICENSES_EXAMPLE = {
+    **KEYS_APPLY_EXAMPLE,
+    "intent": "add_licenses",
+    "dry_run": False,
+    "applied": True,
+    "products": [
+        {
+            **KEYS_APPLY_EXAMPLE["products"][0],
+            "key_count": 2,
+            "key_seats": 10,
+            "after": {**KEYS_APPLY_EXAMPLE["products"][0]["before"], "seats": 35},
+            "fewer_seats": False,
+            "seats_missing": 0,
+            "licenses_lost": [],
+        }
+    ],
+    "fewer_seats": False,
+    "users_losing": 0,
+    "licenses_removed": [],
+}
+
+
 class CustomerKeysView(ApiView):
     """Product keys applied to a customer, as `intent` (the two endpoints below)."""
 
@@ -796,7 +818,7 @@ class CustomerKeysView(ApiView):
         )
 
 
-def _keys_schema(operation_id: str, summary) -> extend_schema:
+def _keys_schema(operation_id: str, summary, example: OpenApiExample) -> extend_schema:
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
@@ -815,18 +837,18 @@ def _keys_schema(operation_id: str, summary) -> extend_schema:
             ),
             429: OpenApiResponse(ProblemOut, description=gettext_lazy("Guessing limit.")),
         },
-        examples=[
-            OpenApiExample(
-                "A renewal for fewer seats, dry run", response_only=True, value=KEYS_APPLY_EXAMPLE
-            )
-        ],
+        examples=[example],
     )
 
 
 class AddLicensesView(CustomerKeysView):
     intent = Intent.ADD_LICENSES
 
-    @_keys_schema("customers_add_licenses", gettext_lazy("Add licenses with product keys"))
+    @_keys_schema(
+        "customers_add_licenses",
+        gettext_lazy("Add licenses with product keys"),
+        OpenApiExample("Ten seats added", response_only=True, value=ADD_LICENSES_EXAMPLE),
+    )
     @idempotent
     def post(self, request, pk: int):
         """ "Add licenses" on the customer's page: the keys' seats are added to the customer's
@@ -838,7 +860,13 @@ class AddLicensesView(CustomerKeysView):
 class RenewView(CustomerKeysView):
     intent = Intent.RENEW
 
-    @_keys_schema("customers_renew", gettext_lazy("Renew with product keys"))
+    @_keys_schema(
+        "customers_renew",
+        gettext_lazy("Renew with product keys"),
+        OpenApiExample(
+            "A renewal for fewer seats, dry run", response_only=True, value=KEYS_APPLY_EXAMPLE
+        ),
+    )
     @idempotent
     def post(self, request, pk: int):
         """ "Renew" on the customer's page: each subscription runs a new term from its end date
