@@ -390,7 +390,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # One name per choice set shared by several endpoints.
+    "ENUM_NAME_OVERRIDES": {
+        "SubscriptionStateEnum": ["active", "expired", "disabled", "deleted"],
+        "LaterStateEnum": ["expired", "disabled", "deleted"],
+        "KeyFormatErrorCodeEnum": ["empty", "character", "length", "checksum"],
+    },
 }
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
 API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 48, minimum=24, maximum=24 * 30)

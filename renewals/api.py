@@ -52,7 +52,7 @@ TIMELINE_KINDS = ["today", "notice", "end", "expired", "disabled", "deleted"]
 # --- Serializers: the schema of every field answered ------------------------------------------
 
 
-class CustomerRef(serializers.Serializer):
+class SubscriptionCustomer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     domain = serializers.CharField()
@@ -64,7 +64,7 @@ class ProductRef(serializers.Serializer):
 
 
 class StateOut(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[str(state) for state in LIFECYCLE_ORDER])
+    code = serializers.ChoiceField(choices=Subscription.State.values)
     label = serializers.CharField(help_text=_("As the pages name it, in the request's language."))
 
 
@@ -85,7 +85,7 @@ class ActionsOut(serializers.Serializer):
 
 class SubscriptionOut(serializers.Serializer):
     id = serializers.IntegerField()
-    customer = CustomerRef()
+    customer = SubscriptionCustomer()
     product = ProductRef()
     seats = serializers.IntegerField()
     seats_used = serializers.IntegerField(help_text=_("Licenses assigned."))

@@ -1,19 +1,37 @@
 """Reads that several places share: a tenant's users with their licenses (the users page and the
-API), and who receives a tenant's or a partner's e-mail (the one rule, for every e-mail and
-ledger).
+API), a partner's customers, and who receives a tenant's or a partner's e-mail.
 
+Who receives a tenant's or a partner's e-mail: the one rule, for every e-mail and ledger.
 A tenant's e-mail goes to its admins, each in the language saved on their account (the tenant's
 preferred language for an admin without one yet). A partner's goes to its active partner admins
 in theirs; a partner with no admin gets it at its contact address, in English. The ledgers of
 once-only notices record the account as well as the address, hence `Recipient.user`.
+
+A partner's customer list (`partner_customer_list`) and one customer as the partner sees it
+(`partner_customer_of`): for the partner's pages and the API alike.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import (
+    Count,
+    Exists,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404
 
 from portal.models import Partner, PartnerMembership, User
-from tenants.models import License, Tenant, TenantUser
+from tenants import access as tenant_rule
+from tenants.access import Permission, TenantAccess
+from tenants.models import License, Subscription, Tenant, TenantUser
 
 CONTACT_LANGUAGE = "en"  # a partner's contact address has no account, so no saved language
 
@@ -115,3 +133,77 @@ def both_sides(*, tenant: Tenant, partner: Partner) -> list[Recipient]:
     """A delegated-admin offer's or relationship's two sides: the partner's admins, then the
     tenant's admins (each side's e-mail says different things, so nobody is merged)."""
     return [*partner_admin_recipients(partner), *tenant_admin_recipients(tenant)]
+
+
+# --- A partner's customers ---------------------------------------------------------------------
+
+# The customer list's sort orders: by name, or the soonest end date first (none last: a customer
+# with no subscription the partner may read sorts after every date). Each ends with the primary
+# key, so that an order is total (the API's cursor needs it).
+CUSTOMER_ORDERS = {
+    "name": ("name", "id"),
+    "end": ("end_order", "name", "id"),
+}
+NO_END_DATE = date.max  # `end_order` of a customer with no readable subscription
+
+MAX_SEARCH_WORDS = 5
+MAX_SEARCH_LENGTH = 100  # characters of a search kept
+
+
+def partner_may(partner: Partner, permission: Permission) -> Exists:
+    """For an annotation on tenants: whether the rule gives the partner `permission` in the
+    row's tenant (the customer list's capacity hints, its readable subscriptions)."""
+    return Exists(
+        tenant_rule.partner_customers(partner, permission=permission).filter(pk=OuterRef("pk"))
+    )
+
+
+def partner_customer_list(
+    partner: Partner,
+    search: str = "",
+    order: str = "name",
+    tenants: QuerySet[Tenant] | None = None,
+) -> QuerySet[Tenant]:
+    """The partner's customers with their subscriptions: a fixed number of queries per page.
+
+    Each word of `search` must match the name, the domain, or an admin's name or e-mail.
+    `tenants` narrows the list to tenants the rule already allowed (one customer's page).
+    """
+    # Subscriptions (seats, end dates) only where the rule lets the partner read them: not in a
+    # tenant it reaches only under a helpdesk or user-administration relationship.
+    readable = partner_may(partner, Permission.SUBSCRIPTIONS_READ)
+    next_end = Min("subscriptions__end_date", filter=Q(readable))
+    tenants = (
+        (tenant_rule.partner_customers(partner) if tenants is None else tenants)
+        .annotate(sees_subscriptions=readable)
+        .annotate(next_end_date=next_end, end_order=Coalesce(next_end, Value(NO_END_DATE)))
+        .prefetch_related(
+            Prefetch(
+                "subscriptions",
+                queryset=Subscription.objects.select_related("product")
+                .annotate(seats_used=Count("licenses"))
+                .order_by("end_date", "id"),
+            )
+        )
+        .order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
+    )
+    for word in search.split()[:MAX_SEARCH_WORDS]:
+        admins = TenantUser.objects.filter(tenant=OuterRef("pk"), is_admin=True).filter(
+            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        )
+        tenants = tenants.filter(
+            Q(name__icontains=word) | Q(domain_prefix__icontains=word) | Exists(admins)
+        )
+    return tenants
+
+
+def partner_customer_of(user: User, partner: Partner, pk: int) -> tuple[TenantAccess, Tenant]:
+    """One customer as the partner may see it (next end date, subscriptions), and the partner's
+    standing in it: the tenant rule decides (READ), or Http404."""
+    access = tenant_rule.tenant_access(user=user, tenant_id=pk, permission=Permission.READ)
+    # The rule decided: a customer under a delegated-admin relationship only is in no list.
+    only = Tenant.objects.filter(pk=access.tenant.pk)
+    tenant = partner_customer_list(partner, tenants=only).first()
+    if tenant is None:
+        raise Http404
+    return access, tenant

@@ -7,7 +7,7 @@ from django.contrib.auth import login
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, Min, OuterRef, Prefetch, Q
+from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -34,7 +34,6 @@ from portal.forms import posted_data
 from portal.models import User
 from portal.services import email_link_attempt_start
 from portal.views import too_many_email_links
-from tenants import access as tenant_rule
 from tenants.access import (
     Permission,
     created_tenant,
@@ -54,10 +53,16 @@ from tenants.models import (
     License,
     RedemptionTarget,
     Subscription,
-    Tenant,
     TenantUser,
 )
-from tenants.selectors import tenant_admins, tenant_users
+from tenants.selectors import (
+    CUSTOMER_ORDERS,
+    MAX_SEARCH_LENGTH,
+    partner_customer_list,
+    partner_customer_of,
+    tenant_admins,
+    tenant_users,
+)
 from tenants.services import (
     EmailLinksLimited,
     KeysApplyError,
@@ -67,6 +72,7 @@ from tenants.services import (
     TenantUserError,
     activation_renew,
     activation_resend_limited,
+    customer_target,
     domain_prefix_problem,
     keys_apply,
     keys_apply_preview,
@@ -89,50 +95,9 @@ USERS_PER_PAGE = 25
 DASHBOARD_CUSTOMERS = 10
 
 
-# The customer list's sort orders: by name, or the soonest end date first (none last).
-CUSTOMER_ORDERS = {
-    "name": ("name", "id"),
-    "end": (F("next_end_date").asc(nulls_last=True), "name", "id"),
-}
-
-
-def _customers(partner, search: str = "", order: str = "name", tenants=None):
-    """The partner's customers with their subscriptions: a fixed number of queries per page.
-
-    Each word of `search` must match the name, the domain, or an admin's name or e-mail.
-    """
-    # Subscriptions (seats, end dates) only where the rule lets the partner read them: not in a
-    # tenant it reaches only under a helpdesk or user-administration relationship.
-    readable = tenant_rule.partner_customers(
-        partner, permission=Permission.SUBSCRIPTIONS_READ
-    ).filter(pk=OuterRef("pk"))
-    tenants = (
-        (tenant_rule.partner_customers(partner) if tenants is None else tenants)
-        .annotate(sees_subscriptions=Exists(readable))
-        .annotate(next_end_date=Min("subscriptions__end_date", filter=Q(Exists(readable))))
-        .prefetch_related(
-            Prefetch(
-                "subscriptions",
-                queryset=Subscription.objects.select_related("product")
-                .annotate(seats_used=Count("licenses"))
-                .order_by("end_date"),
-            )
-        )
-        .order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
-    )
-    for word in search.split()[:5]:
-        admins = TenantUser.objects.filter(tenant=OuterRef("pk"), is_admin=True).filter(
-            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
-        )
-        tenants = tenants.filter(
-            Q(name__icontains=word) | Q(domain_prefix__icontains=word) | Exists(admins)
-        )
-    return tenants
-
-
 @partner_required
 def partner_dashboard(request):
-    customers = Paginator(_customers(request.partner), DASHBOARD_CUSTOMERS).get_page(1)
+    customers = Paginator(partner_customer_list(request.partner), DASHBOARD_CUSTOMERS).get_page(1)
     return render(
         request,
         "tenants/partner_dashboard.html",
@@ -152,13 +117,13 @@ def partner_dashboard(request):
 
 @partner_required
 def partner_customers(request):
-    search = request.GET.get("q", "").strip()[:100]
+    search = request.GET.get("q", "").strip()[:MAX_SEARCH_LENGTH]
     order = request.GET.get("sort", "name")
     if order not in CUSTOMER_ORDERS:
         order = "name"
-    page = Paginator(_customers(request.partner, search, order), CUSTOMERS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(
+        partner_customer_list(request.partner, search, order), CUSTOMERS_PER_PAGE
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "tenants/partner_customers.html",
@@ -166,17 +131,9 @@ def partner_customers(request):
     )
 
 
-def _customer_of_partner(request, pk: int):
-    """The customer as the partner may see it (next end date, subscriptions), through the rule."""
-    access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.READ)
-    # The rule decided: a customer under a delegated-admin relationship only is in no list.
-    only = Tenant.objects.filter(pk=access.tenant.pk)
-    return access, get_object_or_404(_customers(request.partner, tenants=only), pk=access.tenant.pk)
-
-
 @partner_required
 def partner_customer(request, pk: int):
-    access, tenant = _customer_of_partner(request, pk)
+    access, tenant = partner_customer_of(request.user, request.partner, pk)
     admins = tenant_admins(tenant)
     # Read only: managing users and licenses is the customer's (or, later, a delegated
     # administrator's).
@@ -305,11 +262,9 @@ def customer_keys(request, pk: int, intent: str):
     customer, which its first keys create (the page names the customer in full)."""
     access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.REDEEM)
     target = RedemptionTarget(tenant=access.tenant, intent=intent)  # for the page, not saved
-
-    def record_customer(redemption):
-        RedemptionTarget.objects.create(redemption=redemption, tenant=access.tenant, intent=intent)
-
-    return key_entry(request, None, on_created=record_customer, target=target)
+    return key_entry(
+        request, None, on_created=customer_target(access.tenant, intent), target=target
+    )
 
 
 @partner_required
@@ -395,7 +350,7 @@ def tenant_created(request, pk: int):
     404 for a partner that only reads the customer (partner of record, or under a relationship).
     It names the administrator created with the tenant."""
     access = created_tenant(request.membership, pk)
-    _access, tenant = _customer_of_partner(request, access.tenant.pk)
+    _access, tenant = partner_customer_of(request.user, request.partner, access.tenant.pk)
     admin = tenant_admins(tenant).order_by("created_at", "pk").first()
     return render(request, "tenants/tenant_created.html", {"tenant": tenant, "admin": admin})
 

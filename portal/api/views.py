@@ -1,9 +1,17 @@
 """The base of every API view: key authentication, a scope per method, the rate limit, the
 language of `Accept-Language`, and the audit's knowledge of the key for the request's length."""
 
+import json
+from datetime import date
+from functools import reduce
+from operator import or_
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.views import APIView
 
@@ -83,3 +91,70 @@ class CursorPage(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-id"
+
+
+class KeysetPage(CursorPage):
+    """Cursor pagination on a total order of plain fields (`ordering`, its last one unique): the
+    cursor holds every field of the row it continues from, so that customers sharing a name or
+    an end date page correctly however many they are (DRF's own cursor keeps the first field
+    only, with an offset for ties that it caps at 1000)."""
+
+    def __init__(self, ordering):
+        self.ordering = tuple(ordering)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.cursor = self.decode_cursor(request)
+        backwards = self.cursor is not None and self.cursor.reverse
+        position = None if self.cursor is None else self.cursor.position
+        ordering = _reversed(self.ordering) if backwards else self.ordering
+        queryset = queryset.order_by(*ordering)
+        if position is not None:
+            queryset = self._beyond(queryset, ordering, position)
+        rows = list(queryset[: self.page_size + 1])
+        self.page = rows[: self.page_size]
+        following = None
+        if len(rows) > self.page_size:
+            following = self._get_position_from_instance(rows[-1], self.ordering)
+        if backwards:
+            self.page.reverse()
+            self.has_next, self.next_position = position is not None, position
+            self.has_previous, self.previous_position = following is not None, following
+        else:
+            self.has_next, self.next_position = following is not None, following
+            self.has_previous, self.previous_position = position is not None, position
+        return self.page
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        # Every position is unique: the links this page makes never carry an offset.
+        return cursor if cursor is None else cursor._replace(offset=0)
+
+    def _get_position_from_instance(self, instance, ordering):
+        values = [getattr(instance, field.lstrip("-")) for field in ordering]
+        return json.dumps(
+            [value.isoformat() if isinstance(value, date) else value for value in values],
+            separators=(",", ":"),
+        )
+
+    def _beyond(self, queryset, ordering, position: str):
+        """The rows after `position` in `ordering`: (a, b, c) > (x, y, z), spelt out."""
+        names = [field.lstrip("-") for field in ordering]
+        try:
+            values = json.loads(position)
+            if not isinstance(values, list) or len(values) != len(names):
+                raise ValueError(position)
+            after = [
+                Q(**dict(zip(names[:i], values[:i], strict=True)))
+                & Q(**{f"{names[i]}__{'lt' if field.startswith('-') else 'gt'}": values[i]})
+                for i, field in enumerate(ordering)
+            ]
+            return queryset.filter(reduce(or_, after))
+        except (TypeError, ValueError, ValidationError):
+            raise NotFound(self.invalid_cursor_message) from None
+
+
+def _reversed(ordering) -> tuple[str, ...]:
+    return tuple(field[1:] if field.startswith("-") else f"-{field}" for field in ordering)

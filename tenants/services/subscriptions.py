@@ -12,7 +12,7 @@ assigned first (`licenses_beyond`). The preview names those users and the partne
 them; `keys_apply` refuses without that confirmation, or when the licenses changed since.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -26,6 +26,7 @@ from keys.models import Product, Redemption, RedemptionLine
 from keys.services import (
     RedemptionClosed,
     RedemptionKeysChanged,
+    redemption_cancel,
     redemption_keys_consume,
     redemption_lines,
     redemption_lock,
@@ -35,7 +36,7 @@ from tenants.audit import act_record
 from tenants.emails import keys_applied_email_queue
 from tenants.lifecycle import subscription_state
 from tenants.models import License, RedemptionTarget, Subscription, SubscriptionKey, Tenant
-from tenants.services.tenants import keys_by_product, subscription_end
+from tenants.services.tenants import keys_by_product, keys_reserved, subscription_end
 
 Intent = RedemptionTarget.Intent
 State = Subscription.State
@@ -86,12 +87,24 @@ class PreviewRow:
 
 class KeysApplyError(Exception):
     """Nothing was applied. `problems`: what stops it, one a product; `back_to_keys` when the
-    keys themselves changed since the review (the partner looks at them again)."""
+    keys themselves changed since the review (the partner looks at them again); `rows`: the
+    preview as it stood when the rules stopped it (empty when the keys changed)."""
 
-    def __init__(self, problems: Sequence[str], back_to_keys: bool = False):
+    def __init__(
+        self,
+        problems: Sequence[str],
+        back_to_keys: bool = False,
+        rows: Sequence["PreviewRow"] = (),
+    ):
         self.problems = list(problems)
         self.back_to_keys = back_to_keys
+        self.rows = list(rows)
         super().__init__(" ".join(self.problems))
+
+
+class FewerSeatsUnconfirmed(KeysApplyError):
+    """A renewal lowers the seats and the partner did not confirm it, or confirmed other
+    licenses than those it removes now (`rows` names them)."""
 
 
 def keys_apply_preview(
@@ -220,7 +233,7 @@ def _fewer_seats_check(rows, *, confirmed: bool, licenses_removed: Collection[in
         return
     if not confirmed:
         count = users_losing_licenses(rows)
-        raise KeysApplyError(
+        raise FewerSeatsUnconfirmed(
             [
                 ngettext(
                     "Confirm that %(count)d user loses their license before applying these keys.",
@@ -230,11 +243,13 @@ def _fewer_seats_check(rows, *, confirmed: bool, licenses_removed: Collection[in
                 % {"count": count}
                 if count
                 else _("Confirm that the customer has fewer seats before applying these keys.")
-            ]
+            ],
+            rows=rows,
         )
     if {lic.pk for row in rows for lic in row.licenses_lost} != set(licenses_removed):
-        raise KeysApplyError(
-            [_("The licenses assigned changed since you looked: check who loses theirs again.")]
+        raise FewerSeatsUnconfirmed(
+            [_("The licenses assigned changed since you looked: check who loses theirs again.")],
+            rows=rows,
         )
 
 
@@ -274,7 +289,7 @@ def keys_apply(
         )
         problems = [row.problem for row in rows if row.problem]
         if problems:
-            raise KeysApplyError(problems)
+            raise KeysApplyError(problems, rows=rows)
         _fewer_seats_check(rows, confirmed=fewer_seats_confirmed, licenses_removed=licenses_removed)
         try:
             lines = redemption_keys_consume(redemption=redemption, user=access.user, tenant=tenant)
@@ -288,6 +303,56 @@ def keys_apply(
             _apply_row(row, target, access, keys_of[row.product.pk], today, now)
         keys_applied_email_queue(tenant=tenant, intent=target.intent, rows=rows, user=access.user)
     return rows
+
+
+def customer_target(tenant: Tenant, intent: str) -> Callable[[Redemption], None]:
+    """For `redemption_start(on_created=...)`: the new redemption is for this customer, as
+    `intent` ("Add licenses" or "Renew" on the customer's page, or the API's)."""
+
+    def record(redemption: Redemption) -> None:
+        RedemptionTarget.objects.create(redemption=redemption, tenant=tenant, intent=intent)
+
+    return record
+
+
+def keys_apply_from_keys(
+    *,
+    access: TenantAccess,
+    intent: str,
+    raw_keys: Sequence[str],
+    client_address: str | None,
+    dry_run: bool = False,
+    fewer_seats_confirmed: bool = False,
+    licenses_removed: Collection[int] = (),
+) -> list[PreviewRow]:
+    """Add licenses or renew with product keys in one call (the API): the keys reserved into a
+    redemption for the customer and confirmed (`keys_reserved`), then `keys_apply` — or, with
+    `dry_run`, only its preview, after which the keys are released: a dry run changes nothing
+    and holds no key. Raises KeysRefused and KeyGuessLimitReached (nothing reserved), and
+    KeysApplyError (nothing applied; the redemption is cancelled, every key available again)."""
+    access.require(Permission.REDEEM)
+    with keys_reserved(
+        user=access.user,
+        partner=access.partner,
+        raw_keys=raw_keys,
+        client_address=client_address,
+        on_created=customer_target(access.tenant, intent),
+    ) as redemption:
+        if not dry_run:
+            return keys_apply(
+                redemption=redemption,
+                access=access,
+                fewer_seats_confirmed=fewer_seats_confirmed,
+                licenses_removed=licenses_removed,
+            )
+        rows = keys_apply_preview(
+            tenant=access.tenant,
+            intent=intent,
+            lines=list(redemption_lines(redemption)),
+            today=timezone.localdate(),
+        )
+        redemption_cancel(redemption=redemption, user=access.user)
+        return rows
 
 
 def _apply_row(row: PreviewRow, target, access: TenantAccess, keys, today: date, now) -> None:

@@ -3,6 +3,8 @@ activation. Every write goes through here."""
 
 import re
 import string
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -13,9 +15,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keys.models import Product, ProductKey, Redemption
-from keys.services import RedemptionKeysChanged, redemption_keys_consume, redemption_lock
+from keys.services import (
+    RedemptionClosed,
+    RedemptionKeysChanged,
+    redemption_cancel,
+    redemption_keys_confirm,
+    redemption_keys_consume,
+    redemption_lock,
+    redemption_start,
+)
 from portal.identity import email_normalize
-from portal.models import PartnerMembership, User
+from portal.models import Partner, PartnerMembership, User
 from portal.services import audit_log, email_link_attempt_start
 from tenants.access import TenantAccess
 from tenants.audit import act_record
@@ -199,6 +209,67 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
         activation_email_queue(account=admin)
         tenant_created_email_queue(tenant=tenant, user=user)
     return tenant
+
+
+class KeysRefused(Exception):
+    """Typed keys that cannot be reserved: `errors`, {index in the list: message}, as the key
+    entry shows them. Nothing was reserved."""
+
+    def __init__(self, errors: dict[int, str]):
+        self.errors = errors
+        super().__init__(" ".join(errors.values()))
+
+
+@contextmanager
+def keys_reserved(
+    *,
+    user: User,
+    partner: Partner,
+    raw_keys: Sequence[str],
+    client_address: str | None,
+    on_created: Callable[[Redemption], None] | None = None,
+) -> Iterator[Redemption]:
+    """The browser's step 1 in one go, for a call that finishes the redemption at once (the
+    API): the typed keys reserved into a new redemption (all or none), then confirmed. Raises
+    KeysRefused and KeyGuessLimitReached (nothing reserved). When the body raises, the
+    redemption is cancelled: no key stays held by a call that failed. `on_created` as for
+    `redemption_start`."""
+    if not raw_keys:
+        raise KeysRefused({0: _("Enter at least one product key.")})
+    redemption, errors = redemption_start(
+        user=user,
+        partner=partner,
+        raw_keys=raw_keys,
+        client_address=client_address,
+        on_created=on_created,
+    )
+    if errors:
+        raise KeysRefused(errors)
+    try:
+        yield redemption_keys_confirm(redemption=redemption, user=user)
+    except Exception:
+        with suppress(RedemptionClosed):  # completed after all: nothing is held
+            redemption_cancel(redemption=redemption, user=user)
+        raise
+
+
+def tenant_create_from_keys(
+    *,
+    user: User,
+    partner: Partner,
+    raw_keys: Sequence[str],
+    details: TenantDetails,
+    client_address: str | None,
+) -> Tenant:
+    """ "Create a customer from product keys" in one call: the keys reserved and confirmed
+    (`keys_reserved`), then `tenant_create`, with the same rules, audit events and e-mails as
+    the browser's steps. All or nothing: on KeysRefused nothing was reserved; on
+    TenantCreateError (a prefix or address taken meanwhile, the keys changed) or any other
+    failure the redemption is cancelled and every key is available again."""
+    with keys_reserved(
+        user=user, partner=partner, raw_keys=raw_keys, client_address=client_address
+    ) as redemption:
+        return tenant_create(redemption=redemption, user=user, details=details)
 
 
 def keys_by_product(lines) -> list[tuple[Product, list[ProductKey]]]:
