@@ -133,6 +133,26 @@ class DirectBilling(serializers.Serializer):
         default=False,
         help_text=_("Answer what the switch would do (the page's confirmation), change nothing."),
     )
+    confirm = serializers.BooleanField(
+        default=False,
+        help_text=_(
+            "true to switch: the prepaid days left are given up, which cannot be undone. "
+            "Without it (and without dry_run) nothing happens."
+        ),
+    )
+
+    def validate(self, data):
+        # An irreversible act is never the answer to an empty body: say what is wanted.
+        if not data["dry_run"] and not data["confirm"]:
+            raise serializers.ValidationError(
+                {
+                    "confirm": _(
+                        "Send confirm: true to switch (the prepaid days left are given up), "
+                        "or dry_run: true to see what the switch would do."
+                    )
+                }
+            )
+        return data
 
 
 class NewSubscriptionOut(serializers.Serializer):

@@ -302,7 +302,7 @@ def test_the_detail_needs_the_read_scope(today, subscribe, partner_admin):
 def test_a_partner_admins_key_switches_as_the_page_does(writer, subscribe, contoso, alex):
     subscription = subscribe(TODAY + timedelta(days=10))
     License.objects.create(subscription=subscription, tenant_user=alex)
-    response = writer.post(switch_url(subscription.pk), {}, format="json")
+    response = writer.post(switch_url(subscription.pk), {"confirm": True}, format="json")
     assert response.status_code == 201, response.json()
     new = Subscription.objects.get(billed_directly=True)
     assert response["Location"] == detail_url(new.pk)
@@ -383,7 +383,7 @@ def test_a_key_acting_as_an_agent_is_answered_404_as_the_page_answers_an_agent(
     agent = api_client(
         api_key(partner_admin, "subscriptions:read", "subscriptions:write", role="agent")
     )
-    for body in ({}, {"dry_run": True}):
+    for body in ({"confirm": True}, {"dry_run": True}):
         response = agent.post(switch_url(subscription.pk), body, format="json")
         assert response.status_code == 404
         assert response.json()["type"].endswith(":not_found")
@@ -395,12 +395,12 @@ def test_another_partners_subscription_cannot_switch(
 ):
     subscription = subscribe(TODAY + timedelta(days=10))
     client = api_client(api_key(other_partner_admin, "subscriptions:write"))
-    assert client.post(switch_url(subscription.pk), {}, format="json").status_code == 404
+    assert client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code == 404
     # Reading its subscriptions (billing reader) does not let it switch either.
     DelegationRelationshipFactory(
         partner=fabrikam, tenant=subscription.tenant, roles=["billing_reader"]
     )
-    assert client.post(switch_url(subscription.pk), {}, format="json").status_code == 404
+    assert client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code == 404
     assert Subscription.objects.count() == 1
 
 
@@ -414,7 +414,7 @@ def test_under_a_global_administrator_relationship_the_partner_admins_key_switch
         partner=fabrikam, tenant=subscription.tenant, roles=["global_admin"]
     )
     client = api_client(api_key(other_partner_admin, "subscriptions:write"))
-    assert client.post(switch_url(subscription.pk), {}, format="json").status_code == 201
+    assert client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code == 201
     entry = ActivityLog.objects.get(action="subscription.direct_billing")
     assert (entry.partner, entry.actor) == (fabrikam, other_partner_admin)
 
@@ -423,7 +423,7 @@ def test_a_subscription_that_cannot_switch_any_more_is_409_with_the_pages_messag
     writer, subscribe
 ):
     deleted = subscribe(TODAY - timedelta(days=200))
-    for body in ({}, {"dry_run": True}):
+    for body in ({"confirm": True}, {"dry_run": True}):
         response = writer.post(switch_url(deleted.pk), body, format="json")
         assert response.status_code == 409
         assert response.json()["type"].endswith(":direct_billing_refused")
@@ -432,8 +432,8 @@ def test_a_subscription_that_cannot_switch_any_more_is_409_with_the_pages_messag
             == "This subscription cannot switch to direct billing any more."
         )
     switched = subscribe(TODAY + timedelta(days=10), sku="B")
-    assert writer.post(switch_url(switched.pk), {}, format="json").status_code == 201
-    assert writer.post(switch_url(switched.pk), {}, format="json").status_code == 409
+    assert writer.post(switch_url(switched.pk), {"confirm": True}, format="json").status_code == 201
+    assert writer.post(switch_url(switched.pk), {"confirm": True}, format="json").status_code == 409
 
 
 def test_a_bad_body_is_a_field_error(writer, subscribe):
@@ -454,8 +454,8 @@ def test_switching_needs_the_write_scope(reader, subscribe):
 def test_the_same_idempotency_key_switches_once(writer, subscribe):
     subscription = subscribe(TODAY + timedelta(days=10))
     headers = {"Idempotency-Key": "switch-contoso"}
-    first = writer.post(switch_url(subscription.pk), {}, format="json", headers=headers)
-    again = writer.post(switch_url(subscription.pk), {}, format="json", headers=headers)
+    first = writer.post(switch_url(subscription.pk), {"confirm": True}, format="json", headers=headers)
+    again = writer.post(switch_url(subscription.pk), {"confirm": True}, format="json", headers=headers)
     assert first.status_code == again.status_code == 201
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
@@ -496,7 +496,7 @@ def test_the_examples_have_the_keys_of_real_responses(writer, subscribe, alex):
     switch_example = _example("/api/v1/subscriptions/{id}/direct-billing/", "post", "201")
     dry_run = writer.post(switch_url(subscription.pk), {"dry_run": True}, format="json").json()
     same_keys(switch_example, dry_run)
-    switched = writer.post(switch_url(subscription.pk), {}, format="json").json()
+    switched = writer.post(switch_url(subscription.pk), {"confirm": True}, format="json").json()
     same_keys(switch_example, switched)
 
 
@@ -533,3 +533,12 @@ def test_the_lists_tenant_rule_answers_as_tenant_access_for_each_tenant(
     assert set(together) == set(ids) - {theirs.pk}
     for pk in ids:
         assert standing(together.get(pk)) == standing(one_by_one(pk)), pk
+
+
+def test_an_empty_body_switches_nothing(writer, subscribe):
+    """An irreversible act needs `confirm: true` (or `dry_run: true` to look first)."""
+    subscription = subscribe(TODAY + timedelta(days=10))
+    response = writer.post(switch_url(subscription.pk), {}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["confirm"]
+    assert Subscription.objects.count() == 1 and not Email.objects.exists()
