@@ -396,11 +396,11 @@ class DirectBillingView(ApiView):
         under a global administrator relationship: a key acting as a partner agent gets 404, as
         the page answers an agent. `dry_run` answers the page's confirmation (200) and changes
         nothing; the switch answers 201. 409 when the subscription cannot switch any more."""
-        serializer = DirectBilling(data=request.data)
-        serializer.is_valid(raise_exception=True)  # the "invalid" problem, errors per field
         access, subscription = readable_subscription(request.user, pk)
         if not direct_billing_allowed(access, subscription):
-            raise Http404
+            raise Http404  # first: nothing is said about a subscription the key may not switch
+        serializer = DirectBilling(data=request.data)
+        serializer.is_valid(raise_exception=True)  # the "invalid" problem, errors per field
         today = timezone.localdate()
         preview = direct_billing_preview(subscription, today)
         try:
