@@ -198,8 +198,8 @@ class DelegationNoticeAdmin(ReadOnlyAdmin):
 
 @admin.register(ActivityLog)
 class ActivityLogAdmin(ReadOnlyAdmin):
-    list_display = ["at", "tenant", "partner", "actor_label", "action", "target_label"]
-    list_filter = ["action"]
+    list_display = ["at", "tenant", "partner", "actor_label", "via_api", "action", "target_label"]
+    list_filter = ["action", "via_api"]
     search_fields = ["tenant__name", "partner__name", "actor_label", "target_label"]
     list_select_related = ["tenant", "partner"]
     date_hierarchy = "at"

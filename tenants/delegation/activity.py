@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import translation
 
+from portal.middleware import actor_label_for, current_api_key
 from portal.models import User
 from tenants.models import ActivityLog, DelegationRelationship
 
@@ -33,7 +34,9 @@ def activity_write(
         relationship=relationship,
         partner_id=relationship.partner_id,
         actor=actor,
-        actor_label=actor.email,
+        # With an API key: "who" names the key too, and the row is marked "via API".
+        actor_label=actor_label_for(actor),
+        via_api=current_api_key.get() is not None,
         action=action,
         target_label=target_label,
         details=details or {},

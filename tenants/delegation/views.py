@@ -415,7 +415,7 @@ def _activity_csv(request, entries, filename: str) -> HttpResponse:
     return csv_response(
         filename,
         [_("When (UTC)"), _("Customer"), _("Partner"), _("Relationship"), _("Who"), _("Action"),
-         _("On"), _("Details")],
+         _("On"), _("Details"), _("Via API")],
         (
             (
                 entry.at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"),
@@ -426,6 +426,7 @@ def _activity_csv(request, entries, filename: str) -> HttpResponse:
                 action_label(entry.action),
                 entry.target_label,
                 "; ".join(f"{key}: {value}" for key, value in entry.details.items()),
+                _("Yes") if entry.via_api else _("No"),
             )
             for entry in entries.iterator(chunk_size=500)
         ),

@@ -314,6 +314,8 @@ class ActivityLog(models.Model):
     action = models.CharField(_("action"), max_length=64)
     target_label = models.CharField(_("on"), max_length=300, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
+    # Done with an API key (the label names the key): both sides' logs mark it "via API".
+    via_api = models.BooleanField(_("via API"), default=False)
 
     class Meta:
         verbose_name = _("activity log entry")
