@@ -130,3 +130,10 @@ class ActivityFilterForm(forms.Form):
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             self.add_error("end", _("The end of the range is before its start."))
         return data
+
+
+def activity_filter_form(entries, data) -> ActivityFilterForm:
+    """The activity log's filters for these entries (the page's query string, the API's query
+    parameters): the actions to choose from are those recorded in them."""
+    codes = sorted(set(entries.values_list("action", flat=True).distinct()))
+    return ActivityFilterForm(data or None, actions=codes)

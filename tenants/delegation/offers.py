@@ -40,12 +40,43 @@ class OfferError(Exception):
         super().__init__(message)
 
 
+class OfferPending(OfferError):
+    """An offer of the partner's to this tenant still waits for its answer."""
+
+    def __init__(self, offer: DelegationOffer):
+        self.offer = offer
+        super().__init__(pending_offer_problem(offer))
+
+
+class OfferResendTooSoon(OfferError):
+    """The offer's e-mail went less than RESEND_INTERVAL ago; it may go again at `until`."""
+
+    def __init__(self, until: datetime.datetime):
+        self.until = until
+        super().__init__(
+            _("The e-mail was sent less than %(minutes)d minutes ago. Try again later.")
+            % {"minutes": RESEND_INTERVAL.seconds // 60}
+        )
+
+
 class OfferClosed(Exception):
     """The offer cannot be answered or changed any more; `state` says what it became."""
 
     def __init__(self, state: str):
         self.state = state
         super().__init__(state)
+
+
+def offer_closed_message(state: str) -> str:
+    """What the pages and the API say of an offer that can no longer be answered or changed."""
+    return {
+        DelegationOffer.State.ACCEPTED: _("This offer was accepted already."),
+        DelegationOffer.State.DECLINED: _("This offer was declined."),
+        DelegationOffer.State.WITHDRAWN: _("This offer was withdrawn by the partner."),
+        DelegationOffer.State.EXPIRED: _(
+            "This offer expired: nobody answered it within 90 days. The partner can send a new one."
+        ),
+    }.get(state, _("This offer can no longer be answered."))
 
 
 @dataclass(frozen=True)
@@ -176,13 +207,13 @@ def offer_send(
             Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
             pending = pending_offer(membership.partner, tenant, now)
             if pending is not None:
-                raise OfferError(pending_offer_problem(pending))
+                raise OfferPending(pending)
             offer = _offer_create(membership, tenant, details, now)
     except IntegrityError:
         pending = pending_offer(membership.partner, tenant, now)
         if pending is None:
             raise
-        raise OfferError(pending_offer_problem(pending)) from None
+        raise OfferPending(pending) from None
     return offer
 
 
@@ -285,11 +316,9 @@ def offer_resend(*, membership: PartnerMembership, offer: DelegationOffer, now=N
     offer_expire(offer, now)
     with transaction.atomic():
         locked = _pending_locked(offer)
-        if offer_resend_after(locked, now) is not None:
-            raise OfferError(
-                _("The e-mail was sent less than %(minutes)d minutes ago. Try again later.")
-                % {"minutes": RESEND_INTERVAL.seconds // 60}
-            )
+        resend_after = offer_resend_after(locked, now)
+        if resend_after is not None:
+            raise OfferResendTooSoon(resend_after)
         locked.last_sent_at = now
         locked.save(update_fields=["last_sent_at"])
         audit_log(

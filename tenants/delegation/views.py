@@ -30,11 +30,12 @@ from tenants.access import (
     tenant_relationship,
 )
 from tenants.delegation.activity import activity_filter
-from tenants.delegation.forms import ActivityFilterForm, OfferForm, offer_default_message
+from tenants.delegation.forms import OfferForm, activity_filter_form, offer_default_message
 from tenants.delegation.offers import (
     OfferClosed,
     OfferError,
     offer_answer,
+    offer_closed_message,
     offer_eligibility_problem,
     offer_resend,
     offer_resend_after,
@@ -198,17 +199,6 @@ def _pending_problem(partner, tenant) -> str:
     return pending_offer_problem(offer) if offer is not None else ""
 
 
-def _closed_message(state: str) -> str:
-    return {
-        DelegationOffer.State.ACCEPTED: _("This offer was accepted already."),
-        DelegationOffer.State.DECLINED: _("This offer was declined."),
-        DelegationOffer.State.WITHDRAWN: _("This offer was withdrawn by the partner."),
-        DelegationOffer.State.EXPIRED: _(
-            "This offer expired: nobody answered it within 90 days. The partner can send a new one."
-        ),
-    }.get(state, _("This offer can no longer be answered."))
-
-
 @partner_admin_required
 @step_up_required
 def offer_withdraw_view(request, offer_pk: int):
@@ -218,7 +208,7 @@ def offer_withdraw_view(request, offer_pk: int):
         try:
             offer_withdraw(membership=request.membership, offer=offer)
         except OfferClosed as closed:
-            messages.info(request, _closed_message(closed.state))
+            messages.info(request, offer_closed_message(closed.state))
         else:
             messages.success(
                 request, _("The offer to %(name)s was withdrawn.") % {"name": offer.tenant.name}
@@ -234,7 +224,7 @@ def offer_resend_view(request, offer_pk: int):
     try:
         offer_resend(membership=request.membership, offer=offer)
     except OfferClosed as closed:
-        messages.info(request, _closed_message(closed.state))
+        messages.info(request, offer_closed_message(closed.state))
     except OfferError as error:
         messages.error(request, str(error))
     else:
@@ -317,7 +307,7 @@ def offer_link(request, token: str):
         return render(
             request,
             "tenants/offer_link.html",
-            {"problem": state, "message": _closed_message(state), "offer": offer},
+            {"problem": state, "message": offer_closed_message(state), "offer": offer},
         )
     return redirect("tenants:offer_answer", offer.pk)
 
@@ -338,7 +328,7 @@ def _offer_context(offer: DelegationOffer) -> dict:
     return {
         "offer": offer,
         "open": offer.is_open(),
-        "closed_message": None if offer.is_open() else _closed_message(offer.closed_state),
+        "closed_message": None if offer.is_open() else offer_closed_message(offer.closed_state),
         "roles": _roles_described(offer.role_choices),
         "end_date": today + datetime.timedelta(days=offer.duration_days),
         "replaces": _replaces(offer.partner, offer.tenant) if offer.is_open() else None,
@@ -360,7 +350,7 @@ def _answer(request, offer: DelegationOffer):
     try:
         offer_answer(access=request.access, offer=offer, accept=accept)
     except OfferClosed as closed:
-        messages.error(request, _closed_message(closed.state))
+        messages.error(request, offer_closed_message(closed.state))
         return redirect("tenants:customer_relationships")
     if accept:
         done = _("You accepted the offer of %(partner)s. You can remove its roles at any time.")
@@ -382,8 +372,7 @@ def customer_relationship_terminate(request, relationship_pk: int):
 
 
 def _activity(request, entries):
-    codes = sorted(set(entries.values_list("action", flat=True).distinct()))
-    form = ActivityFilterForm(request.GET or None, actions=codes)
+    form = activity_filter_form(entries, request.GET)
     if form.is_valid():
         entries = activity_filter(entries, form.cleaned_data)
     elif form.is_bound:
