@@ -35,6 +35,7 @@ from tenants.access import (
     partner_relationship,
     relationship_may_terminate,
 )
+from tenants.api_users import IDEMPOTENCY_KEY
 from tenants.delegation.activity import activity_filter
 from tenants.delegation.forms import (
     ActivityFilterForm,
@@ -63,10 +64,6 @@ from tenants.models import (
     DelegationRelationship,
     Tenant,
 )
-
-# The page's form starts with these (OfferForm's initial duration; the message in the
-# customer's language): a request that leaves a field out gets what the page would show.
-DEFAULT_DURATION_DAYS = 730
 
 # --- Serializers (what the responses hold) ---------------------------------------------------
 
@@ -316,12 +313,12 @@ def _offer(offer: DelegationOffer, status_code: int = 200) -> Response:
 
 
 def _offer_form(request, partner) -> OfferForm:
-    """The page's form on the JSON body: `customer` is the form's `tenant`; a field left out
-    starts as on the page."""
+    """The page's form on the JSON body: `customer` is the form's `tenant`; a duration left out
+    is the one the page's form starts with (the message: see `OfferListView.post`)."""
     data = form_data(request.data)
     data.pop("tenant", None)
     data["tenant"] = data.pop("customer", "")
-    data.setdefault("duration_days", str(DEFAULT_DURATION_DAYS))
+    data.setdefault("duration_days", str(OfferForm.base_fields["duration_days"].initial))
     return OfferForm(data, tenants=partner_customers(partner))
 
 
@@ -378,6 +375,7 @@ class OfferListView(ApiView):
 
     @extend_schema(
         operation_id="offers_send",
+        parameters=[IDEMPOTENCY_KEY],
         summary=_("Send a delegated-admin offer"),
         request=OfferSend,
         responses={201: OfferSerializer},
@@ -430,6 +428,7 @@ class OfferWithdrawView(ApiView):
 
     @extend_schema(
         operation_id="offers_withdraw",
+        parameters=[IDEMPOTENCY_KEY],
         summary=_("Withdraw a pending offer"),
         request=None,
         responses={200: OfferSerializer},
@@ -454,6 +453,7 @@ class OfferResendView(ApiView):
 
     @extend_schema(
         operation_id="offers_resend",
+        parameters=[IDEMPOTENCY_KEY],
         summary=_("Send a pending offer's e-mail again"),
         request=None,
         responses={200: OfferSerializer},
@@ -529,6 +529,7 @@ class RelationshipTerminateView(ApiView):
 
     @extend_schema(
         operation_id="relationships_terminate",
+        parameters=[IDEMPOTENCY_KEY],
         summary=_("Terminate a relationship"),
         request=None,
         responses={200: RelationshipSerializer},

@@ -13,12 +13,10 @@ import time_machine
 from django.utils import timezone
 from post_office.models import Email
 
-from portal.middleware import current_api_key
 from portal.models import ApiKey, AuditEvent, PartnerMembership
-from tenants.access import Permission, customer_access, tenant_access
+from tenants.access import customer_access
 from tenants.delegation.offers import OfferDetails, offer_answer, offer_send
 from tenants.models import ActivityLog, DelegationOffer, DelegationRelationship
-from tenants.services.tenants import activation_resend
 from tests.factories import DelegationOfferFactory, DelegationRelationshipFactory, TenantFactory
 from tests.helpers import api_client, api_key
 
@@ -480,26 +478,31 @@ def test_the_activity_list_runs_a_fixed_number_of_queries(
 
 
 @pytest.fixture
-def acted_via_api(partner_admin, contoso, contoso_admin, alex):
-    """Under a helpdesk relationship, Northwind sends Alex's activation again once with an API
-    key (as the users API does) and once from the page."""
-    related(partner_admin, contoso, contoso_admin, roles=["helpdesk"])
-    api_key(partner_admin, name="PSA sync")
-    access = tenant_access(
-        user=partner_admin, tenant_id=contoso.pk, permission=Permission.USER_ACTIVATION_RESEND
-    )
-    token = current_api_key.set(ApiKey.objects.get())
-    try:
-        assert activation_resend(account=alex, access=access)
-    finally:
-        current_api_key.reset(token)
-    assert activation_resend(account=alex, access=access)
+def acted_via_api(partner_admin, contoso, contoso_admin, alex, client):
+    """Under a relationship, Northwind adds Lynne with an API key through the users API, then
+    sends Alex's activation again from the page."""
+    related(partner_admin, contoso, contoso_admin, roles=["user_admin", "helpdesk"])
+    users = api_client(api_key(partner_admin, "users:read", "users:write", name="PSA sync"))
+    response = users.post(
+        f"/api/v1/customers/{contoso.pk}/users/",
+        {"first_name": "Lynne", "last_name": "Robbins", "username": "lynne.robbins",
+         "email": "lynne@contoso.example", "language": "en"},
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    client.force_login(partner_admin)
+    page = client.post(f"/partner/customers/{contoso.pk}/users/{alex.pk}/resend-activation/")
+    assert page.status_code == 302
+    client.logout()
     return ActivityLog.objects.order_by("id")
 
 
 def test_an_act_with_a_key_is_marked_via_api_and_names_the_key(acted_via_api, partner_admin):
     with_key, by_page = acted_via_api
     key = ApiKey.objects.get()
+    assert (with_key.action, by_page.action) == (
+        "tenant_user.created",
+        "tenant_user.activation_resent",
+    )
     assert with_key.via_api and not by_page.via_api
     assert with_key.actor_label == f"{partner_admin.email} · API key “PSA sync” ({key.shown})"
     assert by_page.actor_label == partner_admin.email
