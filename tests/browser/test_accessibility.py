@@ -215,6 +215,11 @@ def world(
         tenant=contoso, relationship=relationship, partner=northwind, actor=partner_admin,
         actor_label=partner_admin.email, action="tenant_user.changed", target_label=str(alex),
     )  # fmt: skip
+    ActivityLog.objects.create(  # done with an API key: the "via API" badge
+        tenant=contoso, relationship=relationship, partner=northwind, actor=partner_admin,
+        actor_label=f"{partner_admin.email} · API key “PSA sync” (pkp_AbCd…9xYz)",
+        via_api=True, action="tenant_user.created", target_label=str(alex),
+    )  # fmt: skip
     direct = direct_billing_switch(
         access=tenant_access(user=partner_admin, tenant_id=tailspin.pk, permission=Permission.READ),
         subscription=basic,
