@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     inline_serializer,
@@ -23,10 +24,11 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from portal.api.errors import Problem
+from portal.api.errors import PROBLEM_CONTENT_TYPE, Problem
 from portal.api.forms import form_clean, form_data, form_serializer, invalid
 from portal.api.idempotency import idempotent
-from portal.api.views import ApiView, CursorPage
+from portal.api.schema import ProblemSerializer
+from portal.api.views import ApiView, KeysetPage
 from portal.audit_labels import action_label
 from portal.throttle import retry_after_seconds
 from tenants.access import (
@@ -35,7 +37,7 @@ from tenants.access import (
     partner_relationship,
     relationship_may_terminate,
 )
-from tenants.api_users import IDEMPOTENCY_KEY
+from tenants.api import CustomerRef as CustomerRefField
 from tenants.delegation.activity import activity_filter
 from tenants.delegation.forms import (
     ActivityFilterForm,
@@ -65,12 +67,23 @@ from tenants.models import (
     Tenant,
 )
 
+# The partner's pages' orders (the last field unique, for the keyset cursor).
+OFFER_ORDER = ("-created_at", "-id")
+RELATIONSHIP_ORDER = ("state", "ends_on", "id")
+ACTIVITY_ORDER = ("-at", "-id")
+
+
+def _problem(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ProblemSerializer, description=description)
+
+
+CLOSED = _problem(_("The offer was answered, withdrawn or expired already (its `state`)."))
+
 # --- Serializers (what the responses hold) ---------------------------------------------------
 
 
-class CustomerRef(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+# A customer named in an offer, a relationship or a log entry: the customers API's component.
+CustomerRef = type(CustomerRefField)
 
 
 class OfferSerializer(serializers.Serializer):
@@ -166,7 +179,7 @@ PAGE_PARAMETERS = [
         "page_size",
         int,
         description=_("Rows per page: %(default)d unless asked, at most %(max)d.")
-        % {"default": CursorPage.page_size, "max": CursorPage.max_page_size},
+        % {"default": KeysetPage.page_size, "max": KeysetPage.max_page_size},
         required=False,
     ),
 ]
@@ -222,7 +235,7 @@ class OfferSend(form_serializer("OfferFormFields", OfferForm(tenants=Tenant.obje
 
 # --- Examples (a test checks each against a real response) -----------------------------------
 
-CUSTOMER_EXAMPLE = {"id": 12, "name": "Contoso"}
+CUSTOMER_EXAMPLE = {"id": 12, "name": "Contoso", "domain": "contoso.cloudsuite.example"}
 OFFER_EXAMPLE = {
     "id": 41,
     "customer": CUSTOMER_EXAMPLE,
@@ -266,11 +279,11 @@ ACTIVITY_EXAMPLE = {
 }
 
 
-def _page_example(name: str, item: dict, path: str) -> OpenApiExample:
+def _page_example(name: str, item: dict, path: str, cursor: str) -> OpenApiExample:
     return OpenApiExample(
         name,
         value={
-            "next": f"https://portal.example/api/v1/{path}/?cursor=cD00MQ%3D%3D",
+            "next": f"https://portal.example/api/v1/{path}/?cursor={cursor}",
             "previous": None,
             "results": [item],
         },
@@ -292,8 +305,9 @@ def _filters(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-def _page(view: ApiView, queryset, serializer_class, **context) -> Response:
-    paginator = CursorPage()
+def _page(view: ApiView, queryset, ordering, serializer_class, **context) -> Response:
+    """A page of rows in the page's own order (KeysetPage: a cursor on every field of it)."""
+    paginator = KeysetPage(ordering)
     rows = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response(serializer_class(rows, many=True, context=context).data)
 
@@ -359,7 +373,14 @@ class OfferListView(ApiView):
         summary=_("List the partner's delegated-admin offers"),
         parameters=[OfferFilters, *PAGE_PARAMETERS],
         responses={200: _paginated("OfferPage", OfferSerializer)},
-        examples=[_page_example("Offers", OFFER_EXAMPLE, "offers")],
+        examples=[
+            _page_example(
+                "Offers",
+                OFFER_EXAMPLE,
+                "offers",
+                "cD0lNUIlMjIyMDI2LTAzLTAyVDA5JTNBMTUlM0EwMCUyQjAwJTNBMDAlMjIlMkM0MSU1RA%3D%3D",
+            )
+        ],
     )
     def get(self, request):
         """The partner's offers, newest first, with their states; filters: state, customer."""
@@ -371,14 +392,19 @@ class OfferListView(ApiView):
             offers = offers.filter(state=filters["state"])
         if "customer" in filters:
             offers = offers.filter(tenant_id=filters["customer"])
-        return _page(self, offers, OfferSerializer, now=timezone.now())
+        return _page(self, offers, OFFER_ORDER, OfferSerializer, now=timezone.now())
 
     @extend_schema(
         operation_id="offers_send",
-        parameters=[IDEMPOTENCY_KEY],
         summary=_("Send a delegated-admin offer"),
         request=OfferSend,
-        responses={201: OfferSerializer},
+        responses={
+            201: OfferSerializer,
+            (403, PROBLEM_CONTENT_TYPE): _problem(
+                _("Not an enrolled partner's admin (the reason, and whom to ask), or the scope.")
+            ),
+            (409, PROBLEM_CONTENT_TYPE): _problem(_("An offer to this customer is pending.")),
+        },
         examples=[_example("Offer sent", OFFER_EXAMPLE, 201)],
     )
     @idempotent
@@ -428,10 +454,9 @@ class OfferWithdrawView(ApiView):
 
     @extend_schema(
         operation_id="offers_withdraw",
-        parameters=[IDEMPOTENCY_KEY],
         summary=_("Withdraw a pending offer"),
         request=None,
-        responses={200: OfferSerializer},
+        responses={200: OfferSerializer, (409, PROBLEM_CONTENT_TYPE): CLOSED},
         examples=[_example("Offer withdrawn", OFFER_EXAMPLE | {"state": "withdrawn"})],
     )
     @idempotent
@@ -453,10 +478,15 @@ class OfferResendView(ApiView):
 
     @extend_schema(
         operation_id="offers_resend",
-        parameters=[IDEMPOTENCY_KEY],
         summary=_("Send a pending offer's e-mail again"),
         request=None,
-        responses={200: OfferSerializer},
+        responses={
+            200: OfferSerializer,
+            (409, PROBLEM_CONTENT_TYPE): CLOSED,
+            (429, PROBLEM_CONTENT_TYPE): _problem(
+                _("Sent less than 10 minutes ago (see Retry-After), or the key's rate limit.")
+            ),
+        },
         examples=[_example("Offer sent again", OFFER_EXAMPLE)],
     )
     @idempotent
@@ -494,7 +524,14 @@ class RelationshipListView(ApiView):
         summary=_("List the partner's delegated-admin relationships"),
         parameters=[RelationshipFilters, *PAGE_PARAMETERS],
         responses={200: _paginated("RelationshipPage", RelationshipSerializer)},
-        examples=[_page_example("Relationships", RELATIONSHIP_EXAMPLE, "relationships")],
+        examples=[
+            _page_example(
+                "Relationships",
+                RELATIONSHIP_EXAMPLE,
+                "relationships",
+                "cD0lNUIlMjJhY3RpdmUlMjIlMkMlMjIyMDI3LTAzLTAzJTIyJTJDNyU1RA%3D%3D",
+            )
+        ],
     )
     def get(self, request):
         """The partner's relationships, newest first; filters: state, customer."""
@@ -506,7 +543,7 @@ class RelationshipListView(ApiView):
             relationships = relationships.filter(state=filters["state"])
         if "customer" in filters:
             relationships = relationships.filter(tenant_id=filters["customer"])
-        return _page(self, relationships, RelationshipSerializer)
+        return _page(self, relationships, RELATIONSHIP_ORDER, RelationshipSerializer)
 
 
 class RelationshipDetailView(ApiView):
@@ -529,10 +566,12 @@ class RelationshipTerminateView(ApiView):
 
     @extend_schema(
         operation_id="relationships_terminate",
-        parameters=[IDEMPOTENCY_KEY],
         summary=_("Terminate a relationship"),
         request=None,
-        responses={200: RelationshipSerializer},
+        responses={
+            200: RelationshipSerializer,
+            (409, PROBLEM_CONTENT_TYPE): _problem(_("The relationship had already ended.")),
+        },
         examples=[
             _example(
                 "Relationship terminated",
@@ -569,7 +608,14 @@ class ActivityListView(ApiView):
         summary=_("Read the partner's activity log"),
         parameters=[ActivityFilters, *PAGE_PARAMETERS],
         responses={200: _paginated("ActivityPage", ActivitySerializer)},
-        examples=[_page_example("Activity", ACTIVITY_EXAMPLE, "activity")],
+        examples=[
+            _page_example(
+                "Activity",
+                ACTIVITY_EXAMPLE,
+                "activity",
+                "cD0lNUIlMjIyMDI2LTAzLTA0VDEwJTNBMjAlM0EwMCUyQjAwJTNBMDAlMjIlMkMzMDElNUQ%3D",
+            )
+        ],
     )
     def get(self, request):
         """What the partner's users (and keys) did in customers under delegated administration,
@@ -578,7 +624,7 @@ class ActivityListView(ApiView):
         form = activity_filter_form(entries, request.query_params)
         if form.is_bound:  # unbound: no query parameters, no filter (as the page)
             entries = activity_filter(entries, form_clean(form))
-        return _page(self, entries.select_related("tenant"), ActivitySerializer)
+        return _page(self, entries.select_related("tenant"), ACTIVITY_ORDER, ActivitySerializer)
 
 
 urlpatterns = [
