@@ -444,9 +444,9 @@ class OfferDetailView(ApiView):
         responses={200: OfferSerializer},
         examples=[_example("Offer", OFFER_EXAMPLE)],
     )
-    def get(self, request, offer_pk: int):
+    def get(self, request, offer_id: int):
         """One of the partner's offers (another partner's: 404)."""
-        return _offer(partner_offer(self.membership, offer_pk))
+        return _offer(partner_offer(self.membership, offer_id))
 
 
 class OfferWithdrawView(ApiView):
@@ -460,10 +460,10 @@ class OfferWithdrawView(ApiView):
         examples=[_example("Offer withdrawn", OFFER_EXAMPLE | {"state": "withdrawn"})],
     )
     @idempotent
-    def post(self, request, offer_pk: int):
+    def post(self, request, offer_id: int):
         """The pending offer is withdrawn: its link stops working. An offer answered, withdrawn
         or expired already: 409 `offer_closed` with its `state`."""
-        offer = partner_offer(self.membership, offer_pk)
+        offer = partner_offer(self.membership, offer_id)
         try:
             offer_withdraw(membership=self.membership, offer=offer)
         except OfferClosed as closed:
@@ -490,10 +490,10 @@ class OfferResendView(ApiView):
         examples=[_example("Offer sent again", OFFER_EXAMPLE)],
     )
     @idempotent
-    def post(self, request, offer_pk: int):
+    def post(self, request, offer_id: int):
         """The customer's admins get the offer's e-mail again, at most once every 10 minutes
         (before then: 429 `offer_resend_too_soon` with Retry-After). A closed offer: 409."""
-        offer = partner_offer(self.membership, offer_pk)
+        offer = partner_offer(self.membership, offer_id)
         try:
             offer_resend(membership=self.membership, offer=offer)
         except OfferResendTooSoon as soon:
@@ -555,9 +555,9 @@ class RelationshipDetailView(ApiView):
         responses={200: RelationshipSerializer},
         examples=[_example("Relationship", RELATIONSHIP_EXAMPLE)],
     )
-    def get(self, request, relationship_pk: int):
+    def get(self, request, relationship_id: int):
         """One of the partner's relationships (another partner's: 404)."""
-        relationship = partner_relationship(self.membership, relationship_pk)
+        relationship = partner_relationship(self.membership, relationship_id)
         return Response(RelationshipSerializer(relationship).data)
 
 
@@ -581,10 +581,10 @@ class RelationshipTerminateView(ApiView):
         ],
     )
     @idempotent
-    def post(self, request, relationship_pk: int):
+    def post(self, request, relationship_id: int):
         """ "Terminate relationship": the partner's access to the customer ends now, and both
         sides are told by e-mail. A relationship that had ended already: 409."""
-        relationship = partner_relationship(self.membership, relationship_pk)
+        relationship = partner_relationship(self.membership, relationship_id)
         if relationship_may_terminate(self.membership, relationship) is None:
             raise PermissionDenied
         if not relationship_terminate(relationship=relationship, by=self.membership):
@@ -629,17 +629,17 @@ class ActivityListView(ApiView):
 
 urlpatterns = [
     path("offers/", OfferListView.as_view(), name="offers"),
-    path("offers/<int:offer_pk>/", OfferDetailView.as_view(), name="offer"),
-    path("offers/<int:offer_pk>/withdraw/", OfferWithdrawView.as_view(), name="offer_withdraw"),
-    path("offers/<int:offer_pk>/resend/", OfferResendView.as_view(), name="offer_resend"),
+    path("offers/<int:offer_id>/", OfferDetailView.as_view(), name="offer"),
+    path("offers/<int:offer_id>/withdraw/", OfferWithdrawView.as_view(), name="offer_withdraw"),
+    path("offers/<int:offer_id>/resend/", OfferResendView.as_view(), name="offer_resend"),
     path("relationships/", RelationshipListView.as_view(), name="relationships"),
     path(
-        "relationships/<int:relationship_pk>/",
+        "relationships/<int:relationship_id>/",
         RelationshipDetailView.as_view(),
         name="relationship",
     ),
     path(
-        "relationships/<int:relationship_pk>/terminate/",
+        "relationships/<int:relationship_id>/terminate/",
         RelationshipTerminateView.as_view(),
         name="relationship_terminate",
     ),

@@ -270,7 +270,7 @@ def test_it_reads_one_offer_and_another_partners_is_404(
     offer = send(partner_admin, contoso)
     response = admin_api.get(f"{OFFERS}{offer.pk}/")
     assert response.status_code == 200 and response.json()["sent_by"] == partner_admin.email
-    assert_documented(response, "/api/v1/offers/{offer_pk}/")
+    assert_documented(response, "/api/v1/offers/{offer_id}/")
     for url in ("", "withdraw/", "resend/"):
         call = fabrikam_api.get if not url else fabrikam_api.post
         response = call(f"{OFFERS}{offer.pk}/{url}")
@@ -299,7 +299,7 @@ def test_it_withdraws_then_a_closed_offer_is_409(admin_api, partner_admin, conto
     offer = send(partner_admin, contoso)
     response = admin_api.post(f"{OFFERS}{offer.pk}/withdraw/")
     assert response.status_code == 200 and response.json()["state"] == "withdrawn"
-    assert_documented(response, "/api/v1/offers/{offer_pk}/withdraw/", "post")
+    assert_documented(response, "/api/v1/offers/{offer_id}/withdraw/", "post")
     assert AuditEvent.objects.get(action="delegation_offer.withdrawn").api_key is not None
     for url in ("withdraw/", "resend/"):
         response = admin_api.post(f"{OFFERS}{offer.pk}/{url}")
@@ -341,7 +341,7 @@ def test_the_e_mail_goes_again_at_most_every_ten_minutes(partner_admin, contoso,
     with time_machine.travel(start + datetime.timedelta(minutes=11), tick=False):
         response = client.post(f"{OFFERS}{offer.pk}/resend/")
     assert response.status_code == 200
-    assert_documented(response, "/api/v1/offers/{offer_pk}/resend/", "post")
+    assert_documented(response, "/api/v1/offers/{offer_id}/resend/", "post")
     assert response.json()["last_sent_at"] == "2026-03-02T09:26:00Z"
     assert [email.to for email in Email.objects.all()] == [[contoso_admin.email]] * 2
     assert AuditEvent.objects.filter(action="delegation_offer.resent").count() == 1
@@ -378,7 +378,7 @@ def test_it_lists_and_reads_relationships(
     assert admin_api.get(RELATIONSHIPS, {"state": "ended"}).status_code == 400
     response = admin_api.get(f"{RELATIONSHIPS}{relationship.pk}/")
     assert response.status_code == 200 and response.json()["customer"]["name"] == "Contoso"
-    assert_documented(response, "/api/v1/relationships/{relationship_pk}/")
+    assert_documented(response, "/api/v1/relationships/{relationship_id}/")
     assert fabrikam_api.get(f"{RELATIONSHIPS}{relationship.pk}/").status_code == 404
 
 
@@ -407,7 +407,7 @@ def test_it_terminates_a_relationship_as_the_page_does(
     Email.objects.all().delete()
     response = admin_api.post(url)
     assert response.status_code == 200
-    assert_documented(response, "/api/v1/relationships/{relationship_pk}/terminate/", "post")
+    assert_documented(response, "/api/v1/relationships/{relationship_id}/terminate/", "post")
     assert (response.json()["state"], response.json()["in_force"]) == ("terminated", False)
     relationship.refresh_from_db()
     assert (relationship.state, relationship.terminated_by) == ("terminated", partner_admin)
