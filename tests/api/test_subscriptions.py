@@ -395,12 +395,18 @@ def test_another_partners_subscription_cannot_switch(
 ):
     subscription = subscribe(TODAY + timedelta(days=10))
     client = api_client(api_key(other_partner_admin, "subscriptions:write"))
-    assert client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code == 404
+    assert (
+        client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code
+        == 404
+    )
     # Reading its subscriptions (billing reader) does not let it switch either.
     DelegationRelationshipFactory(
         partner=fabrikam, tenant=subscription.tenant, roles=["billing_reader"]
     )
-    assert client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code == 404
+    assert (
+        client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code
+        == 404
+    )
     assert Subscription.objects.count() == 1
 
 
@@ -414,7 +420,10 @@ def test_under_a_global_administrator_relationship_the_partner_admins_key_switch
         partner=fabrikam, tenant=subscription.tenant, roles=["global_admin"]
     )
     client = api_client(api_key(other_partner_admin, "subscriptions:write"))
-    assert client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code == 201
+    assert (
+        client.post(switch_url(subscription.pk), {"confirm": True}, format="json").status_code
+        == 201
+    )
     entry = ActivityLog.objects.get(action="subscription.direct_billing")
     assert (entry.partner, entry.actor) == (fabrikam, other_partner_admin)
 
@@ -454,8 +463,12 @@ def test_switching_needs_the_write_scope(reader, subscribe):
 def test_the_same_idempotency_key_switches_once(writer, subscribe):
     subscription = subscribe(TODAY + timedelta(days=10))
     headers = {"Idempotency-Key": "switch-contoso"}
-    first = writer.post(switch_url(subscription.pk), {"confirm": True}, format="json", headers=headers)
-    again = writer.post(switch_url(subscription.pk), {"confirm": True}, format="json", headers=headers)
+    first = writer.post(
+        switch_url(subscription.pk), {"confirm": True}, format="json", headers=headers
+    )
+    again = writer.post(
+        switch_url(subscription.pk), {"confirm": True}, format="json", headers=headers
+    )
     assert first.status_code == again.status_code == 201
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
