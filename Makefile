@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv lint format messages bench bench-renewals clean
+.PHONY: run test venv lint format messages bench bench-renewals bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench: venv
 
 bench-renewals: venv
 	$(BIN)/python bench/renewals.py
+
+bench-api: venv
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

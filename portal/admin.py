@@ -287,7 +287,11 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     def shown(self, key):
         return key.shown
 
-    @admin.action(description=_("Revoke the selected API keys"))
+    def has_revoke_permission(self, request) -> bool:
+        """Revoking is a change: staff who may only view API keys do not revoke them."""
+        return request.user.has_perm("portal.change_apikey")
+
+    @admin.action(description=_("Revoke the selected API keys"), permissions=["revoke"])
     def revoke(self, request, queryset):
         revoked = sum(api_key_revoke(key=key, actor=request.user) for key in queryset)
         self.message_user(request, _("%(count)d API key(s) revoked.") % {"count": revoked})

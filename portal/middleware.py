@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponseBadRequest
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
+from portal.api.errors import is_api_request, plain_problem
+
 # The address of the client whose request is being served, for audit events written deep inside
 # services. None outside a request (Celery tasks, management commands).
 current_client_address: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -109,10 +111,10 @@ class RefuseNulMiddleware:
 
     def __call__(self, request):
         if "\x00" in request.path or _holds_nul(request.GET) or _holds_nul(request.POST):
-            return HttpResponseBadRequest(
-                _("The request holds a NUL character, which the portal does not accept."),
-                content_type="text/plain; charset=utf-8",
-            )
+            message = _("The request holds a NUL character, which the portal does not accept.")
+            if is_api_request(request):
+                return plain_problem("invalid", 400, message)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
 

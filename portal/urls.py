@@ -9,6 +9,8 @@ admin.site.site_header = _("Partner Key Portal — operations")
 admin.site.site_title = _("Partner Key Portal")
 admin.site.index_title = _("Operations")
 
+handler500 = "portal.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -8,11 +8,14 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from portal.access import home_url_for
+from portal.api.errors import is_api_request, plain_problem
 from portal.celery import app as celery_app
 from portal.forms import PasswordResetForm, SignInForm
 from portal.services import email_link_attempt_start, user_language_set
@@ -143,3 +146,12 @@ def healthz(request):
         },
         status=200 if healthy else 503,
     )
+
+
+def server_error(request):
+    """The 500 answer: the API's as problem+json, the pages' as Django's (templates/500.html)."""
+    if is_api_request(request):
+        return plain_problem(
+            "server_error", 500, _("The request could not be completed. Try again later.")
+        )
+    return defaults.server_error(request)

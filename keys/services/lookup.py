@@ -119,14 +119,17 @@ class KeyGuessLimitReached(Exception):
 
 
 def _guess_counters(user: User, client_address: str | None) -> list[Counter]:
-    counters = [Counter(f"keyguess:user:{user.pk}", settings.KEY_GUESS_LIMIT_PER_USER)]
+    """Per person and per address on the pages; through the API per key and per address (the
+    issue's rule: a script's failed look-ups do not lock its creator out of the pages)."""
+    api_key = current_api_key.get()
+    if api_key is not None:
+        counters = [Counter(f"keyguess:apikey:{api_key.pk}", settings.KEY_GUESS_LIMIT_PER_USER)]
+    else:
+        counters = [Counter(f"keyguess:user:{user.pk}", settings.KEY_GUESS_LIMIT_PER_USER)]
     if client_address:
         counters.append(
             Counter(f"keyguess:addr:{client_address}", settings.KEY_GUESS_LIMIT_PER_ADDRESS)
         )
-    api_key = current_api_key.get()
-    if api_key is not None:  # through the API: the key has its own counter too
-        counters.append(Counter(f"keyguess:apikey:{api_key.pk}", settings.KEY_GUESS_LIMIT_PER_USER))
     return counters
 
 

@@ -42,9 +42,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             actor = api_key_authenticate(raw, client_address=request._request.client_address)
         except KeyRefused as refused:
             raise KeyRefusedError(refused.code) from None
-        # Audit events and activity rows written during this request name the key
-        # (reset by portal.api.views.ApiView at the end of the request).
-        request._request.api_key_token = current_api_key.set(actor.key)
+        # Audit events and activity rows written during this request name the key (ApiView's
+        # dispatch resets it when the request ends, however it ends).
+        current_api_key.set(actor.key)
         return actor.user, actor
 
     def authenticate_header(self, request):

@@ -1,8 +1,8 @@
 """Errors as `application/problem+json` (RFC 9457): a stable `type` per error, the HTTP status,
 a title and detail in the language of `Accept-Language`, and the field errors."""
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -33,7 +33,9 @@ def _titles() -> dict[int, str]:
         409: _("Conflict."),
         415: _("This content type is not supported."),
         422: _("The request cannot be processed."),
+        413: _("The request is too large."),
         429: _("Too many requests."),
+        500: _("Something went wrong on our side."),
     }
 
 
@@ -73,6 +75,10 @@ def _code_of(exc: exceptions.APIException) -> str:
 
 def problem_exception_handler(exc, context):
     """DRF's exception handler, answering problem+json; anything else is a 500 as usual."""
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            "too_large", 413, _("The body is too large: send fewer items at a time.")
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -105,3 +111,18 @@ def problem_exception_handler(exc, context):
         )
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return problem_response(_code_of(exc), exc.status_code, detail, headers=headers)
+
+
+def plain_problem(code: str, status_code: int, detail: str) -> JsonResponse:
+    """A problem answered outside DRF (middleware, the 500 handler) for a request to /api/."""
+    body = {
+        "type": f"{TYPE_BASE}{code}",
+        "title": _titles().get(status_code, _("Error.")),
+        "status": status_code,
+        "detail": detail,
+    }
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def is_api_request(request) -> bool:
+    return request.path_info.startswith("/api/")

@@ -24,8 +24,27 @@ def invalid(errors: dict[str, list[str]], detail: str | None = None) -> Problem:
     return Problem("invalid", detail or _("Some fields are not valid: see errors."), errors=errors)
 
 
+# What form_data makes of JSON's true and false (Django's CheckboxInput reads exactly these).
+BOOLEAN_TEXTS = {"true", "false"}
+
+
+def _boolean_errors(form: forms.BaseForm) -> dict[str, list[str]]:
+    """A checkbox takes JSON true or false only: Django's widget reads any other text ("0",
+    "no") as ticked, which would make `"is_admin": 0` an administrator."""
+    return {
+        name: [_("Send true or false.")]
+        for name, field in form.fields.items()
+        if isinstance(field, forms.BooleanField)
+        and name in form.data
+        and not (isinstance(form.data[name], str) and form.data[name] in BOOLEAN_TEXTS | {""})
+    }
+
+
 def form_clean(form: forms.BaseForm) -> dict:
     """The form's cleaned data; raises the "invalid" problem with its errors."""
+    wrong = _boolean_errors(form)
+    if wrong:
+        raise invalid(wrong)
     if not form.is_valid():
         raise invalid(form_errors(form))
     return form.cleaned_data
@@ -38,7 +57,7 @@ def form_data(data) -> dict:
     cleaned = {}
     for name, value in data.items():
         if isinstance(value, bool):
-            cleaned[name] = "on" if value else ""
+            cleaned[name] = "true" if value else "false"
         elif isinstance(value, list):
             cleaned[name] = [str(item) for item in value]
         elif value is None:

@@ -44,8 +44,9 @@ def _key_of(request) -> str | None:
     return key
 
 
-def _claim(api_key, key: str, fingerprint: str) -> IdempotentRequest | None:
-    """Claim the key for this request (None), or the row of the request that had it first."""
+def _claim(api_key, key: str, fingerprint: str) -> tuple[IdempotentRequest | None, int | None]:
+    """Claim the key for this request: (None, the claim's row ID); or (the row of the request
+    that had it first, None)."""
     now = timezone.now()
     kept_since = now - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
     stale_since = now - timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS)
@@ -59,12 +60,15 @@ def _claim(api_key, key: str, fingerprint: str) -> IdempotentRequest | None:
     ).delete()
     try:
         with transaction.atomic():
-            IdempotentRequest.objects.create(
+            claim = IdempotentRequest.objects.create(
                 api_key=api_key, key=key, fingerprint=fingerprint, created_at=now
             )
-        return None
+        return None, claim.pk
     except IntegrityError:
-        return IdempotentRequest.objects.filter(api_key=api_key, key=key).first()
+        earlier = IdempotentRequest.objects.filter(api_key=api_key, key=key).first()
+        if earlier is None:  # the first request gave its key up meanwhile (a 5xx): claim again
+            return _claim(api_key, key, fingerprint)
+        return earlier, None
 
 
 def _replay(earlier: IdempotentRequest, fingerprint: str) -> Response:
@@ -88,8 +92,10 @@ def _replay(earlier: IdempotentRequest, fingerprint: str) -> Response:
     return response
 
 
-def _keep(api_key, key: str, response: Response) -> None:
-    rows = IdempotentRequest.objects.filter(api_key=api_key, key=key)
+def _keep(claim: int, response: Response) -> None:
+    # Only this request's own claim: a run taken for dead (stale) and run again is not
+    # overwritten by the first one finishing late.
+    rows = IdempotentRequest.objects.filter(pk=claim)
     if response.status_code >= 500 or response.status_code == 429:
         rows.delete()
         return
@@ -107,7 +113,7 @@ def idempotent(handler):
             return handler(view, request, *args, **kwargs)
         api_key = request.auth.key
         fingerprint = _fingerprint(request)
-        earlier = _claim(api_key, key, fingerprint)
+        earlier, claim = _claim(api_key, key, fingerprint)
         if earlier is not None:
             return _replay(earlier, fingerprint)
         try:
@@ -116,9 +122,9 @@ def idempotent(handler):
             try:
                 response = view.handle_exception(exc)
             except Exception:
-                IdempotentRequest.objects.filter(api_key=api_key, key=key).delete()
+                IdempotentRequest.objects.filter(pk=claim).delete()
                 raise
-        _keep(api_key, key, response)
+        _keep(claim, response)
         return response
 
     wrapper.idempotent = True

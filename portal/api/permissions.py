@@ -16,7 +16,9 @@ class HasScope(BasePermission):
         if not isinstance(actor, KeyActor):
             raise exceptions.NotAuthenticated(_("Send an API key: Authorization: Bearer <key>."))
         scope = view.required_scope(request.method)
-        if scope is None or not actor.has_scope(scope):
+        if scope is None:  # HEAD, OPTIONS, or a method the view does not serve
+            raise exceptions.MethodNotAllowed(request.method)
+        if not actor.has_scope(scope):
             raise Problem(
                 "insufficient_scope",
                 _("This API key does not hold the scope %(scope)s.") % {"scope": scope},

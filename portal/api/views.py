@@ -1,12 +1,14 @@
 """The base of every API view: key authentication, a scope per method, the rate limit, the
 language of `Accept-Language`, and the audit's knowledge of the key for the request's length."""
 
+import contextlib
 import json
 from datetime import date
 from functools import reduce
 from operator import or_
 
 from django.core.exceptions import ValidationError
+from django.db import DataError
 from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -49,16 +51,40 @@ class ApiView(APIView):
     def client_address(self) -> str | None:
         return self.request._request.client_address
 
+    def dispatch(self, request, *args, **kwargs):
+        # The key that authenticates (portal.api.authentication sets it) is the audit's and the
+        # guessing limits' for this request only, whatever ends it: an answer, an error DRF does
+        # not handle, a body too large. A worker thread's next request starts without it.
+        token = current_api_key.set(None)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            current_api_key.reset(token)
+
     def initial(self, request, *args, **kwargs):
+        """DRF's, with the rate limit counted before the scope is checked: refused requests
+        count too, and every answer to a known key carries the RateLimit headers."""
         # The API answers in the language the client asks for (Accept-Language), never the
         # language a browser session or cookie picked.
         language = translation.get_language_from_request(request._request)
         translation.activate(language)
         request._request.LANGUAGE_CODE = language
-        super().initial(request, *args, **kwargs)
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        request.version, request.versioning_scheme = self.determine_version(
+            request, *args, **kwargs
+        )
+        self.perform_authentication(request)
+        self.check_throttles(request)
+        self.check_permissions(request)
 
     def check_throttles(self, request):
-        actor = request.auth
+        try:
+            actor = request.auth
+        except exceptions.APIException:
+            return  # a refused key: the permission check answers 401
         if not isinstance(actor, KeyActor):
             return
         state = rate_count(actor.key.pk)
@@ -77,20 +103,37 @@ class ApiView(APIView):
             for name, value in state.headers.items():
                 response[name] = value
         response["Content-Language"] = translation.get_language()
-        token = getattr(request._request, "api_key_token", None)
-        if token is not None:
-            current_api_key.reset(token)
-            request._request.api_key_token = None
         return response
 
 
 class CursorPage(CursorPagination):
-    """Cursor pagination: stable under inserts, no page counts to compute."""
+    """Cursor pagination: stable under inserts, no page counts to compute. A cursor that is not
+    one this API made (its position not a value of the ordering's field, a NUL inside) is the
+    "invalid cursor" 404, never a 500."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-id"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        with _cursor_checked(self):
+            return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and "\x00" in cursor.position:
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
+
+
+@contextlib.contextmanager
+def _cursor_checked(page: CursorPagination):
+    """The query a cursor's position went into fails on a value of the wrong kind: a 404."""
+    try:
+        yield
+    except (ValueError, TypeError, ValidationError, DataError):
+        raise NotFound(page.invalid_cursor_message) from None
 
 
 class KeysetPage(CursorPage):
@@ -113,7 +156,8 @@ class KeysetPage(CursorPage):
         queryset = queryset.order_by(*ordering)
         if position is not None:
             queryset = self._beyond(queryset, ordering, position)
-        rows = list(queryset[: self.page_size + 1])
+        with _cursor_checked(self):
+            rows = list(queryset[: self.page_size + 1])
         self.page = rows[: self.page_size]
         following = None
         if len(rows) > self.page_size:
@@ -128,7 +172,7 @@ class KeysetPage(CursorPage):
         return self.page
 
     def decode_cursor(self, request):
-        cursor = super().decode_cursor(request)
+        cursor = super().decode_cursor(request)  # CursorPage's: NUL refused
         # Every position is unique: the links this page makes never carry an offset.
         return cursor if cursor is None else cursor._replace(offset=0)
 

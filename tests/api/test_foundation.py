@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from keys.codec import generate_key
+from portal.api.errors import Problem
 from portal.api.tokens import MalformedToken, token_check, token_digest, token_generate
 from portal.models import ApiKey, AuditEvent, PartnerMembership
 from tests.helpers import api_client, api_key
@@ -143,3 +144,97 @@ def test_the_schema_and_docs_are_served(client):
     docs = client.get(reverse("api:docs"))
     assert docs.status_code == 200
     assert b"swagger-ui-bundle.js" in docs.content and b"<script>" not in docs.content
+
+
+def test_the_key_never_outlives_its_request(partner_admin, settings):
+    """An error DRF does not answer itself (a body too large) still resets the request's key:
+    the next request in the same thread, a page's, is not counted or audited as the key's."""
+    from portal.middleware import current_api_key
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client = api_client(api_key(partner_admin, "keys:check"))
+    response = client.post(CHECK, {"keys": ["x" * 50] * 40}, format="json")
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert current_api_key.get() is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"keys": ["a\\u0000b"]}',
+        '{"keys": ["\\ud800"]}',
+        '{"k\\u0000": 1}',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
+def test_a_body_the_database_cannot_store_is_a_400(partner_admin, body):
+    client = api_client(api_key(partner_admin, "keys:check"))
+    response = client.post(CHECK, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_nul_in_the_query_string_is_a_problem_too(partner_admin):
+    client = api_client(api_key(partner_admin, "customers:read"))
+    response = client.get("/api/v1/customers/?q=a%00b")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/customers/", "/api/v1/subscriptions/", "/api/v1/offers/"]
+)
+@pytest.mark.parametrize("position", ["abc", '["a\\u0000b",1]', "p=\\u0000"])
+def test_a_forged_cursor_is_a_404_not_a_500(partner_admin, path, position):
+    import base64
+    from urllib.parse import quote
+
+    client = api_client(api_key(partner_admin, role="admin"))
+    for raw in (f"p={position}", f"o=5&p={position}"):
+        cursor = quote(base64.b64encode(raw.encode()).decode())
+        response = client.get(f"{path}?cursor={cursor}")
+        assert response.status_code in (400, 404), (raw, response.status_code)
+        assert response["Content-Type"] == "application/problem+json"
+
+
+def test_head_and_options_are_405(partner_admin):
+    client = api_client(api_key(partner_admin, "keys:check"))
+    assert client.options(CHECK).status_code == 405
+    assert client.head(CHECK).status_code == 405
+
+
+def test_an_api_500_is_problem_json(rf):
+    from portal.views import server_error
+
+    response = server_error(rf.get("/api/v1/customers/"))
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    assert server_error(rf.get("/partner/"))["Content-Type"].startswith("text/html")
+
+
+def test_a_checkbox_takes_true_or_false_only(partner_admin, northwind):
+    from portal.api.forms import form_clean, form_data
+    from tenants.delegation.forms import OfferForm
+    from tenants.models import Tenant
+
+    for value in (0, "0", "no", [False]):
+        form = OfferForm(form_data({"auto_extend": value}), tenants=Tenant.objects.none())
+        with pytest.raises(Problem) as refused:
+            form_clean(form)
+        assert refused.value.errors == {"auto_extend": ["Send true or false."]}
+
+
+def test_a_scripts_failed_checks_count_per_key_not_against_its_creator(
+    client, partner_admin, settings
+):
+    settings.KEY_GUESS_LIMIT_PER_USER = 2
+    settings.KEY_GUESS_LIMIT_PER_ADDRESS = 100
+    script = api_client(api_key(partner_admin, "keys:check"))
+    refused = script.post(CHECK, {"keys": [generate_key() for _ in range(3)]}, format="json")
+    assert refused.status_code == 429
+    other_key = api_client(api_key(partner_admin, "keys:check", name="Another script"))
+    assert other_key.post(CHECK, {"keys": [generate_key()]}, format="json").status_code == 200
+    client.force_login(partner_admin)
+    page = client.post("/partner/keys/check/", {"key": generate_key()})
+    assert page.status_code == 200  # the person at the page is not locked out by the script
