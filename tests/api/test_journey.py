@@ -5,11 +5,13 @@ product key is anywhere in clear — not in the logs, not in a dump of the datab
 
 import io
 import logging
+import re
 import uuid
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.test import Client
 from post_office.models import Email
 
 from portal.models import ApiKey, AuditEvent
@@ -34,8 +36,7 @@ def _create_key(partner) -> str:
     out = io.StringIO()
     call_command(
         "api_key", "create", "--partner", partner.partner_id, "--name", "PSA sync",
-        "--scopes", "customers:read,customers:write,keys:check,subscriptions:read,"
-        "subscriptions:write,delegation:read,delegation:write,activity:read",
+        "--scopes", ",".join(JOURNEY_SCOPES),
         stdout=out, stderr=io.StringIO(),
     )  # fmt: skip
     return out.getvalue().strip()
@@ -80,11 +81,28 @@ def _journey(client, keys: list[str]) -> int:
     return pk
 
 
+JOURNEY_SCOPES = [
+    "customers:read", "customers:write", "keys:check", "subscriptions:read",
+    "subscriptions:write", "delegation:read", "delegation:write", "activity:read",
+]  # fmt: skip
+
+
+def _create_key_on_the_page(partner_admin) -> str:
+    page = Client()
+    page.force_login(partner_admin)
+    created = page.post(
+        "/partner/api-keys/",
+        {"name": "PSA sync", "role": "admin", "scopes": JOURNEY_SCOPES, "days": "30"},
+    )
+    return re.search(r"pkp_\w{36}", created.content.decode()).group(0)
+
+
+@pytest.mark.parametrize("made_by", ["command", "page"])
 def test_the_whole_partner_journey_through_the_api(
-    transactional_db, northwind, partner_admin, make_keys, countries, caplog
+    transactional_db, northwind, partner_admin, make_keys, countries, caplog, made_by
 ):
     caplog.set_level(logging.DEBUG)
-    raw = _create_key(northwind)
+    raw = _create_key(northwind) if made_by == "command" else _create_key_on_the_page(partner_admin)
     keys = make_keys(4, seats=5, partner=northwind)
     client = api_client(raw)
     pk = _journey(client, keys)
