@@ -65,7 +65,6 @@ INSTALLED_APPS = [
     # The REST API (portal/api/, each app's api.py), its OpenAPI schema and the docs page's
     # files (Swagger UI from the sidecar wheel: no CDN).
     "rest_framework",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
