@@ -7,11 +7,13 @@ from datetime import date
 from functools import reduce
 from operator import or_
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DataError
 from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import trans_real
 from rest_framework import exceptions
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -22,6 +24,18 @@ from portal.api.ratelimit import rate_count
 from portal.api.schema import ScopedSchema
 from portal.api.services import KeyActor
 from portal.middleware import current_api_key
+
+
+def accepted_language(request) -> str:
+    """The first language of `Accept-Language` the portal speaks (en, fr), else the default:
+    cookies are not read (Django's own look-up would prefer a language cookie)."""
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    for code, _quality in trans_real.parse_accept_lang_header(header):
+        if code == "*":
+            break
+        with contextlib.suppress(LookupError):
+            return trans_real.get_supported_language_variant(code)
+    return settings.LANGUAGE_CODE
 
 
 class ApiView(APIView):
@@ -66,7 +80,7 @@ class ApiView(APIView):
         count too, and every answer to a known key carries the RateLimit headers."""
         # The API answers in the language the client asks for (Accept-Language), never the
         # language a browser session or cookie picked.
-        language = translation.get_language_from_request(request._request)
+        language = accepted_language(request._request)
         translation.activate(language)
         request._request.LANGUAGE_CODE = language
         self.format_kwarg = self.get_format_suffix(**kwargs)

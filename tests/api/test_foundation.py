@@ -238,3 +238,11 @@ def test_a_scripts_failed_checks_count_per_key_not_against_its_creator(
     client.force_login(partner_admin)
     page = client.post("/partner/keys/check/", {"key": generate_key()})
     assert page.status_code == 200  # the person at the page is not locked out by the script
+
+
+def test_the_language_is_accept_languages_not_a_cookies(partner_admin):
+    client = api_client(api_key(partner_admin, "keys:check"), language="de, fr;q=0.8, en;q=0.5")
+    client.cookies["django_language"] = "en"
+    response = client.post(CHECK, {"keys": []}, format="json")
+    assert response["Content-Language"] == "fr"
+    assert response.json()["title"] == "La requête n’est pas valide."
