@@ -331,6 +331,10 @@ POST_OFFICE = {
 # Sent e-mails stay in the outbox this long (for ops to look at), then the daily clean-up deletes
 # them. Queued and failed ones stay until they are sent or ops deal with them.
 OUTBOX_KEEP_SENT_DAYS = env_int("OUTBOX_KEEP_SENT_DAYS", 90, minimum=1)
+# Webhooks (portal.webhooks): endpoints must be https URLs of hosts on the public internet. This
+# lets a developer's machine and the tests use http://127.0.0.1 and http://localhost receivers
+# too; never in production (a partner could make the portal call its own private network).
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", DEBUG)
 # Link e-mails (password reset, resending an activation) allowed per recipient account and per
 # client address in the window: nobody can flood a mailbox, or our sender's reputation.
 EMAIL_LINK_LIMIT_PER_ACCOUNT = env_int("EMAIL_LINK_LIMIT_PER_ACCOUNT", 5, minimum=1)

@@ -45,6 +45,8 @@ os.environ.setdefault("VAR_DIR", os.path.join(tempfile.gettempdir(), "portal-tes
 os.environ["SECURE_SSL_REDIRECT"] = "0"
 os.environ["SESSION_COOKIE_SECURE"] = "0"
 os.environ["CSRF_COOKIE_SECURE"] = "0"
+# The tests' webhook receivers listen on 127.0.0.1.
+os.environ.setdefault("WEBHOOKS_ALLOW_LOOPBACK", "1")
 
 from portal.settings import *  # noqa: E402,F403
 
