@@ -1,5 +1,8 @@
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -324,3 +327,150 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status_code or '…'})"
+
+
+# --- Webhooks (portal.webhooks): partners' endpoints, the events sent to them, each delivery ----
+
+
+def webhook_event_id() -> str:
+    """The event's `webhook-id`: fixed when the event is written, the same on every try."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
+class WebhookEndpoint(models.Model):
+    """A partner's URL that hears about the events it asked for, signed with its secret."""
+
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("partner"),
+    )
+    url = models.CharField(_("URL"), max_length=500)  # checked by portal.webhooks.addresses
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    event_types = models.JSONField(_("events"), default=list)
+    # The signing secrets ("whsec_<base64>"), encrypted with MFA_SECRET_KEYS (portal.webhooks.
+    # secrets). After a rotation the previous one signs alongside the new one until it expires.
+    secret_encrypted = models.TextField(editable=False)
+    previous_secret_encrypted = models.TextField(editable=False, blank=True)
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret signs until"), null=True, blank=True, editable=False
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    disabled_reason = models.CharField(_("why it is disabled"), max_length=300, blank=True)
+    disabled_at = models.DateTimeField(_("disabled"), null=True, blank=True)
+    # The first failed try since the last success: a day of failures disables the endpoint.
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_by_label = models.CharField(_("created by"), max_length=254)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookEvent(models.Model):
+    """Something that happened to a partner's customer, written in the transaction of the change
+    that caused it. Its id is the `webhook-id` of every delivery of it."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=webhook_event_id, editable=False)
+    type = models.CharField(_("event"), max_length=64, db_index=True)
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.CASCADE,
+        related_name="webhook_events",
+        verbose_name=_("partner"),
+    )
+    # Plain values, not a foreign key: portal imports no app, and the event outlives the tenant.
+    tenant_id = models.BigIntegerField(_("customer ID"), null=True, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"), default=timezone.now)
+    payload = models.JSONField(_("payload"), default=dict, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: claimed by one worker at a time, tried until delivered or out
+    of tries (portal.webhooks.delivery)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("tries"), default=0)
+    next_attempt_at = models.DateTimeField(_("next try"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last status"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_unique"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["queued", "sending", "delivered", "failed"]),
+                name="webhook_delivery_state_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.endpoint}"
+
+
+class WebhookAttempt(models.Model):
+    """One try of a delivery: what the endpoint answered, or why nothing was sent."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempt_log",
+        verbose_name=_("delivery"),
+    )
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    response_excerpt = models.TextField(_("answer (first bytes)"), blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook try")
+        verbose_name_plural = _("webhook tries")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"
