@@ -81,6 +81,13 @@ ACTION_LABELS = {
     # the REST API
     "api_key.created": _("API key created"),
     "api_key.revoked": _("API key revoked"),
+    "webhook_endpoint.created": _("Webhook endpoint added"),
+    "webhook_endpoint.changed": _("Webhook endpoint changed"),
+    "webhook_endpoint.secret_rotated": _("Webhook signing secret replaced"),
+    "webhook_endpoint.enabled": _("Webhook endpoint enabled"),
+    "webhook_endpoint.disabled": _("Webhook endpoint disabled"),
+    "webhook_endpoint.deleted": _("Webhook endpoint deleted"),
+    "webhook_endpoint.tested": _("Webhook test event sent"),
     "outbox.cleaned": _("Sent e-mails deleted from the outbox"),
     "outbox.requeued": _("E-mail queued again"),
 }

@@ -36,6 +36,15 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         minute="*",
     ),
     PeriodicTaskSpec(
+        name="Send webhooks",
+        task="portal.tasks.sweep_webhooks",
+        description=(
+            "Sends the webhook deliveries due: retries, those whose sending could not be started "
+            "(broker down) and those whose worker died."
+        ),
+        minute="*",
+    ),
+    PeriodicTaskSpec(
         name="Clean the outbox",
         task="portal.tasks.clean_outbox",
         description=(
@@ -109,6 +118,7 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
 # in the apps' tasks.py too, and are listed here so that every task is declared in one place.
 ON_DEMAND_TASKS: list[str] = [
     "keys.tasks.run_key_job",
+    "portal.tasks.deliver_webhook",
 ]
 
 
