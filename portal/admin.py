@@ -24,9 +24,19 @@ from mfa.services import factors_reset
 from mfa.step_up import step_up_if
 from portal.api.services import api_key_revoke
 from portal.audit_labels import action_label, actions_matching, target_type_label
-from portal.models import ApiKey, AuditEvent, Partner, PartnerMembership, User
+from portal.models import (
+    ApiKey,
+    AuditEvent,
+    Partner,
+    PartnerMembership,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from portal.outbox import outbox_requeue
 from portal.services import audit_log, partner_enrolment_set
+from portal.webhooks.services import webhook_endpoint_disable, webhook_endpoint_enable
 
 
 def split_datetime_labelled(widget, label) -> None:
@@ -295,6 +305,93 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     def revoke(self, request, queryset):
         revoked = sum(api_key_revoke(key=key, actor=request.user) for key in queryset)
         self.message_user(request, _("%(count)d API key(s) revoked.") % {"count": revoked})
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    """Partners' webhook endpoints: ops see them (never their secrets) and disable or enable
+    them; partners manage them on their Webhooks page."""
+
+    list_display = [
+        "url",
+        "partner",
+        "enabled",
+        "failing_since",
+        "disabled_reason",
+        "created_by_label",
+        "created_at",
+    ]
+    list_filter = ["enabled"]
+    search_fields = ["url", "description", "partner__name", "partner__partner_id"]
+    list_select_related = ["partner"]
+    exclude = ["secret_encrypted", "previous_secret_encrypted"]
+    actions = ["disable", "enable"]
+
+    def has_switch_permission(self, request) -> bool:
+        return request.user.has_perm("portal.change_webhookendpoint")
+
+    @admin.action(description=_("Disable the selected webhook endpoints"), permissions=["switch"])
+    def disable(self, request, queryset):
+        changed = sum(
+            webhook_endpoint_disable(endpoint=endpoint, actor=request.user) for endpoint in queryset
+        )
+        self.message_user(request, _("%(count)d endpoint(s) disabled.") % {"count": changed})
+
+    @admin.action(description=_("Enable the selected webhook endpoints"), permissions=["switch"])
+    def enable(self, request, queryset):
+        changed = sum(
+            webhook_endpoint_enable(endpoint=endpoint, actor=request.user) for endpoint in queryset
+        )
+        self.message_user(request, _("%(count)d endpoint(s) enabled.") % {"count": changed})
+
+
+class WebhookAttemptInline(ReadOnlyInline):
+    model = WebhookAttempt
+    fields = ["at", "status_code", "duration_ms", "error", "response_excerpt"]
+    readonly_fields = fields
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Each event to each endpoint, with its tries: what ops look at when a partner says a
+    webhook never came."""
+
+    list_display = [
+        "event_id",
+        "event_type",
+        "endpoint",
+        "state",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    ]
+    list_filter = ["state", "event__type"]
+    search_fields = ["event__id", "endpoint__url", "event__partner__name"]
+    list_select_related = ["event", "endpoint"]
+    fields = [
+        "event",
+        "event_type",
+        "endpoint",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "claimed_at",
+        "last_status_code",
+        "delivered_at",
+        "created_at",
+        "payload",
+    ]
+    readonly_fields = ["event_type", "payload"]
+    inlines = [WebhookAttemptInline]
+
+    @admin.display(description=_("event"), ordering="event__type")
+    def event_type(self, delivery):
+        return delivery.event.type
+
+    @admin.display(description=_("payload"))
+    def payload(self, delivery):
+        return delivery.event.payload
 
 
 @admin.register(PartnerMembership)

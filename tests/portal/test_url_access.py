@@ -268,6 +268,8 @@ ADMIN_READ_ONLY = {
         "mfa_authenticatorapp",
         "portal_apikey",
         "portal_auditevent",
+        "portal_webhookdelivery",
+        "portal_webhookendpoint",
         "tenants_activitylog",
         "tenants_delegationnotice",
         "tenants_delegationoffer",
