@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from keys.codec import KeyFormatError
 from keys.services import KeyGuessLimitReached, LookupStatus, key_check, key_error_message
 from portal.api.errors import Problem
-from portal.api.forms import invalid
+from portal.api.forms import serializer_clean
 from portal.api.views import ApiView
 from portal.throttle import retry_after_seconds
 
@@ -121,16 +121,9 @@ class KeyCheckView(ApiView):
         """Each key: usable (with its product, seats and term), or why not. A key that does not
         exist, or is not this partner's to redeem, is "unknown". Failed look-ups count against
         the guessing limits; past them, 429 with Retry-After."""
-        serializer = KeyCheckRequest(data=request.data)
-        if not serializer.is_valid():
-            raise invalid(
-                {name: [str(m) for m in msgs] for name, msgs in serializer.errors.items()}
-            )
+        keys = serializer_clean(KeyCheckRequest(data=request.data))["keys"]
         try:
-            results = [
-                _result(index, raw, self)
-                for index, raw in enumerate(serializer.validated_data["keys"])
-            ]
+            results = [_result(index, raw, self) for index, raw in enumerate(keys)]
         except KeyGuessLimitReached as error:
             raise limit_reached(error) from None
         return Response(results)

@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -31,9 +30,10 @@ from keys.api import KeyFormatProblem, limit_reached
 from keys.codec import KeyFormatError, validate_key
 from keys.forms import MAX_KEYS_PER_STEP
 from keys.services import KeyGuessLimitReached
-from portal.api.errors import Problem
-from portal.api.forms import form_data, form_errors, form_serializer, invalid
+from portal.api.errors import Problem, field_errors
+from portal.api.forms import form_data, form_errors, form_serializer, invalid, serializer_clean
 from portal.api.idempotency import idempotent
+from portal.api.schema import PAGE_PARAMETERS
 from portal.api.views import ApiView, KeysetPage
 from tenants.access import Permission, TenantAccess, tenant_access
 from tenants.forms import TenantForm
@@ -258,33 +258,9 @@ class CustomerListQuery(serializers.Serializer):
     )
 
 
-PAGE_PARAMETERS = [
-    OpenApiParameter("cursor", str, description=gettext_lazy("From `next` or `previous`.")),
-    OpenApiParameter(
-        "page_size", int, description=gettext_lazy("Customers per page: 50, at most 200.")
-    ),
-]
-
-
-def _plain(detail):
-    """A serializer's errors as JSON: {field: [messages]}, a list's by index."""
-    if isinstance(detail, dict):
-        return {str(name): _plain(value) for name, value in detail.items()}
-    if isinstance(detail, list):
-        return [_plain(value) for value in detail]
-    return str(detail)
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise invalid(_plain(serializer.errors))
-    return serializer.validated_data
-
-
 def _query(request) -> dict:
     """The query string, validated (a plain dict: an absent boolean is "not filtered")."""
-    return _valid(CustomerListQuery, request.query_params.dict())
+    return serializer_clean(CustomerListQuery(data=request.query_params.dict()))
 
 
 def _customers(view, query: dict):
@@ -337,7 +313,7 @@ def _create_input(view, request) -> tuple[list[str], TenantDetails]:
     keys = CustomerKeysSerializer(data=request.data)
     errors = {}
     if not keys.is_valid():
-        errors |= _plain(keys.errors)
+        errors |= field_errors(keys.errors)
     if not form.is_valid():
         errors |= form_errors(form)
     if errors:
@@ -708,7 +684,7 @@ class CustomerKeysView(ApiView):
 
     def apply(self, request, pk: int) -> Response:
         access = tenant_access(user=request.user, tenant_id=pk, permission=Permission.REDEEM)
-        data = _valid(KeysApplySerializer, request.data)
+        data = serializer_clean(KeysApplySerializer(data=request.data))
         try:
             rows = keys_apply_from_keys(
                 access=access,

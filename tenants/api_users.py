@@ -27,8 +27,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from portal.api.errors import Problem
-from portal.api.forms import form_clean, form_data, form_serializer, invalid
+from portal.api.forms import form_clean, form_data, form_serializer, invalid, serializer_clean
 from portal.api.idempotency import idempotent
+from portal.api.schema import PAGE_PARAMETERS
 from portal.api.views import ApiView, CursorPage
 from portal.throttle import retry_after_seconds
 from tenants.access import (
@@ -285,17 +286,13 @@ SEARCH = OpenApiParameter(
     str,
     description=_("Words that each match a name, the user name or the contact e-mail."),
 )
-CURSOR = OpenApiParameter("cursor", str, description=_("The cursor of a page (next, previous)."))
-PAGE_SIZE = OpenApiParameter(
-    "page_size", int, description=_("Users per page: 50 unless asked, 200 at most.")
-)
 
 
 class CustomerUsersView(TenantUsersApiView):
     @extend_schema(
         operation_id="customer_users_list",
         summary=_("List a customer's users"),
-        parameters=[SEARCH, CURSOR, PAGE_SIZE],
+        parameters=[SEARCH, *PAGE_PARAMETERS],
         responses={200: CustomerUserPage},
         examples=_example(USER_PAGE_EXAMPLE),
     )
@@ -443,10 +440,8 @@ class CustomerUserLicensesView(TenantUsersApiView):
         409 when no seat is free or the subscription's licenses cannot be assigned."""
         access = self.access(pk, Permission.LICENSES_MANAGE)
         tenant_user = tenant_user_of(access, user_id)
-        body = CustomerUserLicenseAssign(data=form_data(request.data))
-        if not body.is_valid():
-            raise invalid({name: [str(m) for m in msgs] for name, msgs in body.errors.items()})
-        subscription = subscription_of(access, body.validated_data["subscription"])
+        body = serializer_clean(CustomerUserLicenseAssign(data=form_data(request.data)))
+        subscription = subscription_of(access, body["subscription"])
         try:
             assigned = license_assign(
                 access=access, subscription=subscription, tenant_user=tenant_user

@@ -56,16 +56,20 @@ def problem_response(
     return response
 
 
-def _field_errors(detail) -> dict:
-    """DRF's nested error detail as {field: [messages]} ("non_field_errors" for the whole)."""
+def _plain(detail):
+    """DRF's error detail as JSON: messages as text, a list's items' errors by index."""
     if isinstance(detail, dict):
-        return {
-            name: [str(message) for message in (value if isinstance(value, list) else [value])]
-            if not isinstance(value, dict)
-            else _field_errors(value)
-            for name, value in detail.items()
-        }
-    return {"non_field_errors": [str(message) for message in detail]}
+        return {str(name): _plain(value) for name, value in detail.items()}
+    if isinstance(detail, list):
+        return [_plain(value) for value in detail]
+    return str(detail)
+
+
+def field_errors(detail) -> dict:
+    """A serializer's errors as the problem's `errors`: {field: [messages]}, nested where the
+    serializer nests ("non_field_errors" for errors about the whole)."""
+    plain = _plain(detail)
+    return plain if isinstance(plain, dict) else {"non_field_errors": plain}
 
 
 def _code_of(exc: exceptions.APIException) -> str:
@@ -107,7 +111,7 @@ def problem_exception_handler(exc, context):
             "invalid",
             status.HTTP_400_BAD_REQUEST,
             _("Some fields are not valid: see errors."),
-            errors=_field_errors(exc.detail),
+            errors=field_errors(exc.detail),
         )
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return problem_response(_code_of(exc), exc.status_code, detail, headers=headers)

@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from portal.api.errors import Problem
+from portal.api.errors import Problem, field_errors
 
 
 def form_errors(form: forms.BaseForm) -> dict[str, list[str]]:
@@ -48,6 +48,14 @@ def form_clean(form: forms.BaseForm) -> dict:
     if not form.is_valid():
         raise invalid(form_errors(form))
     return form.cleaned_data
+
+
+def serializer_clean(serializer) -> dict:
+    """The serializer's validated data; raises the "invalid" problem with its errors (what the
+    exception handler answers for `is_valid(raise_exception=True)` too)."""
+    if not serializer.is_valid():
+        raise invalid(field_errors(serializer.errors))
+    return serializer.validated_data
 
 
 def form_data(data) -> dict:

@@ -1,5 +1,7 @@
 """The OpenAPI schema's view of an API view: the scope each operation needs."""
 
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
@@ -18,6 +20,26 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "the first is still running, 409."
     ),
 )
+
+
+# Every list's pages (portal.api.views.CursorPage and its kin).
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def _page_size_text() -> str:
+    return gettext("Rows per page: %(default)d unless asked, at most %(max)d.") % {
+        "default": PAGE_SIZE,
+        "max": MAX_PAGE_SIZE,
+    }
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "cursor", str, description=_("The `next` or `previous` link's cursor."), required=False
+    ),
+    OpenApiParameter("page_size", int, description=lazy(_page_size_text, str)(), required=False),
+]
 
 
 class ProblemSerializer(serializers.Serializer):

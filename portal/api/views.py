@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from portal.api.permissions import HasScope
 from portal.api.ratelimit import rate_count
-from portal.api.schema import ScopedSchema
+from portal.api.schema import MAX_PAGE_SIZE, PAGE_SIZE, ScopedSchema
 from portal.api.services import KeyActor
 from portal.middleware import current_api_key
 
@@ -125,9 +125,9 @@ class CursorPage(CursorPagination):
     one this API made (its position not a value of the ordering's field, a NUL inside) is the
     "invalid cursor" 404, never a 500."""
 
-    page_size = 50
+    page_size = PAGE_SIZE
     page_size_query_param = "page_size"
-    max_page_size = 200
+    max_page_size = MAX_PAGE_SIZE
     ordering = "-id"
 
     def paginate_queryset(self, queryset, request, view=None):

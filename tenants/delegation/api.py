@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -25,9 +24,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from portal.api.errors import PROBLEM_CONTENT_TYPE, Problem
-from portal.api.forms import form_clean, form_data, form_serializer, invalid
+from portal.api.forms import form_clean, form_data, form_serializer, invalid, serializer_clean
 from portal.api.idempotency import idempotent
-from portal.api.schema import ProblemSerializer
+from portal.api.schema import PAGE_PARAMETERS, ProblemSerializer
 from portal.api.views import ApiView, KeysetPage
 from portal.audit_labels import action_label
 from portal.throttle import retry_after_seconds
@@ -171,20 +170,6 @@ def _paginated(name: str, item: type[serializers.Serializer]):
     )
 
 
-PAGE_PARAMETERS = [
-    OpenApiParameter(
-        "cursor", str, description=_("The `next` or `previous` link's cursor."), required=False
-    ),
-    OpenApiParameter(
-        "page_size",
-        int,
-        description=_("Rows per page: %(default)d unless asked, at most %(max)d.")
-        % {"default": KeysetPage.page_size, "max": KeysetPage.max_page_size},
-        required=False,
-    ),
-]
-
-
 class OfferFilters(serializers.Serializer):
     state = serializers.ChoiceField(choices=DelegationOffer.State.choices, required=False)
     customer = serializers.IntegerField(
@@ -299,10 +284,7 @@ def _example(name: str, value: dict, status_code: int = 200) -> OpenApiExample:
 
 
 def _filters(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    if not serializer.is_valid():
-        raise invalid({name: [str(m) for m in msgs] for name, msgs in serializer.errors.items()})
-    return serializer.validated_data
+    return serializer_clean(serializer_class(data=request.query_params))
 
 
 def _page(view: ApiView, queryset, ordering, serializer_class, **context) -> Response:
