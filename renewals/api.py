@@ -43,6 +43,7 @@ from renewals.services import (
     direct_billing_switch,
 )
 from tenants.access import direct_billing_allowed
+from tenants.api import CustomerRef
 from tenants.lifecycle import LIFECYCLE_ORDER
 from tenants.models import Subscription
 
@@ -50,12 +51,6 @@ State = Subscription.State
 TIMELINE_KINDS = ["today", "notice", "end", "expired", "disabled", "deleted"]
 
 # --- Serializers: the schema of every field answered ------------------------------------------
-
-
-class SubscriptionCustomer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    domain = serializers.CharField()
 
 
 class ProductRef(serializers.Serializer):
@@ -85,7 +80,7 @@ class ActionsOut(serializers.Serializer):
 
 class SubscriptionOut(serializers.Serializer):
     id = serializers.IntegerField()
-    customer = SubscriptionCustomer()
+    customer = CustomerRef()
     product = ProductRef()
     seats = serializers.IntegerField()
     seats_used = serializers.IntegerField(help_text=_("Licenses assigned."))

@@ -527,18 +527,17 @@ class KeysApplyProductSerializer(serializers.Serializer):
     licenses_lost = LicenseLostSerializer(many=True)
 
 
-CustomerRef = inline_serializer(
-    "CustomerRef",
-    {
-        "id": serializers.IntegerField(),
-        "name": serializers.CharField(),
-        "domain": serializers.CharField(),
-    },
-)
+class CustomerRef(serializers.Serializer):
+    """A customer named in another answer: keys applied, a subscription, an offer, a
+    relationship, an activity entry."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    domain = serializers.CharField()
 
 
 class KeysAppliedSerializer(serializers.Serializer):
-    customer = CustomerRef
+    customer = CustomerRef()
     intent = serializers.ChoiceField(choices=Intent.values)
     dry_run = serializers.BooleanField()
     applied = serializers.BooleanField()

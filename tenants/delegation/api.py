@@ -36,7 +36,7 @@ from tenants.access import (
     partner_relationship,
     relationship_may_terminate,
 )
-from tenants.api import CustomerRef as CustomerRefField
+from tenants.api import CustomerRef
 from tenants.delegation.activity import activity_filter
 from tenants.delegation.forms import (
     ActivityFilterForm,
@@ -79,10 +79,6 @@ def _problem(description: str) -> OpenApiResponse:
 CLOSED = _problem(_("The offer was answered, withdrawn or expired already (its `state`)."))
 
 # --- Serializers (what the responses hold) ---------------------------------------------------
-
-
-# A customer named in an offer, a relationship or a log entry: the customers API's component.
-CustomerRef = type(CustomerRefField)
 
 
 class OfferSerializer(serializers.Serializer):
