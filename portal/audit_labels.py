@@ -88,6 +88,7 @@ ACTION_LABELS = {
     "webhook_endpoint.disabled": _("Webhook endpoint disabled"),
     "webhook_endpoint.deleted": _("Webhook endpoint deleted"),
     "webhook_endpoint.tested": _("Webhook test event sent"),
+    "webhook_delivery.resent": _("Webhook sent again"),
     "outbox.cleaned": _("Sent e-mails deleted from the outbox"),
     "outbox.requeued": _("E-mail queued again"),
 }

@@ -275,3 +275,35 @@ def webhook_endpoint_test(*, endpoint: WebhookEndpoint, actor: User) -> WebhookD
             details={"webhook_id": event.id},
         )
     return delivery
+
+
+def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: User) -> WebhookDelivery:
+    """Send a delivered or failed delivery again now, with the same `webhook-id` (a receiver that
+    had it drops the copy), and retry it like a new one if it fails. Its endpoint must be enabled
+    (a test event's aside: those are sent to a disabled endpoint too)."""
+    _admin_of(actor, delivery.endpoint.partner)
+    is_test = delivery.event.type == TEST_EVENT
+    if not delivery.endpoint.enabled and not is_test:
+        raise WebhookError(_("Enable the endpoint first: nothing is sent to a disabled endpoint."))
+    with transaction.atomic():
+        resent = WebhookDelivery.objects.filter(
+            pk=delivery.pk,
+            state__in=[WebhookDelivery.State.DELIVERED, WebhookDelivery.State.FAILED],
+        ).update(
+            state=WebhookDelivery.State.QUEUED,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            claimed_at=None,
+        )
+        if not resent:
+            raise WebhookError(_("This delivery is being sent already."))
+        audit_log(
+            action="webhook_delivery.resent",
+            actor=actor,
+            target=delivery.endpoint,
+            partner=delivery.endpoint.partner,
+            details={"webhook_id": delivery.event_id, "event_type": delivery.event.type},
+        )
+        transaction.on_commit(lambda: deliveries_kick([delivery.pk]), robust=True)
+    delivery.refresh_from_db()
+    return delivery
