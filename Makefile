@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv lint format messages bench bench-renewals bench-api clean
+.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-renewals: venv
 
 bench-api: venv
 	$(BIN)/python bench/api.py
+
+bench-webhooks: venv
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
