@@ -117,6 +117,29 @@ def test_a_failed_try_is_retried_after_its_backoff_with_the_same_webhook_id(
     assert list(delivery.attempt_log.values_list("status_code", flat=True)) == [500, 200]
 
 
+def test_a_receiver_down_for_a_while_gets_everything_once_back_in_the_order_of_its_retries(
+    endpoint, receiver, northwind, django_capture_on_commit_callbacks
+):
+    receiver.answers = [503, 503, 503, 503]  # down for the first tries of three events
+    with time_machine.travel(START, tick=False) as traveller:
+        events = []
+        for n in range(3):
+            events.append(emit_committed(northwind, django_capture_on_commit_callbacks, n=n))
+            traveller.shift(datetime.timedelta(seconds=10))
+        # The first event's second try (30 s after its first) finds it still down.
+        assert webhook_deliveries_sweep() == 1
+        assert receiver.ids[-1] == events[0].id
+        traveller.shift(RETRY_DELAYS[1])  # back up now; everything is due
+        assert webhook_deliveries_sweep() == 3
+    ids = [event.id for event in events]
+    # the first tries, the first event's retry (still down), then the retries in the order
+    # they fell due: 40 s, 50 s, 150 s after the start
+    assert receiver.ids == [*ids, ids[0], ids[1], ids[2], ids[0]]
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {State.DELIVERED}
+    assert sorted(WebhookDelivery.objects.values_list("attempts", flat=True)) == [2, 2, 3]
+    assert all(r.verified_by == receiver.secrets for r in receiver.received)
+
+
 def test_the_backoff_spans_about_three_days():
     assert datetime.timedelta(days=2, hours=18) < sum(RETRY_DELAYS, datetime.timedelta())
     assert sum(RETRY_DELAYS, datetime.timedelta()) < datetime.timedelta(days=3, hours=6)
