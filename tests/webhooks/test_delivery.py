@@ -197,6 +197,33 @@ def test_two_sweeps_at_once_never_send_one_delivery_twice(
     assert set(WebhookDelivery.objects.values_list("state", "attempts")) == {(State.DELIVERED, 1)}
 
 
+def test_two_workers_given_one_delivery_send_it_once(
+    transactional_db, endpoint, receiver, northwind, monkeypatch
+):
+    monkeypatch.setattr(services, "deliveries_kick", lambda ids: None)
+    event = emit(northwind)
+    delivery_id = only_delivery().pk
+    receiver.delay = 0.3  # the first worker is still sending when the others claim
+    start = threading.Barrier(4)
+    outcomes = []
+
+    def work():
+        try:
+            start.wait()
+            outcomes.append(webhook_deliver(delivery_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert receiver.ids == [event.id]
+    assert sorted(outcomes, key=str) == [None, None, None, State.DELIVERED]
+    assert (only_delivery().state, only_delivery().attempts) == (State.DELIVERED, 1)
+
+
 def test_a_real_worker_delivers_through_redis_after_the_commit(
     transactional_db, endpoint, receiver, northwind
 ):
