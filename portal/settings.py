@@ -398,6 +398,7 @@ SPECTACULAR_SETTINGS = {
         "SubscriptionStateEnum": ["active", "expired", "disabled", "deleted"],
         "LaterStateEnum": ["expired", "disabled", "deleted"],
         "KeyFormatErrorCodeEnum": ["empty", "character", "length", "checksum"],
+        "WebhookDeliveryStateEnum": "portal.models.WebhookDelivery.State",
     },
 }
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 300, minimum=1)

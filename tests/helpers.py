@@ -3,6 +3,8 @@ conftest.py; helpers for browser tests only are in browser/helpers.py. A test mo
 here, never from another test module."""
 
 import contextlib
+import copy
+import functools
 import io
 import shutil
 import subprocess
@@ -176,6 +178,61 @@ def api_client(raw: str | None = None, language: str = "en"):
     if raw is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
+
+
+def problem_type(response) -> str:
+    """An API error's code: the end of its problem+json `type`."""
+    assert response["Content-Type"] == "application/problem+json", response.content
+    return response.json()["type"].rsplit(":", 1)[-1]
+
+
+# --- The schema's examples and the real responses --------------------------------------------
+
+
+@functools.cache
+def _schema() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _nullable(node):
+    """OpenAPI 3.0's `nullable` as JSON Schema says it."""
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {name: _nullable(value) for name, value in node.items()}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+def _keys(value, example, where="") -> None:
+    """The response has exactly the example's keys, object by object (free-form `details`
+    aside)."""
+    if isinstance(example, dict):
+        assert isinstance(value, dict), where
+        assert set(value) == set(example), where
+        for name, item in example.items():
+            if name != "details" and value[name] is not None and item is not None:
+                _keys(value[name], item, f"{where}.{name}")
+    elif isinstance(example, list) and example and value:
+        _keys(value[0], example[0], f"{where}[0]")
+
+
+def assert_documented(response, path: str, method: str = "get") -> None:
+    """The response matches its operation's schema and has exactly its example's keys."""
+    import jsonschema
+
+    schema = _schema()
+    documented = schema["paths"][path][method]["responses"][str(response.status_code)]
+    content = documented["content"]["application/json"]
+    (example,) = content["examples"].values()
+    body = response.json()
+    _keys(body, example["value"])
+    components = _nullable(copy.deepcopy(schema["components"]))
+    jsonschema.validate(body, {**_nullable(content["schema"]), "components": components})
 
 
 # --- The URLconf -----------------------------------------------------------------------------

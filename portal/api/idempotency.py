@@ -3,7 +3,8 @@
 The same key with the same request (method, path, body) answers the first response again (kept
 API_IDEMPOTENCY_HOURS); with another request, 422; while the first is still running, 409. The
 claim is a row insert under a unique constraint, outside any transaction, so of two requests at
-once exactly one runs. A 5xx or 429 answer is not kept: the client may try again.
+once exactly one runs. A 5xx or 429 answer is not kept: the client may try again. A field shown
+once (a signing secret, `shown_once`) is not kept either: the replay has it null.
 """
 
 import hashlib
@@ -99,8 +100,16 @@ def _keep(claim: int, response: Response) -> None:
     if response.status_code >= 500 or response.status_code == 429:
         rows.delete()
         return
-    body = json.loads(JSONRenderer().render(response.data) or b"null")
+    kept = getattr(response, "kept_data", response.data)
+    body = json.loads(JSONRenderer().render(kept) or b"null")
     rows.update(completed_at=timezone.now(), status_code=response.status_code, response=body)
+
+
+def shown_once(response: Response, *fields: str) -> Response:
+    """An answer whose `fields` (a signing secret) are shown this once: the copy kept for a
+    replay has them null, so no secret is stored in the clear for API_IDEMPOTENCY_HOURS."""
+    response.kept_data = {**response.data, **dict.fromkeys(fields)}
+    return response
 
 
 def idempotent(handler):

@@ -12,6 +12,7 @@ API_MODULES = [
     "tenants.api_users",
     "tenants.delegation.api",
     "renewals.api",
+    "portal.webhooks.api",
 ]
 
 app_name = "api"

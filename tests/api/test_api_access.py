@@ -3,8 +3,8 @@
 The test walks the URLconf: each `api:` endpoint and each method its view serves. The objects in
 the URLs are Northwind's: its customer Contoso (which it created and administers under a
 global-administrator relationship), Contoso's subscription and user, Northwind's offer and
-relationship. Fabrikam is the other partner. Every request is rolled back, so no request changes
-what the next one meets.
+relationship, its webhook endpoint and a delivered test event. Fabrikam is the other partner.
+Every request is rolled back, so no request changes what the next one meets.
 
 Kinds of key: none, malformed (its checksum wrong), revoked, expired, Fabrikam's (every scope),
 Northwind's without the endpoint's scope (every other scope), Northwind's with only that scope.
@@ -19,7 +19,8 @@ from django.urls import resolve
 from django.utils import timezone
 
 from portal.api.scopes import SCOPES
-from portal.models import ApiKey
+from portal.models import ApiKey, WebhookDelivery
+from portal.webhooks.services import webhook_endpoint_create, webhook_endpoint_test
 from tests.factories import (
     DelegationOfferFactory,
     DelegationRelationshipFactory,
@@ -40,6 +41,14 @@ WITH_SCOPE = {
     ("api:offer_withdraw", "POST"): {200},
     ("api:offer_resend", "POST"): {200},
     ("api:relationship_terminate", "POST"): {200},
+    # Northwind's webhook endpoint: nothing sent, nothing changed; a new secret; enabled (it
+    # was), disabled; a test event and the delivered delivery sent again are accepted.
+    ("api:webhook_endpoint", "PATCH"): {200},
+    ("api:webhook_endpoint_rotate_secret", "POST"): {200},
+    ("api:webhook_endpoint_enable", "POST"): {200},
+    ("api:webhook_endpoint_disable", "POST"): {200},
+    ("api:webhook_endpoint_test", "POST"): {202},
+    ("api:webhook_delivery_resend", "POST"): {202},
 }
 # What Fabrikam's key gets where it is not the collection's default.
 ANOTHER_PARTNERS = {
@@ -72,6 +81,13 @@ def world(northwind, fabrikam, partner_admin, other_partner_admin, contoso, alex
         partner=northwind, tenant=contoso, roles=["global_admin"]
     )
     offer = DelegationOfferFactory(partner=northwind, tenant=contoso, created_by=partner_admin)
+    endpoint, _secret = webhook_endpoint_create(
+        membership=partner_admin.partner_membership,
+        url="http://127.0.0.1:9/hooks",  # never called: every request is rolled back
+        event_types=["customer.created"],
+    )
+    delivery = webhook_endpoint_test(endpoint=endpoint, actor=partner_admin)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(state=WebhookDelivery.State.DELIVERED)
     every = list(SCOPES)
     keys = {"fabrikam": api_key(other_partner_admin, *every, role="admin")}
     keys["revoked"] = api_key(partner_admin, *every, role="admin", name="revoked")
@@ -92,6 +108,8 @@ def world(northwind, fabrikam, partner_admin, other_partner_admin, contoso, alex
         "user": alex,
         "offer": offer,
         "relationship": relationship,
+        "webhook_endpoint": endpoint,
+        "webhook_delivery": delivery,
     }
 
 
@@ -112,6 +130,8 @@ def _path(name: str, pattern: str, world) -> str:
                 "subscription_id": world["subscription"].pk,
                 "offer_id": world["offer"].pk,
                 "relationship_id": world["relationship"].pk,
+                "endpoint_id": world["webhook_endpoint"].pk,
+                "delivery_id": world["webhook_delivery"].pk,
             }[param]
         )
 
@@ -172,5 +192,4 @@ def test_each_kind_of_key_gets_what_it_should(world, name, method, pattern, scop
 
 def test_every_scope_is_needed_somewhere():
     needed = {scope for _name, _method, _pattern, scope in ENDPOINTS}
-    # webhooks:manage is for the webhooks of the next issue.
-    assert set(SCOPES) - needed <= {"webhooks:manage"}
+    assert set(SCOPES) == needed

@@ -1,13 +1,10 @@
 """Delegated administration's API, the partner's side: offers, relationships, the activity log,
 and the "via API" mark that acts done with a key leave in both sides' activity logs."""
 
-import copy
 import csv
 import datetime
-import functools
 import io
 
-import jsonschema
 import pytest
 import time_machine
 from django.utils import timezone
@@ -18,7 +15,7 @@ from tenants.access import customer_access
 from tenants.delegation.offers import OfferDetails, offer_answer, offer_send
 from tenants.models import ActivityLog, DelegationOffer, DelegationRelationship
 from tests.factories import DelegationOfferFactory, DelegationRelationshipFactory, TenantFactory
-from tests.helpers import api_client, api_key
+from tests.helpers import api_client, api_key, assert_documented, problem_type
 
 OFFERS = "/api/v1/offers/"
 RELATIONSHIPS = "/api/v1/relationships/"
@@ -53,58 +50,6 @@ def agent_api(partner_admin):
 @pytest.fixture
 def fabrikam_api(other_partner_admin):
     return api_client(api_key(other_partner_admin))
-
-
-def problem_type(response) -> str:
-    assert response["Content-Type"] == "application/problem+json", response.content
-    return response.json()["type"].rsplit(":", 1)[-1]
-
-
-# --- The schema's examples and the real responses --------------------------------------------
-
-
-@functools.cache
-def _schema() -> dict:
-    from drf_spectacular.generators import SchemaGenerator
-
-    return SchemaGenerator().get_schema(request=None, public=True)
-
-
-def _nullable(node):
-    """OpenAPI 3.0's `nullable` as JSON Schema says it."""
-    if isinstance(node, list):
-        return [_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {name: _nullable(value) for name, value in node.items()}
-    if node.pop("nullable", False):
-        return {"anyOf": [node, {"type": "null"}]}
-    return node
-
-
-def _keys(value, example, where="") -> None:
-    """The response has exactly the example's keys, object by object (free-form `details`
-    aside)."""
-    if isinstance(example, dict):
-        assert isinstance(value, dict), where
-        assert set(value) == set(example), where
-        for name, item in example.items():
-            if name != "details" and value[name] is not None and item is not None:
-                _keys(value[name], item, f"{where}.{name}")
-    elif isinstance(example, list) and example and value:
-        _keys(value[0], example[0], f"{where}[0]")
-
-
-def assert_documented(response, path: str, method: str = "get") -> None:
-    """The response matches its operation's schema and has exactly its example's keys."""
-    schema = _schema()
-    documented = schema["paths"][path][method]["responses"][str(response.status_code)]
-    content = documented["content"]["application/json"]
-    (example,) = content["examples"].values()
-    body = response.json()
-    _keys(body, example["value"])
-    components = _nullable(copy.deepcopy(schema["components"]))
-    jsonschema.validate(body, {**_nullable(content["schema"]), "components": components})
 
 
 # --- Sending offers --------------------------------------------------------------------------
