@@ -52,7 +52,6 @@ ENDPOINT_ORDER = ("-created_at", "-id")
 DELIVERY_ORDER = ("-created_at", "-id")
 
 State = WebhookDelivery.State
-PENDING = {State.QUEUED, State.SENDING}  # the delivery log's "pending" outcome (OUTCOMES)
 
 # --- What the API answers ----------------------------------------------------------------------
 
@@ -590,11 +589,12 @@ class DeliveryResendView(WebhooksView):
 
 
 def _not_resent(delivery: WebhookDelivery, error: WebhookError) -> Problem:
-    """The service refuses a delivery still pending, and one to a disabled endpoint: which one
-    it was, its state says (a delivered or failed one is refused only for its endpoint)."""
+    """The service refuses a delivery still pending (`delivery_pending`) and one to a disabled
+    endpoint (`endpoint_disabled`)."""
     delivery.refresh_from_db(fields=["state"])
-    code = "delivery_pending" if delivery.state in PENDING else "endpoint_disabled"
-    return Problem(code, str(error), status_code=status.HTTP_409_CONFLICT, state=delivery.state)
+    return Problem(
+        error.code, str(error), status_code=status.HTTP_409_CONFLICT, state=delivery.state
+    )
 
 
 # --- The catalogue -------------------------------------------------------------------------------

@@ -33,8 +33,11 @@ PREVIOUS_SECRET_KEPT = timedelta(hours=24)
 
 
 class WebhookError(ValueError):
-    def __init__(self, message: str, field: str | None = None):
-        self.field = field
+    """A refusal, for the person: `field` is the form field it is about, `code` names it for
+    the API (when the field does not)."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = ""):
+        self.field, self.code = field, code
         super().__init__(message)
 
 
@@ -284,7 +287,10 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: User) -> Webhoo
     _admin_of(actor, delivery.endpoint.partner)
     is_test = delivery.event.type == TEST_EVENT
     if not delivery.endpoint.enabled and not is_test:
-        raise WebhookError(_("Enable the endpoint first: nothing is sent to a disabled endpoint."))
+        raise WebhookError(
+            _("Enable the endpoint first: nothing is sent to a disabled endpoint."),
+            code="endpoint_disabled",
+        )
     with transaction.atomic():
         resent = WebhookDelivery.objects.filter(
             pk=delivery.pk,
@@ -296,7 +302,7 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: User) -> Webhoo
             claimed_at=None,
         )
         if not resent:
-            raise WebhookError(_("This delivery is being sent already."))
+            raise WebhookError(_("This delivery is being sent already."), code="delivery_pending")
         audit_log(
             action="webhook_delivery.resent",
             actor=actor,
