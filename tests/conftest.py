@@ -263,3 +263,13 @@ def countries(db):
 
     for code in ("BE", "DE", "FR", "GB", "US"):
         SupportedCountry.objects.get_or_create(country=code)
+
+
+@pytest.fixture
+def receiver():
+    """A partner's webhook receiver on the loopback interface, checking every signature
+    (tests/webhook_receiver.py); give it the endpoint's secrets in `receiver.secrets`."""
+    from tests.webhook_receiver import receiving
+
+    with receiving() as holder:
+        yield holder
