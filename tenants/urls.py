@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from tenants import api_key_views, import_views, views
+from tenants import api_key_views, import_views, views, webhook_views
 from tenants.delegation import urls as delegation_urls
 
 app_name = "tenants"
@@ -89,6 +89,31 @@ urlpatterns = [
         "partner/api-keys/<int:pk>/revoke/",
         api_key_views.api_key_revoke_confirm,
         name="api_key_revoke",
+    ),
+    path("partner/webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("partner/webhooks/add/", webhook_views.webhook_add, name="webhook_add"),
+    path("partner/webhooks/<int:pk>/", webhook_views.webhook, name="webhook"),
+    path("partner/webhooks/<int:pk>/edit/", webhook_views.webhook_edit, name="webhook_edit"),
+    path(
+        "partner/webhooks/<int:pk>/rotate-secret/",
+        webhook_views.webhook_rotate,
+        name="webhook_rotate",
+    ),
+    path("partner/webhooks/<int:pk>/enable/", webhook_views.webhook_enable, name="webhook_enable"),
+    path(
+        "partner/webhooks/<int:pk>/disable/", webhook_views.webhook_disable, name="webhook_disable"
+    ),
+    path("partner/webhooks/<int:pk>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path("partner/webhooks/<int:pk>/test/", webhook_views.webhook_test, name="webhook_test"),
+    path(
+        "partner/webhooks/<int:pk>/deliveries/<int:delivery_pk>/",
+        webhook_views.webhook_delivery,
+        name="webhook_delivery",
+    ),
+    path(
+        "partner/webhooks/<int:pk>/deliveries/<int:delivery_pk>/resend/",
+        webhook_views.webhook_delivery_resend_view,
+        name="webhook_delivery_resend",
     ),
     path("partner/customers/<int:pk>/", include(tenant_pages("delegated"))),
     path("customer/", views.customer_home, name="customer_home"),

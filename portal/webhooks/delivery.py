@@ -13,8 +13,10 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from standardwebhooks import Webhook
@@ -175,6 +177,12 @@ def webhook_deliver(delivery_id: int) -> str | None:
     return WebhookDelivery.objects.values_list("state", flat=True).get(pk=delivery.pk)
 
 
+def endpoint_page_url(endpoint: WebhookEndpoint) -> str:
+    """The endpoint's page on the portal (its delivery log, Enable), for e-mails. Reversed by
+    name: the page is served by tenants, which portal does not import."""
+    return f"{settings.PORTAL_BASE_URL}{reverse('tenants:webhook', args=[endpoint.pk])}"
+
+
 def endpoint_give_up(endpoint: WebhookEndpoint) -> None:
     """Disable an endpoint that failed for DISABLE_AFTER, and e-mail its partner's admins."""
     with translation.override("en"):
@@ -192,7 +200,11 @@ def endpoint_give_up(endpoint: WebhookEndpoint) -> None:
                 template="webhook_disabled",
                 to=[membership.user.email],
                 language=membership.user.language,
-                context={"endpoint": endpoint, "partner": membership.partner},
+                context={
+                    "endpoint": endpoint,
+                    "partner": membership.partner,
+                    "endpoint_url": endpoint_page_url(endpoint),
+                },
             )
 
 

@@ -22,3 +22,10 @@ EVENT_TYPES = {
 
 # Sent by "Send a test event" to the one endpoint asked for; nobody subscribes to it.
 TEST_EVENT = "webhook.test"
+
+
+def event_label(type: str) -> str:
+    """What the pages call an event type (the type itself when it is no longer known)."""
+    if type == TEST_EVENT:
+        return _("Test event")
+    return EVENT_TYPES.get(type, type)

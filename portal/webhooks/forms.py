@@ -5,7 +5,7 @@ which raises WebhookError with the field it is about."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from portal.webhooks.events import EVENT_TYPES, TEST_EVENT
+from portal.webhooks.events import EVENT_TYPES, TEST_EVENT, event_label
 from portal.webhooks.selectors import OUTCOMES
 
 
@@ -40,7 +40,11 @@ class DeliveryFilterForm(forms.Form):
     event = forms.ChoiceField(
         label=_("Event"),
         required=False,
-        choices=lambda: [("", _("All events")), *_event_choices(), (TEST_EVENT, _("Test event"))],
+        choices=lambda: [
+            ("", _("All events")),
+            *_event_choices(),
+            (TEST_EVENT, event_label(TEST_EVENT)),
+        ],
     )
     outcome = forms.ChoiceField(
         label=_("Outcome"),

@@ -96,6 +96,8 @@ class World:
     ops: "Ops"
     agent: int  # a partner agent with an authenticator app: the team's "Let enrol again"
     partner_app: int  # the partner admin's authenticator app: a factor's page
+    webhook: int  # Northwind's webhook endpoint (a long URL, failing), with a delivery log
+    webhook_delivery: int  # one of its deliveries, failed after tries with long answers
     change: str = "/accounts/password_change/"
 
 
@@ -264,6 +266,7 @@ def world(
         **imports,
         ops=ops_world(staff, northwind, products, make_keys, subscription, relationship),
         **_second_factors(northwind, partner_admin, partner_agent),
+        **_webhooks(northwind, partner_admin),
     )
 
 
@@ -288,6 +291,55 @@ def _second_factors(northwind, partner_admin, partner_agent) -> dict[str, int]:
     )
     app_of(partner_agent)
     return {"agent": partner_agent.pk, "partner_app": app_of(partner_admin).pk}
+
+
+def _webhooks(northwind, partner_admin) -> dict[str, int]:
+    """An endpoint whose address is long and whose receiver answers at length: its log has a
+    delivery of each state, the failed one with two tries. Written as rows: its host resolves
+    nowhere here, and nothing is sent."""
+    from portal.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+    from portal.webhooks.events import TEST_EVENT
+    from portal.webhooks.secrets import secret_encrypt, secret_generate
+
+    endpoint = WebhookEndpoint.objects.create(
+        partner=northwind,
+        url="https://integrations.northwind-partners.example/webhooks/partner-key-portal/"
+        "production/inbound?subscription=0f3c2a9e-5b1d-4c7e-9a2f-6d8e1b3c5a7f",
+        description="PSA and billing sync",
+        event_types=["customer.created", "subscription.renewed", "subscription.state_changed"],
+        secret_encrypted=secret_encrypt(secret_generate()),
+        created_by=partner_admin,
+        created_by_label=partner_admin.email,
+        failing_since=timezone.now(),
+    )
+    State = WebhookDelivery.State
+    deliveries = {
+        state: WebhookDelivery.objects.create(
+            event=WebhookEvent.objects.create(type=type, partner=northwind),
+            endpoint=endpoint,
+            state=state,
+            attempts=2 if state == State.FAILED else 1,
+            last_status_code={State.DELIVERED: 200, State.FAILED: 502}.get(state),
+        )
+        for state, type in [
+            (State.DELIVERED, "customer.created"),
+            (State.QUEUED, "subscription.renewed"),
+            (State.FAILED, TEST_EVENT),
+        ]
+    }
+    failed = deliveries[State.FAILED]
+    WebhookAttempt.objects.create(
+        delivery=failed, status_code=None, duration_ms=10000, error="TimeoutError: timed out"
+    )
+    WebhookAttempt.objects.create(
+        delivery=failed,
+        status_code=502,
+        duration_ms=87,
+        response_excerpt='{"error": "upstream unavailable", "trace": "'
+        + "0123456789abcdef" * 40
+        + '"}\n<html><body>Bad gateway</body></html>',
+    )
+    return {"webhook": endpoint.pk, "webhook_delivery": failed.pk}
 
 
 def _user_imports(contoso, admin, tailspin, partner_admin) -> dict[str, int]:
@@ -600,6 +652,19 @@ def api_key_named(name: str):
     return go
 
 
+def webhook_added(url: str):
+    """The Add an endpoint form sent with `url` and one event (none: as it is)."""
+
+    def go(page: Page, world: World):
+        page.goto(f"{world.url}/partner/webhooks/add/")
+        if url:
+            page.locator("main form input[name=url]").fill(url)
+            page.locator("main form input[value='customer.created']").check()
+        submit(page, "main form[method=post] button[type=submit]")
+
+    return go
+
+
 def revoke_an_api_key(page: Page, world: World):
     page.goto(f"{world.url}/partner/api-keys/")
     page.locator("[data-testid=api-keys] a.btn-outline-danger").first.click()
@@ -756,6 +821,25 @@ STEPS = [
     Step("API key created", api_key_named("Billing sync"), shows="[data-testid=api-key-value]"),
     Step("API keys", goto("/partner/api-keys/"), shows="[data-testid=api-keys]"),
     Step("revoke an API key", revoke_an_api_key),
+    Step("add a webhook endpoint", goto("/partner/webhooks/add/")),
+    Step("add a webhook endpoint, errors", webhook_added(""), shows=ERROR),
+    Step(
+        "webhook signing secret",
+        webhook_added("http://127.0.0.1:9/hooks"),
+        shows="[data-testid=webhook-secret]",
+    ),
+    Step("webhooks", goto("/partner/webhooks/"), shows="[data-testid=webhook-endpoints]"),
+    Step(
+        "a webhook endpoint and its log",
+        goto("/partner/webhooks/{w.webhook}/"),
+        shows="[data-testid=deliveries]",
+    ),
+    Step(
+        "a webhook delivery's tries",
+        goto("/partner/webhooks/{w.webhook}/deliveries/{w.webhook_delivery}/"),
+        shows="[data-testid=answer]",
+    ),
+    Step("replace a webhook signing secret", goto("/partner/webhooks/{w.webhook}/rotate-secret/")),
     Step("acting for a customer: users", goto("/partner/customers/{w.tailspin}/users/")),
     Step(
         "acting for a customer: a user",

@@ -20,7 +20,8 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from portal.models import ApiKey, User
+from portal.models import ApiKey, User, WebhookDelivery, WebhookEvent
+from portal.webhooks.services import webhook_endpoint_create
 from tenants.models import RedemptionTarget, TenantUser, UserImport
 from tenants.tokens import offer_token
 from tests.factories import (
@@ -183,6 +184,18 @@ EXPECTED = {
     "tenants:partner_activity_export": ("GET", partner_admins(other=200)),
     "tenants:api_keys": ("GET", partner_admins(other=200)),
     "tenants:api_key_revoke": ("GET", partner_admins()),
+    # Webhooks: Northwind's endpoint and one of its deliveries (failed: Resend sends it again).
+    "tenants:webhooks": ("GET", partner_admins(other=200)),
+    "tenants:webhook_add": ("GET", partner_admins(other=200)),
+    "tenants:webhook": ("GET", partner_admins()),
+    "tenants:webhook_edit": ("GET", partner_admins()),
+    "tenants:webhook_rotate": ("GET", partner_admins()),
+    "tenants:webhook_enable": ("POST", partner_admins(302)),
+    "tenants:webhook_disable": ("POST", partner_admins(302)),
+    "tenants:webhook_delete": ("GET", partner_admins()),
+    "tenants:webhook_test": ("POST", partner_admins(302)),
+    "tenants:webhook_delivery": ("GET", partner_admins()),
+    "tenants:webhook_delivery_resend": ("POST", partner_admins(302)),
     # The customer's side.
     "tenants:customer_relationships": ("GET", customer_admins()),
     "tenants:offer_answer": ("GET", customer_admins(other=404)),
@@ -400,8 +413,20 @@ def world(db, northwind, fabrikam, partner_admin, partner_agent, make_keys, rede
         for side, by in (("customer", admins["contoso"].user), ("delegated", partner_admin))
     }
     api_key(partner_admin, "customers:read")
+    webhook, _secret = webhook_endpoint_create(
+        membership=partner_admin.partner_membership,
+        url="http://127.0.0.1:9/hooks",
+        event_types=["customer.created"],
+    )
+    delivery = WebhookDelivery.objects.create(
+        event=WebhookEvent.objects.create(type="customer.created", partner=northwind),
+        endpoint=webhook,
+        state=WebhookDelivery.State.FAILED,
+    )
     return {
         "api_key": ApiKey.objects.get(partner=northwind),
+        "webhook": webhook,
+        "delivery": delivery,
         "colleague": partner_agent,
         "imports": imports,
         "offer": offer,
@@ -431,6 +456,10 @@ def _kwargs(name: str, pattern: str, world) -> dict:
                 values[key] = world["subscription"].pk
             if name == "tenants:api_key_revoke":
                 values[key] = world["api_key"].pk
+            if name.startswith("tenants:webhook"):
+                values[key] = world["webhook"].pk
+        elif key == "delivery_pk":
+            values[key] = world["delivery"].pk
         elif key == "user_pk":
             values[key] = world["colleague"].pk
         elif key == "account_pk":

@@ -285,7 +285,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failed_try(
 
 
 def test_an_endpoint_failing_for_a_day_is_disabled_and_its_admins_told(
-    endpoint, receiver, northwind, partner_admin, partner_agent, monkeypatch
+    endpoint, receiver, northwind, partner_admin, partner_agent, monkeypatch, settings
 ):
     monkeypatch.setattr(services, "deliveries_kick", lambda ids: None)
     partner_admin.language = "fr"
@@ -307,6 +307,9 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_its_admins_told(
     assert email.to == [partner_admin.email]  # admins only, in their language
     assert email.headers == {"Content-Language": "fr"}
     assert endpoint.url in email.message
+    # A link to the endpoint's page (its log, Enable), on the portal's address.
+    page = f"{settings.PORTAL_BASE_URL}/partner/webhooks/{endpoint.pk}/"
+    assert page in email.message and f'href="{page}"' in email.html_message
     assert AuditEvent.objects.filter(action="webhook_endpoint.disabled", actor=None).exists()
     # Disabled: new events are not written for it, nothing more is sent.
     assert emit(northwind) is None

@@ -11,6 +11,7 @@ from portal.webhooks import addresses
 from portal.webhooks.secrets import secret_decrypt
 from portal.webhooks.services import (
     WebhookError,
+    webhook_endpoint_change,
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_disable,
@@ -177,6 +178,44 @@ def test_agents_and_other_partners_do_not_manage_endpoints(
         )
     with pytest.raises(WebhookError):
         webhook_endpoint_disable(endpoint=endpoint, actor=other_partner_admin)
+
+
+def test_changing_an_endpoint_checks_the_new_url_and_is_audited(
+    dns, endpoint, partner_admin, partner_agent, other_partner_admin
+):
+    dns["hooks.example"] = PUBLIC
+    webhook_endpoint_change(
+        endpoint=endpoint,
+        actor=partner_admin,
+        url="  https://hooks.example/in  ",
+        event_types=["subscription.renewed", "customer.created", "subscription.direct_billing"],
+        description="  Billing sync  ",
+    )
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.description) == ("https://hooks.example/in", "Billing sync")
+    # In the catalogue's order, whatever the order asked.
+    assert endpoint.event_types == [
+        "customer.created",
+        "subscription.renewed",
+        "subscription.direct_billing",
+    ]
+    event = AuditEvent.objects.get(action="webhook_endpoint.changed")
+    assert event.actor == partner_admin and event.details["event_types"] == endpoint.event_types
+    dns["hooks.example"] = "10.0.0.1"
+    for actor, url, events, field in [
+        (partner_admin, "https://hooks.example/other", ["customer.created"], "url"),
+        (partner_admin, "https://93.184.215.14/in", ["nothing.happened"], "event_types"),
+        (partner_agent, "https://93.184.215.14/in", ["customer.created"], None),
+        (other_partner_admin, "https://93.184.215.14/in", ["customer.created"], None),
+    ]:
+        with pytest.raises(WebhookError) as refused:
+            webhook_endpoint_change(
+                endpoint=endpoint, actor=actor, url=url, event_types=events, description="x"
+            )
+        assert refused.value.field == field
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.description) == ("https://hooks.example/in", "Billing sync")
+    assert AuditEvent.objects.filter(action="webhook_endpoint.changed").count() == 1
 
 
 def test_unknown_event_types_are_refused(partner_admin):
