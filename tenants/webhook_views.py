@@ -21,7 +21,12 @@ from portal.access import partner_admin_required
 from portal.models import WebhookDelivery, WebhookEndpoint
 from portal.webhooks.events import event_label
 from portal.webhooks.forms import DeliveryFilterForm, WebhookEndpointForm
-from portal.webhooks.selectors import endpoint_deliveries, partner_endpoints
+from portal.webhooks.selectors import (
+    endpoint_deliveries,
+    partner_delivery,
+    partner_endpoint,
+    partner_endpoints,
+)
 from portal.webhooks.services import (
     PREVIOUS_SECRET_KEPT,
     WebhookError,
@@ -39,17 +44,10 @@ DELIVERIES_PER_PAGE = 25
 RESENDABLE = (WebhookDelivery.State.DELIVERED, WebhookDelivery.State.FAILED)
 
 
-def partner_endpoint(request, pk: int) -> WebhookEndpoint:
-    """One of the partner's endpoints: another partner's is as missing as one that never was."""
-    endpoint = partner_endpoints(request.partner).filter(pk=pk).first()
-    if endpoint is None:
-        raise Http404
-    return endpoint
-
-
 def endpoint_delivery(endpoint: WebhookEndpoint, delivery_pk: int) -> WebhookDelivery:
-    delivery = endpoint_deliveries(endpoint).filter(pk=delivery_pk).first()
-    if delivery is None:
+    """A delivery of this endpoint (the URL names both): any other is a 404."""
+    delivery = partner_delivery(endpoint.partner, delivery_pk)
+    if delivery.endpoint_id != endpoint.pk:
         raise Http404
     return delivery
 
@@ -100,7 +98,7 @@ def webhook_add(request):
 
 @partner_admin_required
 def webhook_edit(request, pk: int):
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     if request.method != "POST":
         initial = {
             "url": endpoint.url,
@@ -146,7 +144,7 @@ def _log(request, endpoint: WebhookEndpoint) -> dict:
 @partner_admin_required
 def webhook(request, pk: int):
     """The endpoint, what can be done with it, and its delivery log."""
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     now = timezone.now()
     previous_until = endpoint.previous_secret_expires_at
     return render(
@@ -167,7 +165,7 @@ def webhook(request, pk: int):
 def webhook_rotate(request, pk: int):
     """Replace the signing secret: GET asks, POST (after a fresh second factor) shows the new
     one, once."""
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     if request.method != "POST":
         return render(
             request,
@@ -185,7 +183,7 @@ def webhook_rotate(request, pk: int):
 @require_POST
 @partner_admin_required
 def webhook_enable(request, pk: int):
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     if webhook_endpoint_enable(endpoint=endpoint, actor=request.user):
         messages.success(
             request, _("The endpoint was enabled: it gets the events that happen from now on.")
@@ -198,7 +196,7 @@ def webhook_enable(request, pk: int):
 @require_POST
 @partner_admin_required
 def webhook_disable(request, pk: int):
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     if webhook_endpoint_disable(endpoint=endpoint, actor=request.user):
         messages.success(
             request,
@@ -212,7 +210,7 @@ def webhook_disable(request, pk: int):
 @partner_admin_required
 def webhook_delete(request, pk: int):
     """Delete the endpoint with its delivery log: GET asks, POST deletes."""
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     if request.method == "POST":
         webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
         messages.success(request, _("The endpoint %(url)s was deleted.") % {"url": endpoint.url})
@@ -223,7 +221,7 @@ def webhook_delete(request, pk: int):
 @require_POST
 @partner_admin_required
 def webhook_test(request, pk: int):
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     webhook_endpoint_test(endpoint=endpoint, actor=request.user)
     messages.success(
         request,
@@ -239,7 +237,7 @@ def webhook_test(request, pk: int):
 @partner_admin_required
 def webhook_delivery(request, pk: int, delivery_pk: int):
     """One delivery and each of its tries."""
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     delivery = endpoint_delivery(endpoint, delivery_pk)
     return render(
         request,
@@ -257,7 +255,7 @@ def webhook_delivery(request, pk: int, delivery_pk: int):
 @require_POST
 @partner_admin_required
 def webhook_delivery_resend_view(request, pk: int, delivery_pk: int):
-    endpoint = partner_endpoint(request, pk)
+    endpoint = partner_endpoint(request.partner, pk)
     delivery = endpoint_delivery(endpoint, delivery_pk)
     try:
         webhook_delivery_resend(delivery=delivery, actor=request.user)
