@@ -2,9 +2,9 @@
 Partner menu, adds an endpoint (a real receiver on the loopback interface), copies the signing
 secret shown once, sends a test event, reads its tries in the delivery log and resends it.
 
-The French words of these pages are not translated yet: the steps find their way by the pages'
-structure (links by address, buttons by the form they send), the same in both languages, and
-check that each page is in the language asked for; the English run reads the words too.
+The steps find their way by the pages' structure (links by address, buttons by the form they
+send), the same in both languages, check that each page is in the language asked for, and read
+each message in that language.
 """
 
 import re
@@ -24,12 +24,11 @@ def in_language(page, language: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", language)
 
 
-def says(page, language: str, english: str) -> None:
-    """The page's message (its alert), and in English its words."""
+def says(page, language: str, english: str, french: str) -> None:
+    """The page's message (its alert), in the page's language."""
     alert = page.locator("main .alert-dismissible[role=alert]")
     expect(alert).to_be_visible()
-    if language == "en":
-        expect(alert).to_contain_text(english)
+    expect(alert).to_contain_text(english if language == "en" else french)
 
 
 def add_endpoint(page, live_server, receiver, language: str) -> str:
@@ -48,7 +47,7 @@ def add_endpoint(page, live_server, receiver, language: str) -> str:
     in_language(page, language)
     secret = page.get_by_test_id("webhook-secret").inner_text().strip()
     assert re.fullmatch(r"whsec_[A-Za-z0-9+/=]+", secret)
-    says(page, language, "was added")
+    says(page, language, "was added", "a été ajouté")
     return secret
 
 
@@ -70,16 +69,15 @@ def test_add_copy_the_secret_test_read_the_log_and_resend(
 
     # Send a test event: the receiver gets it, signed; the log shows it delivered.
     page.locator("form[action$='/test/'] button[type=submit]").click()
-    says(page, language, "A test event is on its way")
+    says(page, language, "A test event is on its way", "Un événement de test part vers")
     (request,) = receiver.received
     assert request.verified_by == receiver.secrets
     delivery = WebhookDelivery.objects.get()
     row = page.get_by_test_id(f"delivery-{delivery.pk}")
     expect(row).to_contain_text(request.webhook_id)
     expect(row).to_contain_text("200")
-    if language == "en":
-        expect(row).to_contain_text("Test event")
-        expect(row).to_contain_text("Delivered")
+    expect(row).to_contain_text("Test event" if language == "en" else "Événement de test")
+    expect(row).to_contain_text("Delivered" if language == "en" else "Livrée")
 
     # Its tries: the answer's first bytes.
     row.locator(f"a[href$='/deliveries/{delivery.pk}/']").click()
@@ -89,7 +87,7 @@ def test_add_copy_the_secret_test_read_the_log_and_resend(
 
     # Resend: the same webhook-id again, and now two tries.
     page.locator(f"main form[action$='/deliveries/{delivery.pk}/resend/'] button").click()
-    says(page, language, "same webhook-id")
+    says(page, language, "same webhook-id", "avec le même webhook-id")
     assert receiver.ids == [request.webhook_id, request.webhook_id]
     assert receiver.received[1].verified_by == receiver.secrets
     expect(page.get_by_test_id("answer")).to_have_count(2)
