@@ -13,12 +13,10 @@ from portal.emails import email_queue
 from renewals.services.notices import subscription_path
 from tenants.access import TenantAccess, direct_billing_allowed
 from tenants.audit import act_record
-from tenants.lifecycle import lifecycle_state_on
+from tenants.lifecycle import direct_billing_open
 from tenants.models import License, Subscription
 from tenants.selectors import Recipient, recipients
 from tenants.services.tenants import subscription_end
-
-State = Subscription.State
 
 
 class DirectBillingError(Exception):
@@ -36,16 +34,6 @@ def prepaid_days_lost(subscription: Subscription, today: date) -> int:
     """Prepaid days given up by switching today: the days after today up to the end date — the
     "days left" every page shows (0 on the last day and after it)."""
     return max((subscription.end_date - today).days, 0)
-
-
-def direct_billing_open(subscription: Subscription, today: date) -> bool:
-    """Whether the subscription may still switch: a prepaid one, active, expired or disabled
-    (design §5: renewing reactivates a disabled one, and switching is a renewal through direct
-    billing); not a deleted one, nor one already billed directly or ended by a switch."""
-    if subscription.billed_directly or subscription.ended_by_direct_billing:
-        return False
-    state = lifecycle_state_on(subscription.end_date, today)
-    return State.DELETED not in (state, subscription.state)
 
 
 def direct_billing_new_end(subscription: Subscription, today: date) -> date:

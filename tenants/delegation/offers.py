@@ -21,15 +21,13 @@ from tenants.delegation.relationships import relationship_replace
 from tenants.models import (
     MAX_DURATION_DAYS,
     OFFER_LIFETIME_DAYS,
+    RESEND_INTERVAL,
     DelegatedRole,
     DelegationOffer,
     DelegationRelationship,
     Tenant,
     roles_sorted,
 )
-
-# The customer's admins are not to be flooded: one e-mail per offer every few minutes.
-RESEND_INTERVAL = datetime.timedelta(minutes=10)
 
 
 class OfferError(Exception):
@@ -172,14 +170,6 @@ def pending_offer_problem(offer: DelegationOffer) -> str:
     }
 
 
-def offer_resend_after(offer: DelegationOffer, now=None) -> datetime.datetime | None:
-    """When the offer's e-mail may go again, or None when it may now."""
-    if offer.last_sent_at is None:
-        return None
-    next_send = offer.last_sent_at + RESEND_INTERVAL
-    return next_send if next_send > (now or timezone.now()) else None
-
-
 def offer_send(
     *, membership: PartnerMembership, tenant: Tenant, details: OfferDetails, now=None
 ) -> DelegationOffer:
@@ -316,7 +306,7 @@ def offer_resend(*, membership: PartnerMembership, offer: DelegationOffer, now=N
     offer_expire(offer, now)
     with transaction.atomic():
         locked = _pending_locked(offer)
-        resend_after = offer_resend_after(locked, now)
+        resend_after = locked.resend_wait_until(now)
         if resend_after is not None:
             raise OfferResendTooSoon(resend_after)
         locked.last_sent_at = now
