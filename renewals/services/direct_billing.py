@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
 from renewals.services.notices import subscription_path
+from tenants import webhooks
 from tenants.access import TenantAccess, direct_billing_allowed
 from tenants.audit import act_record
 from tenants.lifecycle import direct_billing_open
@@ -94,6 +95,7 @@ def direct_billing_switch(
         _prepaid_end(old, today)
         new = _direct_start(old, today)
         _switch_record(access, old, new, old_end=old_end, lost=lost)
+        webhooks.direct_billing(old, new, lost, today)
         for recipient in to:
             _switch_email(recipient, old, new, old_end=old_end, lost=lost, today=today)
     return new

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import PartnerMembership
 from portal.services import audit_log
+from tenants import webhooks
 from tenants.access import TenantAccess, offer_may_answer, partner_customers
 from tenants.delegation.emails import offer_email_queue, update_emails_queue
 from tenants.delegation.relationships import relationship_replace
@@ -233,6 +234,7 @@ def _offer_create(membership, tenant, details, now) -> DelegationOffer:
         },
     )
     offer_email_queue(offer)
+    webhooks.offer_event(offer, "sent", now)
     return offer
 
 
@@ -268,6 +270,7 @@ def offer_expire(offer: DelegationOffer, now) -> bool:
             partner=offer.partner,
             tenant=offer.tenant,
         )
+        webhooks.offer_event(offer, "expired", now)
     return True
 
 
@@ -296,6 +299,7 @@ def offer_withdraw(*, membership: PartnerMembership, offer: DelegationOffer, now
             partner=locked.partner,
             tenant=locked.tenant,
         )
+        webhooks.offer_event(locked, "withdrawn", now)
     offer.refresh_from_db()
 
 
@@ -347,6 +351,7 @@ def offer_answer(
             details={"relationship": relationship.pk} if relationship else {},
         )
         update_emails_queue(locked, "accepted" if accept else "declined", relationship=relationship)
+        webhooks.offer_event(locked, "accepted" if accept else "declined", now, relationship)
     offer.refresh_from_db()
     return relationship
 

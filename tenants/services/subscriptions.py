@@ -30,6 +30,7 @@ from keys.services import (
     redemption_lines,
     redemption_lock,
 )
+from tenants import webhooks
 from tenants.access import Permission, TenantAccess
 from tenants.audit import act_record
 from tenants.emails import keys_applied_email_queue
@@ -254,6 +255,7 @@ def keys_apply(
         for row in rows:
             _apply_row(row, target, access, keys_of[row.product.pk], today, now)
         keys_applied_email_queue(tenant=tenant, intent=target.intent, rows=rows, user=access.user)
+        webhooks.keys_applied_to(tenant, target.intent, rows, today)
     return rows
 
 
