@@ -217,7 +217,9 @@ def offer_event(
     partner; an accepted offer's payload holds the relationship it started."""
 
     def payload() -> dict:
-        data = {"offer": OfferSerializer(offer, context={"now": now}).data}
+        # Read again: an offer expired by a conditional UPDATE is still pending in memory.
+        fresh = DelegationOffer.objects.select_related("tenant", "created_by").get(pk=offer.pk)
+        data = {"offer": OfferSerializer(fresh, context={"now": now}).data}
         if relationship is not None:
             data["relationship"] = RelationshipSerializer(relationship).data
         return data
