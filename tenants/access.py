@@ -213,9 +213,7 @@ def customer_partners(
             tenant_id__in=tenant_ids, **among("partner_of_record_id")
         )
         pairs = pairs.union(
-            created.exclude(created_by_partner=None)
-            .order_by()
-            .values_list("pk", "created_by_partner_id"),
+            created.order_by().values_list("pk", "created_by_partner_id"),
             of_record.exclude(partner_of_record=None)
             .order_by()
             .values_list("tenant_id", "partner_of_record_id"),
