@@ -4,7 +4,9 @@ another partner's endpoint and an endpoint that did not ask for it get nothing; 
 change sends nothing; a sweep run twice sends each event once."""
 
 import datetime
+import functools
 
+import jsonschema
 import pytest
 import time_machine
 from django.db import transaction
@@ -89,10 +91,39 @@ def types(receiver, hooks, name="northwind") -> list[str]:
 
 
 def only(receiver, hooks, type: str, name="northwind") -> dict:
-    """The one webhook of `type` the endpoint received (checks it came once)."""
+    """The one webhook of `type` the endpoint received (checks it came once, as documented)."""
     bodies = [body for body in arrived(receiver, hooks, name) if body["type"] == type]
     assert len(bodies) == 1, [body["type"] for body in arrived(receiver, hooks, name)]
+    assert_documented(bodies[0])
     return bodies[0]
+
+
+@functools.cache
+def _schema() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _component(ref: str) -> dict:
+    return _schema()["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+def assert_documented(body: dict) -> None:
+    """The body is what the schema's webhook of its type says, with no field it does not name."""
+    schema = _schema()
+    post = schema["webhooks"][body["type"]]["post"]
+    ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    jsonschema.validate(
+        body,
+        {"$ref": ref, "components": schema["components"]},
+        cls=jsonschema.Draft202012Validator,
+    )
+    envelope = _component(ref)
+    assert set(body) == set(envelope["properties"])
+    assert set(body["data"]) == set(
+        _component(envelope["properties"]["data"]["$ref"])["properties"]
+    )
 
 
 def api_get(user, path: str) -> dict:
@@ -229,6 +260,8 @@ def test_each_renewal_notice_goes_once_per_subscription_and_threshold(
         b for b in arrived(receiver, hooks) if b["type"] == "subscription.renewal_notice_due"
     ]
     assert [b["data"]["days_before"] for b in notices] == [30, 7]
+    for body in notices:
+        assert_documented(body)
     assert notices[0]["data"] == {"days_before": 30, "subscription": thirty}
     assert notices[1]["data"]["subscription"] == subscription_out(partner_admin, subscription)
     nothing_else(receiver, hooks)
@@ -504,3 +537,14 @@ def test_a_sweep_nobody_listens_to_asks_once_per_batch(subscribe, contoso):
     asked = [q["sql"] for q in queries.captured_queries if "portal_webhookendpoint" in q["sql"]]
     assert len(asked) == 3  # 6 subscriptions due, 2 a batch: one question per batch
     assert not WebhookEvent.objects.exists()
+
+
+def test_every_event_of_the_catalogue_is_documented_as_a_webhook():
+    webhooks = _schema()["webhooks"]
+    assert list(webhooks) == list(EVENT_TYPES)
+    for type, label in EVENT_TYPES.items():
+        post = webhooks[type]["post"]
+        assert post["summary"] == str(label)
+        envelope = _component(post["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+        assert envelope["properties"]["type"]["enum"] == [type]
+        assert _component(envelope["properties"]["data"]["$ref"])["properties"], type
