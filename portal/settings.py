@@ -393,6 +393,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The webhooks' catalogue is documented as OpenAPI 3.1 `webhooks`: the import path of the
+    # list (one per event), by name, as portal includes the apps' URLconfs.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": "tenants.api_webhooks.WEBHOOKS",
     # One name per choice set shared by several endpoints.
     "ENUM_NAME_OVERRIDES": {
         "SubscriptionStateEnum": ["active", "expired", "disabled", "deleted"],

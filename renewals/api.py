@@ -6,8 +6,6 @@ with the page's own filter form), a subscription through the tenant rule with it
 (`renewals.services.direct_billing_switch`, behind the page's own `direct_billing_allowed`).
 """
 
-from datetime import date
-
 from django.db.models import Count
 from django.http import Http404
 from django.urls import path, reverse
@@ -28,11 +26,9 @@ from portal.api.idempotency import idempotent
 from portal.api.views import ApiView, CursorPage
 from renewals.forms import RenewalFilterForm
 from renewals.queries import (
-    SubscriptionActions,
     readable_subscription,
     renewal_list,
     renewal_list_actions,
-    renewal_row,
     subscription_overview,
 )
 from renewals.services import (
@@ -43,57 +39,14 @@ from renewals.services import (
     direct_billing_switch,
 )
 from tenants.access import direct_billing_allowed
-from tenants.api import CustomerRef
 from tenants.lifecycle import LIFECYCLE_ORDER
 from tenants.models import Subscription
+from tenants.serializers import ProductRef, SubscriptionOut, subscription_data
 
 State = Subscription.State
 TIMELINE_KINDS = ["today", "notice", "end", "expired", "disabled", "deleted"]
 
 # --- Serializers: the schema of every field answered ------------------------------------------
-
-
-class ProductRef(serializers.Serializer):
-    sku = serializers.CharField()
-    name = serializers.CharField()
-
-
-class StateOut(serializers.Serializer):
-    code = serializers.ChoiceField(choices=Subscription.State.values)
-    label = serializers.CharField(help_text=_("As the pages name it, in the request's language."))
-
-
-class PartnerOfRecordOut(serializers.Serializer):
-    partner_id = serializers.CharField(help_text=_("The partner's seven-digit ID."))
-    name = serializers.CharField()
-    is_you = serializers.BooleanField(help_text=_("Whether it is the key's partner."))
-
-
-class ActionsOut(serializers.Serializer):
-    may_renew = serializers.BooleanField(
-        help_text=_("Renew with product keys (a prepaid subscription this key may redeem into).")
-    )
-    may_switch_to_direct_billing = serializers.BooleanField(
-        help_text=_("Switch to direct billing (a partner admin's act; not when it is deleted).")
-    )
-
-
-class SubscriptionOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    customer = CustomerRef()
-    product = ProductRef()
-    seats = serializers.IntegerField()
-    seats_used = serializers.IntegerField(help_text=_("Licenses assigned."))
-    start_date = serializers.DateField()
-    end_date = serializers.DateField(help_text=_("The last day of service."))
-    state = StateOut(help_text=_("The state the dates give today (the pages' state)."))
-    days_left = serializers.IntegerField(
-        help_text=_("Days after today up to the end date: 0 on the last day, negative once ended.")
-    )
-    partner_of_record = PartnerOfRecordOut(allow_null=True)
-    billed_directly = serializers.BooleanField()
-    ended_by_direct_billing = serializers.BooleanField()
-    actions = ActionsOut()
 
 
 class TimelineEventOut(serializers.Serializer):
@@ -232,36 +185,6 @@ DIRECT_BILLING_EXAMPLE = {
 # --- What a subscription looks like --------------------------------------------------------
 
 
-def _subscription(subscription: Subscription, today: date, actions: SubscriptionActions, partner):
-    row = renewal_row(subscription, today)
-    tenant, product, por = subscription.tenant, subscription.product, subscription.partner_of_record
-    seats_used = getattr(subscription, "seats_used", None)
-    return {
-        "id": subscription.pk,
-        "customer": {"id": tenant.pk, "name": tenant.name, "domain": tenant.domain},
-        "product": {"sku": product.sku, "name": product.name},
-        "seats": subscription.seats,
-        "seats_used": subscription.licenses.count() if seats_used is None else seats_used,
-        "start_date": subscription.start_date,
-        "end_date": subscription.end_date,
-        "state": {"code": row.state, "label": row.state_label},
-        "days_left": row.days_left,
-        "partner_of_record": {
-            "partner_id": por.partner_id,
-            "name": por.name,
-            "is_you": por.pk == partner.pk,
-        }
-        if por
-        else None,
-        "billed_directly": subscription.billed_directly,
-        "ended_by_direct_billing": subscription.ended_by_direct_billing,
-        "actions": {
-            "may_renew": actions.may_renew,
-            "may_switch_to_direct_billing": actions.may_switch,
-        },
-    }
-
-
 class RenewalPage(CursorPage):
     # The list's own order (soonest end first), with the ID to break ties: stable under inserts.
     ordering = ("end_date", "id")
@@ -304,7 +227,7 @@ class SubscriptionListView(ApiView):
         page = paginator.paginate_queryset(rows, request, view=self)
         actions = renewal_list_actions(request.user, page, today)
         return paginator.get_paginated_response(
-            [_subscription(row, today, actions[row.pk], self.partner) for row in page]
+            [subscription_data(row, today, actions[row.pk], self.partner) for row in page]
         )
 
 
@@ -324,7 +247,7 @@ class SubscriptionDetailView(ApiView):
         access, subscription = readable_subscription(request.user, pk)
         today = timezone.localdate()
         overview = subscription_overview(access, subscription, today)
-        body = _subscription(subscription, today, overview.actions, self.partner)
+        body = subscription_data(subscription, today, overview.actions, self.partner)
         body["timeline"] = [
             {"date": event.day, "kind": event.kind, "label": event.label, "past": event.past}
             for event in overview.timeline or []

@@ -65,7 +65,8 @@ class RenewalNotice(models.Model):
     event = models.CharField(_("event"), max_length=16, choices=Event.choices)
     # Days before the end date for a notice; 0 for a lifecycle change.
     days_before = models.PositiveSmallIntegerField(_("days before the end date"), default=0)
-    # The address is the identity (it outlives a deleted tenant user's account).
+    # The address is the identity (it outlives a deleted tenant user's account). Blank: the
+    # notice's webhook event, claimed once like the e-mails (renewals.services.notices).
     recipient_email = NormalizedEmailModelField(_("recipient"))
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,

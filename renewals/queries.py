@@ -8,27 +8,26 @@ from datetime import date, timedelta
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.utils.translation import gettext
 
 from portal.models import Partner, User
 from renewals import schedule
-from renewals.services import direct_billing_open
 from tenants.access import (
     Permission,
+    SubscriptionActions,
     TenantAccess,
-    direct_billing_allowed,
     partner_customers,
     partner_tenant_accesses,
+    subscription_actions,
     subscription_of,
     tenant_access,
 )
 from tenants.lifecycle import (
+    RenewalRow,
     in_lifecycle,
     next_change,
     reached_q,
-    state_label,
+    renewal_row,
     state_q,
-    subscription_state,
 )
 from tenants.models import Subscription
 
@@ -66,33 +65,6 @@ def renewal_list(
     return rows.select_related("tenant", "product", "partner_of_record").order_by("end_date", "pk")
 
 
-@dataclass(frozen=True)
-class RenewalRow:
-    subscription: Subscription
-    state: str
-    days_left: int
-
-    @property
-    def state_label(self) -> str:
-        return state_label(self.subscription, self.state)
-
-    @property
-    def days_left_shown(self) -> int | str:
-        """The list's "Days left": the number, or "ended" once the end date has passed. The page
-        and its CSV export both show this."""
-        return self.days_left if self.days_left >= 0 else gettext("ended")
-
-
-def renewal_row(subscription: Subscription, today: date) -> RenewalRow:
-    """The state the pages show, and the days left: after today, up to the end date (0 on the
-    last day) — the prepaid days a switch to direct billing today gives up."""
-    return RenewalRow(
-        subscription,
-        subscription_state(subscription, today),
-        (subscription.end_date - today).days,
-    )
-
-
 def readable_subscription(user: User, pk: int) -> tuple[TenantAccess, Subscription]:
     """The subscription through the tenant rule, for a partner that may read the tenant's
     subscriptions (seats, dates, states): the same 404 for missing and forbidden. Reading the
@@ -102,26 +74,6 @@ def readable_subscription(user: User, pk: int) -> tuple[TenantAccess, Subscripti
         raise Http404
     access = tenant_access(user=user, tenant_id=tenant_id, permission=Permission.SUBSCRIPTIONS_READ)
     return access, subscription_of(access, pk)
-
-
-@dataclass(frozen=True)
-class SubscriptionActions:
-    """What the person may do with a subscription, as its page offers it."""
-
-    may_renew: bool  # "Renew with a key": a prepaid subscription, in a tenant one may redeem into
-    may_switch: bool  # "Switch to direct billing"
-
-
-def subscription_actions(
-    access: TenantAccess | None, subscription: Subscription, today: date
-) -> SubscriptionActions:
-    if access is None:  # no standing in the tenant (any more): nothing to offer
-        return SubscriptionActions(may_renew=False, may_switch=False)
-    return SubscriptionActions(
-        may_renew=in_lifecycle(subscription) and access.can(Permission.REDEEM),
-        may_switch=direct_billing_allowed(access, subscription)
-        and direct_billing_open(subscription, today),
-    )
 
 
 def renewal_list_actions(

@@ -19,7 +19,10 @@ Views get the tenant from `tenant_access`, never from a bare `get()`, and servic
 import enum
 import functools
 import operator
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import date
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -31,6 +34,7 @@ from django.utils import timezone
 
 from portal.access import customer_user_account, partner_membership
 from portal.models import Partner, PartnerMembership, User
+from tenants.lifecycle import direct_billing_open, in_lifecycle
 from tenants.models import (
     DelegatedRole,
     DelegationOffer,
@@ -103,7 +107,7 @@ def role_permissions(roles) -> frozenset[Permission]:
 class TenantAccess:
     """A person's standing in one tenant. Services take it and audit the acting party."""
 
-    user: User
+    user: User | None  # None: the partner itself, nobody acting (`partner_standing`)
     tenant: Tenant
     capacity: Capacity
     partner: Partner | None = None  # the partner acting, for the partner capacities
@@ -158,15 +162,65 @@ def partner_customers(
     """
     today = today or timezone.localdate()
     allowed = _created_or_of_record(partner) if permission in PERMISSIONS[Capacity.PARTNER] else Q()
-    in_force = DelegationRelationship.objects.in_force(today).filter(partner=partner)
-    if permission != Permission.READ:
-        # Roles are a JSON list of the catalog's codes. `icontains` on the quoted code works on
-        # PostgreSQL and on the embedded SQLite alike (JSON containment does not exist there);
-        # no code is a quoted part of another.
-        granting = [Q(roles__icontains=f'"{role.value}"') for role in roles_granting(permission)]
-        in_force = in_force.filter(functools.reduce(operator.or_, granting, Q(pk__in=[])))
-    delegated = Exists(in_force.filter(tenant=OuterRef("pk")))
+    in_force = _granting(DelegationRelationship.objects.in_force(today), permission)
+    delegated = Exists(in_force.filter(partner=partner, tenant=OuterRef("pk")))
     return Tenant.objects.filter(allowed | delegated if allowed else delegated)
+
+
+def _granting(relationships: QuerySet, permission: Permission) -> QuerySet:
+    """The relationships whose roles allow `permission` (READ: every one)."""
+    if permission == Permission.READ:
+        return relationships
+    # Roles are a JSON list of the catalog's codes. `icontains` on the quoted code works on
+    # PostgreSQL and on the embedded SQLite alike (JSON containment does not exist there); no
+    # code is a quoted part of another.
+    granting = [Q(roles__icontains=f'"{role.value}"') for role in roles_granting(permission)]
+    return relationships.filter(functools.reduce(operator.or_, granting, Q(pk__in=[])))
+
+
+def customer_partners(
+    tenant_ids: Iterable[int],
+    *,
+    permission: Permission = Permission.READ,
+    partner_ids: Iterable[int] | None = None,
+    today=None,
+) -> dict[int, set[int]]:
+    """`partner_customers` read the other way: {tenant id: ids of the partners whose customer it
+    is, for `permission`}, for many tenants in one query, among `partner_ids` when given (who
+    hears about a tenant: webhooks). The same three sources: creator, partner of record, a
+    relationship in force whose roles allow it; tests/tenants/test_customer_partners.py proves
+    that both forms agree."""
+    found: dict[int, set[int]] = defaultdict(set)
+    tenant_ids = list(tenant_ids)
+    partner_ids = None if partner_ids is None else list(partner_ids)
+    if not tenant_ids or partner_ids == []:
+        return found
+
+    def among(field: str) -> dict:
+        return {} if partner_ids is None else {f"{field}__in": partner_ids}
+
+    today = today or timezone.localdate()
+    relationships = _granting(DelegationRelationship.objects.in_force(today), permission)
+    # No order (the models' own): ORDER BY is not allowed inside a UNION.
+    pairs = (
+        relationships.filter(tenant_id__in=tenant_ids, **among("partner_id"))
+        .order_by()
+        .values_list("tenant_id", "partner_id")
+    )
+    if permission in PERMISSIONS[Capacity.PARTNER]:
+        created = Tenant.objects.filter(pk__in=tenant_ids, **among("created_by_partner_id"))
+        of_record = Subscription.objects.filter(
+            tenant_id__in=tenant_ids, **among("partner_of_record_id")
+        )
+        pairs = pairs.union(
+            created.order_by().values_list("pk", "created_by_partner_id"),
+            of_record.exclude(partner_of_record=None)
+            .order_by()
+            .values_list("tenant_id", "partner_of_record_id"),
+        )
+    for tenant_id, partner_id in pairs:
+        found[tenant_id].add(partner_id)
+    return found
 
 
 def tenant_access(*, user: User, tenant_id: int, permission: Permission) -> TenantAccess:
@@ -196,7 +250,7 @@ def _tenant_capacity(user: User, tenant_id: int) -> TenantAccess | None:
 
 
 def _partner_capacity(
-    user: User,
+    user: User | None,
     membership: PartnerMembership,
     tenant: Tenant | None,
     relationship: DelegationRelationship | None,
@@ -253,13 +307,23 @@ def _relationships_in_force(partner: Partner) -> QuerySet[DelegationRelationship
     )
 
 
+def partner_standing(partner: Partner, tenant_id: int) -> TenantAccess | None:
+    """The partner's own standing in a tenant, as its admins have it, with nobody acting: for
+    what is sent to the partner rather than shown to one of its people (its webhooks' payloads
+    say what it may do, as the API says it to a partner admin's key). None when the rule gives
+    it nothing there (any more: a former partner of record)."""
+    admin = PartnerMembership(partner=partner, role=PartnerMembership.Role.ADMIN)  # not saved
+    tenant = Tenant.objects.filter(_created_or_of_record(partner), pk=tenant_id).first()
+    return _partner_capacity(None, admin, tenant, relationship_in_force(partner, tenant_id))
+
+
 def relationship_in_force(partner: Partner, tenant_id: int) -> DelegationRelationship | None:
     """The partner's relationship with the tenant in force today, or None."""
     return _relationships_in_force(partner).filter(tenant_id=tenant_id).first()
 
 
 def _delegated_access(
-    user: User, membership: PartnerMembership, relationship: DelegationRelationship
+    user: User | None, membership: PartnerMembership, relationship: DelegationRelationship
 ) -> TenantAccess:
     return TenantAccess(
         user=user,
@@ -300,6 +364,26 @@ def direct_billing_allowed(access: TenantAccess, subscription: Subscription) -> 
         access.membership is not None
         and subscription.partner_of_record_id is not None
         and subscription.partner_of_record_id == access.membership.partner_id
+    )
+
+
+@dataclass(frozen=True)
+class SubscriptionActions:
+    """What the person may do with a subscription, as its page offers it."""
+
+    may_renew: bool  # "Renew with a key": a prepaid subscription, in a tenant one may redeem into
+    may_switch: bool  # "Switch to direct billing"
+
+
+def subscription_actions(
+    access: TenantAccess | None, subscription: Subscription, today: date
+) -> SubscriptionActions:
+    if access is None:  # no standing in the tenant (any more): nothing to offer
+        return SubscriptionActions(may_renew=False, may_switch=False)
+    return SubscriptionActions(
+        may_renew=in_lifecycle(subscription) and access.can(Permission.REDEEM),
+        may_switch=direct_billing_allowed(access, subscription)
+        and direct_billing_open(subscription, today),
     )
 
 

@@ -10,7 +10,6 @@ step 2, all or nothing); applying is `keys_apply_from_keys` (the key entry of "A
 
 from types import SimpleNamespace
 
-from django.conf import settings
 from django.db.models import Q
 from django.urls import path, reverse
 from django.utils import timezone
@@ -20,7 +19,6 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -37,124 +35,35 @@ from portal.api.schema import PAGE_PARAMETERS
 from portal.api.views import ApiView, KeysetPage
 from tenants.access import Permission, TenantAccess, tenant_access
 from tenants.forms import TenantForm
-from tenants.lifecycle import state_label, subscription_state
-from tenants.models import RedemptionTarget, Subscription, Tenant
+from tenants.models import RedemptionTarget
 from tenants.selectors import (
     CUSTOMER_ORDERS,
     MAX_SEARCH_LENGTH,
     partner_customer_list,
     partner_customer_of,
     partner_may,
-    tenant_admins,
+)
+from tenants.serializers import (
+    CustomerDetailSerializer,
+    CustomerSerializer,
+    KeysAppliedSerializer,
+    customer_detail_data,
+    keys_applied,
 )
 from tenants.services import (
     FewerSeatsUnconfirmed,
     KeysApplyError,
     KeysRefused,
-    PreviewRow,
     TenantCreateError,
     TenantDetails,
     keys_apply_from_keys,
     tenant_create_from_keys,
-    users_losing_licenses,
 )
 
 Intent = RedemptionTarget.Intent
-State = Subscription.State
 
 
 # --- What the API shows ------------------------------------------------------------------------
-
-
-class CustomerSubscriptionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    product = serializers.CharField(source="product.name")
-    sku = serializers.CharField(source="product.sku")
-    seats = serializers.IntegerField()
-    seats_used = serializers.IntegerField(help_text=gettext_lazy("Licenses assigned."))
-    start_date = serializers.DateField()
-    end_date = serializers.DateField(help_text=gettext_lazy("The last day of service."))
-    state = serializers.SerializerMethodField(
-        help_text=gettext_lazy("As the pages go by it: the dates' state if the sweep is late.")
-    )
-    state_label = serializers.SerializerMethodField()
-    billed_directly = serializers.BooleanField()
-    ended_by_direct_billing = serializers.BooleanField()
-
-    @extend_schema_field(serializers.ChoiceField(choices=State.values))
-    def get_state(self, subscription) -> str:
-        return subscription_state(subscription, self.context["today"])
-
-    def get_state_label(self, subscription) -> str:
-        return state_label(subscription, self.get_state(subscription))
-
-
-class CustomerSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    domain = serializers.CharField()
-    domain_prefix = serializers.CharField()
-    country = serializers.CharField(source="country.code", help_text="ISO 3166-1 alpha-2")
-    language = serializers.ChoiceField(
-        source="preferred_language",
-        choices=[code for code, _name in settings.LANGUAGES],
-        help_text=gettext_lazy("The language of the customer's e-mails."),
-    )
-    created_at = serializers.DateTimeField()
-    created_by_me = serializers.SerializerMethodField(
-        help_text=gettext_lazy("Your organization created this customer.")
-    )
-    next_end_date = serializers.DateField(
-        allow_null=True,
-        help_text=gettext_lazy("The soonest end date of the subscriptions you may read."),
-    )
-    may_redeem = serializers.BooleanField(
-        help_text=gettext_lazy("You may add licenses and renew with product keys.")
-    )
-    may_read_subscriptions = serializers.BooleanField(source="sees_subscriptions")
-    may_read_users = serializers.BooleanField()
-    subscriptions = serializers.SerializerMethodField(
-        help_text=gettext_lazy("null when your roles do not include reading subscriptions.")
-    )
-
-    def get_created_by_me(self, tenant) -> bool:
-        return tenant.created_by_partner_id == self.context["partner"].pk
-
-    @extend_schema_field(CustomerSubscriptionSerializer(many=True, allow_null=True))
-    def get_subscriptions(self, tenant):
-        if not tenant.sees_subscriptions:
-            return None
-        return CustomerSubscriptionSerializer(
-            tenant.subscriptions.all(), many=True, context=self.context
-        ).data
-
-
-class CustomerAdminSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-    email = serializers.EmailField()
-    activated = serializers.BooleanField(
-        source="is_activated",
-        help_text=gettext_lazy("The administrator has set a password through the activation link."),
-    )
-
-
-RelationshipOut = inline_serializer(
-    "CustomerRelationship",
-    {
-        "id": serializers.IntegerField(),
-        "ends_on": serializers.DateField(),
-        "roles": serializers.ListField(child=serializers.CharField()),
-    },
-    allow_null=True,
-    help_text=gettext_lazy("The delegated-admin relationship you administer the customer under."),
-)
-
-
-class CustomerDetailSerializer(CustomerSerializer):
-    admins = CustomerAdminSerializer(many=True)
-    relationship = RelationshipOut
 
 
 def _context(view) -> dict:
@@ -164,13 +73,7 @@ def _context(view) -> dict:
 def customer_detail(view, pk: int) -> dict:
     """The customer as its page shows it, through the same rule (READ): 404 otherwise."""
     access, tenant = partner_customer_of(view.request.user, view.partner, pk)
-    # What the partner may do here, as the page asks the access.
-    tenant.may_redeem = access.can(Permission.REDEEM)
-    tenant.may_read_users = access.can(Permission.USERS_READ)
-    tenant.sees_subscriptions = access.can(Permission.SUBSCRIPTIONS_READ)
-    tenant.admins = list(tenant_admins(tenant))
-    tenant.relationship = access.relationship
-    return CustomerDetailSerializer(tenant, context=_context(view)).data
+    return customer_detail_data(access, tenant, view.partner, timezone.localdate())
 
 
 # --- Realistic examples (tests check that the answers have exactly their fields) ---------------
@@ -488,75 +391,6 @@ class KeysApplySerializer(serializers.Serializer):
     )
 
 
-class SubscriptionSnapshotSerializer(serializers.Serializer):
-    seats = serializers.IntegerField()
-    end_date = serializers.DateField()
-    state = serializers.ChoiceField(choices=State.values)
-    state_label = serializers.CharField()
-
-
-class LicenseLostSerializer(serializers.Serializer):
-    license = serializers.IntegerField(source="pk")
-    tenant_user = serializers.IntegerField(source="tenant_user_id")
-    name = serializers.CharField(source="tenant_user.full_name")
-    email = serializers.EmailField(source="tenant_user.email")
-    username = serializers.CharField(source="tenant_user.user_principal_name")
-    is_admin = serializers.BooleanField(source="tenant_user.is_admin")
-
-
-class KeysApplyProductSerializer(serializers.Serializer):
-    product = serializers.CharField(source="product.name")
-    sku = serializers.CharField(source="product.sku")
-    subscription = serializers.IntegerField(
-        source="subscription.pk",
-        allow_null=True,
-        help_text=gettext_lazy("null: the keys start a new subscription."),
-    )
-    key_count = serializers.IntegerField()
-    key_seats = serializers.IntegerField()
-    before = SubscriptionSnapshotSerializer(allow_null=True)
-    after = SubscriptionSnapshotSerializer(allow_null=True)
-    problem = serializers.CharField(
-        allow_blank=True, help_text=gettext_lazy("What stops these keys (empty: nothing).")
-    )
-    notes = serializers.ListField(child=serializers.CharField())
-    fewer_seats = serializers.BooleanField()
-    seats_missing = serializers.IntegerField(
-        help_text=gettext_lazy("More seats the keys would need to keep the subscription's.")
-    )
-    licenses_lost = LicenseLostSerializer(many=True)
-
-
-class CustomerRef(serializers.Serializer):
-    """A customer named in another answer: keys applied, a subscription, an offer, a
-    relationship, an activity entry."""
-
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    domain = serializers.CharField()
-
-
-class KeysAppliedSerializer(serializers.Serializer):
-    customer = CustomerRef()
-    intent = serializers.ChoiceField(choices=Intent.values)
-    dry_run = serializers.BooleanField()
-    applied = serializers.BooleanField()
-    products = KeysApplyProductSerializer(
-        many=True, help_text=gettext_lazy("Each product: before and after.")
-    )
-    blocked = serializers.BooleanField(help_text=gettext_lazy("A product has a problem."))
-    fewer_seats = serializers.BooleanField(
-        help_text=gettext_lazy("A renewal lowers the seats: confirm it to apply.")
-    )
-    users_losing = serializers.IntegerField(
-        help_text=gettext_lazy("People who lose at least one license.")
-    )
-    licenses_removed = serializers.ListField(
-        child=serializers.IntegerField(),
-        help_text=gettext_lazy("The licenses that go: send them back to confirm."),
-    )
-
-
 ApplyProblemOut = inline_serializer(
     "KeysApplyProblem",
     {
@@ -568,25 +402,6 @@ ApplyProblemOut = inline_serializer(
         "preview": KeysAppliedSerializer(),
     },
 )
-
-
-def keys_applied(
-    tenant: Tenant, intent: str, rows: list[PreviewRow], *, applied: bool, dry_run: bool
-) -> dict:
-    """What the preview page shows (or what was applied), for a script."""
-    return KeysAppliedSerializer(
-        {
-            "customer": {"id": tenant.pk, "name": tenant.name, "domain": tenant.domain},
-            "intent": intent,
-            "dry_run": dry_run,
-            "applied": applied,
-            "products": rows,
-            "blocked": any(row.problem for row in rows),
-            "fewer_seats": any(row.fewer_seats for row in rows),
-            "users_losing": users_losing_licenses(rows),
-            "licenses_removed": [lic.pk for row in rows for lic in row.licenses_lost],
-        }
-    ).data
 
 
 def _apply_problem(error: KeysApplyError, access: TenantAccess, intent: str) -> Problem:

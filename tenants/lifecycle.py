@@ -11,6 +11,7 @@ these states (and their e-mails and effects); pages read them from here so that 
 same thing before the sweep has run.
 """
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import reduce
 from itertools import pairwise
@@ -18,6 +19,7 @@ from operator import or_
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Subscription
@@ -131,3 +133,42 @@ def next_change(end_date: date, today: date) -> tuple[str, date] | None:
         if day > today:
             return state, day
     return None
+
+
+def direct_billing_open(subscription: Subscription, today: date) -> bool:
+    """Whether the subscription may still switch to direct billing: a prepaid one, active,
+    expired or disabled (design §5: renewing reactivates a disabled one, and switching is a
+    renewal through direct billing); not a deleted one, nor one already billed directly or ended
+    by a switch. Here, not in renewals.services: what a subscription's answers and payloads
+    offer (tenants.access.subscription_actions) asks it too."""
+    if subscription.billed_directly or subscription.ended_by_direct_billing:
+        return False
+    state = lifecycle_state_on(subscription.end_date, today)
+    return State.DELETED not in (state, subscription.state)
+
+
+@dataclass(frozen=True)
+class RenewalRow:
+    subscription: Subscription
+    state: str
+    days_left: int
+
+    @property
+    def state_label(self) -> str:
+        return state_label(self.subscription, self.state)
+
+    @property
+    def days_left_shown(self) -> int | str:
+        """The list's "Days left": the number, or "ended" once the end date has passed. The page
+        and its CSV export both show this."""
+        return self.days_left if self.days_left >= 0 else gettext("ended")
+
+
+def renewal_row(subscription: Subscription, today: date) -> RenewalRow:
+    """The state the pages show, and the days left: after today, up to the end date (0 on the
+    last day) — the prepaid days a switch to direct billing today gives up."""
+    return RenewalRow(
+        subscription,
+        subscription_state(subscription, today),
+        (subscription.end_date - today).days,
+    )

@@ -57,10 +57,18 @@ class ProblemSerializer(serializers.Serializer):
 
 
 class ScopedSchema(AutoSchema):
-    """Each operation says the scope it needs (in its description and as `x-required-scope`)."""
+    """Each operation says the scope it needs (in its description and as `x-required-scope`).
+    A webhook (SPECTACULAR_SETTINGS["WEBHOOKS"]) is described by a view of drf-spectacular's
+    own, which is no API view: no scope, no key, none of the API's errors."""
+
+    @property
+    def is_api_view(self) -> bool:
+        return hasattr(self.view, "required_scope")
 
     def get_description(self):
         description = super().get_description()
+        if not self.is_api_view:
+            return description
         scope = self.view.required_scope(self.method)
         return f"{description}\n\nScope: `{scope}`".strip() if scope else description
 
@@ -76,6 +84,8 @@ class ScopedSchema(AutoSchema):
         """Every operation's errors, as problem+json: 401 (no key or a refused one), 403 (the
         scope), 429 (the rate limit), 400 and 404 where a body or a path can be wrong."""
         responses = super()._get_response_bodies(direction)
+        if not self.is_api_view:
+            return responses
         codes = ["401", "403", "429"]
         if self.method in {"POST", "PUT", "PATCH"}:
             codes.append("400")

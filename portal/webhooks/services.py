@@ -5,10 +5,13 @@ partner may hear about. Delivery itself is in portal.webhooks.delivery.
 """
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Exists, OuterRef
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from portal.celery import task_send
@@ -67,10 +70,29 @@ def _deliveries_create(event: WebhookEvent, endpoints) -> list[WebhookDelivery]:
     return deliveries
 
 
-def webhook_event_emit(*, type: str, partner: Partner, tenant=None, payload: dict):
+# An event's payload, or a function that builds it: called only when an endpoint wants the event.
+Payload = dict | Callable[[], dict]
+
+
+def partners_listening(type: str) -> dict[int, Partner]:
+    """The partners with an enabled endpoint that wants `type`, by id, in one query. A service
+    that may tell several partners asks this first and builds payloads only for these; a sweep
+    asks once per batch."""
+    assert type in EVENT_TYPES, type
+    # `event_types` is a JSON list of the catalogue's codes: the quoted code matches one entry
+    # (no code is a quoted part of another), on PostgreSQL and the embedded SQLite alike.
+    wanting = WebhookEndpoint.objects.filter(
+        partner=OuterRef("pk"), enabled=True, event_types__icontains=f'"{type}"'
+    )
+    return {partner.pk: partner for partner in Partner.objects.filter(Exists(wanting))}
+
+
+def webhook_event_emit(*, type: str, partner: Partner, tenant=None, payload: Payload):
     """Write the event and one delivery per enabled endpoint of `partner` that wants `type`, in
     the caller's transaction; they are sent after it commits (a rollback sends nothing). Returns
-    the event, or None when no endpoint wants it (nothing is written)."""
+    the event, or None when no endpoint wants it (nothing is written, and a `payload` function
+    is not called). Payloads are built in the portal's language (labels, messages): whoever
+    acted, a receiver reads the same words."""
     assert type in EVENT_TYPES, type
     endpoints = [
         endpoint
@@ -79,6 +101,9 @@ def webhook_event_emit(*, type: str, partner: Partner, tenant=None, payload: dic
     ]
     if not endpoints:
         return None
+    if callable(payload):
+        with translation.override(settings.LANGUAGE_CODE):
+            payload = payload()
     event = WebhookEvent.objects.create(
         type=type,
         partner=partner,

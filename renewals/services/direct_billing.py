@@ -11,14 +11,13 @@ from django.utils.translation import gettext as _
 
 from portal.emails import email_queue
 from renewals.services.notices import subscription_path
+from tenants import webhooks
 from tenants.access import TenantAccess, direct_billing_allowed
 from tenants.audit import act_record
-from tenants.lifecycle import lifecycle_state_on
+from tenants.lifecycle import direct_billing_open
 from tenants.models import License, Subscription
 from tenants.selectors import Recipient, recipients
 from tenants.services.tenants import subscription_end
-
-State = Subscription.State
 
 
 class DirectBillingError(Exception):
@@ -36,16 +35,6 @@ def prepaid_days_lost(subscription: Subscription, today: date) -> int:
     """Prepaid days given up by switching today: the days after today up to the end date — the
     "days left" every page shows (0 on the last day and after it)."""
     return max((subscription.end_date - today).days, 0)
-
-
-def direct_billing_open(subscription: Subscription, today: date) -> bool:
-    """Whether the subscription may still switch: a prepaid one, active, expired or disabled
-    (design §5: renewing reactivates a disabled one, and switching is a renewal through direct
-    billing); not a deleted one, nor one already billed directly or ended by a switch."""
-    if subscription.billed_directly or subscription.ended_by_direct_billing:
-        return False
-    state = lifecycle_state_on(subscription.end_date, today)
-    return State.DELETED not in (state, subscription.state)
 
 
 def direct_billing_new_end(subscription: Subscription, today: date) -> date:
@@ -106,6 +95,7 @@ def direct_billing_switch(
         _prepaid_end(old, today)
         new = _direct_start(old, today)
         _switch_record(access, old, new, old_end=old_end, lost=lost)
+        webhooks.direct_billing(old, new, lost, today)
         for recipient in to:
             _switch_email(recipient, old, new, old_end=old_end, lost=lost, today=today)
     return new

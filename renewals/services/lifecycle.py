@@ -11,6 +11,7 @@ from portal.models import User
 from portal.services import audit_log
 from renewals.services.batches import BATCH_SIZE, due_batch, first_time
 from renewals.services.notices import notice_queue
+from tenants import webhooks
 from tenants.lifecycle import (
     LIFECYCLE_ORDER,
     lifecycle_due_q,
@@ -43,12 +44,18 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
             if not batch:
                 return moved
             first_time(batch, seen)
+            # Who listens for changes of state: one query per batch (one more if a partner does).
+            audience = webhooks.Audience(
+                "subscription.state_changed", [s.tenant_id for s in batch], today=today
+            )
             for subscription in batch:
-                _subscription_advance(subscription, today=today, now=now)
+                _subscription_advance(subscription, today=today, now=now, audience=audience)
                 moved += 1
 
 
-def _subscription_advance(subscription: Subscription, *, today: date, now: datetime) -> None:
+def _subscription_advance(
+    subscription: Subscription, *, today: date, now: datetime, audience: webhooks.Audience
+) -> None:
     target = lifecycle_state_on(subscription.end_date, today)
     before = subscription.state
     passed = LIFECYCLE_ORDER[LIFECYCLE_ORDER.index(before) + 1 : LIFECYCLE_ORDER.index(target) + 1]
@@ -84,6 +91,7 @@ def _subscription_advance(subscription: Subscription, *, today: date, now: datet
                 **(removed if state == State.DELETED else {}),
             },
         )
+        webhooks.state_changed(audience, subscription, before, state, today)
         before = str(state)
     if target != State.DELETED:
         notice_queue(

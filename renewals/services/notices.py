@@ -19,6 +19,7 @@ from portal.ledger import due_threshold, ledger_claim
 from renewals import schedule
 from renewals.models import RenewalNotice
 from renewals.services.batches import BATCH_SIZE, due_batch, first_time
+from tenants import webhooks
 from tenants.lifecycle import deleted_on, disabled_on, expired_on, in_lifecycle
 from tenants.models import Subscription
 from tenants.selectors import Recipient, recipients
@@ -55,6 +56,27 @@ def _claim(
         ],
         key="recipient_email",
     )
+
+
+# The ledger row of a notice's webhook event: no address (it is not an e-mail), one per
+# subscription, end date and threshold, whichever partners hear about it.
+WEBHOOK_RECIPIENT = ""
+
+
+def _webhook_claim(subscription: Subscription, *, days_before: int, now: datetime) -> bool:
+    """Claim the notice's webhook event in the ledger, as each e-mail is claimed: False when a
+    re-run, a retry or a sweep running at the same moment already has it."""
+    row = {
+        "subscription": subscription.pk,
+        "end_date": subscription.end_date,
+        "event": Event.NOTICE,
+        "days_before": days_before,
+        "recipient_email": WEBHOOK_RECIPIENT,
+        "recipient": None,
+        "language": "",
+        "created_at": now,
+    }
+    return bool(ledger_claim(RenewalNotice, [row], key="recipient_email"))
 
 
 def subscription_path(subscription: Subscription, recipient: Recipient) -> str:
@@ -124,12 +146,23 @@ def renewal_notices_send(*, today: date | None = None, batch_size: int = BATCH_S
             if not batch:
                 return sent
             first_time(batch, seen)
+            # Who listens for notices: one query per batch (and one more only when a partner does).
+            audience = webhooks.Audience(
+                "subscription.renewal_notice_due", [s.tenant_id for s in batch], today=today
+            )
             for subscription in batch:
-                sent += _subscription_notices(subscription, today=today, now=now, offsets=offsets)
+                sent += _subscription_notices(
+                    subscription, today=today, now=now, offsets=offsets, audience=audience
+                )
 
 
 def _subscription_notices(
-    subscription: Subscription, *, today: date, now: datetime, offsets: Sequence[int]
+    subscription: Subscription,
+    *,
+    today: date,
+    now: datetime,
+    offsets: Sequence[int],
+    audience: webhooks.Audience,
 ) -> int:
     sent = 0
     end = subscription.end_date
@@ -145,6 +178,10 @@ def _subscription_notices(
                 today=today,
                 now=now,
             )
+            if audience.partners(subscription.tenant_id) and _webhook_claim(
+                subscription, days_before=threshold, now=now
+            ):
+                webhooks.renewal_notice_due(audience, subscription, threshold, today)
         next_on = schedule.next_notice_on(end, today, offsets)
     Subscription.objects.filter(pk=subscription.pk).update(renewal_notice_on=next_on)
     return sent

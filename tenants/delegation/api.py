@@ -17,7 +17,6 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -36,7 +35,6 @@ from tenants.access import (
     partner_relationship,
     relationship_may_terminate,
 )
-from tenants.api import CustomerRef
 from tenants.delegation.activity import activity_filter
 from tenants.delegation.forms import (
     ActivityFilterForm,
@@ -52,11 +50,11 @@ from tenants.delegation.offers import (
     offer_closed_message,
     offer_eligibility_problem,
     offer_resend,
-    offer_resend_after,
     offer_send,
     offer_withdraw,
 )
 from tenants.delegation.relationships import relationship_terminate
+from tenants.delegation.serializers import OfferSerializer, RelationshipSerializer
 from tenants.models import (
     MAX_DURATION_DAYS,
     ActivityLog,
@@ -65,6 +63,7 @@ from tenants.models import (
     DelegationRelationship,
     Tenant,
 )
+from tenants.serializers import CustomerRef
 
 # The partner's pages' orders (the last field unique, for the keyset cursor).
 OFFER_ORDER = ("-created_at", "-id")
@@ -79,62 +78,6 @@ def _problem(description: str) -> OpenApiResponse:
 CLOSED = _problem(_("The offer was answered, withdrawn or expired already (its `state`)."))
 
 # --- Serializers (what the responses hold) ---------------------------------------------------
-
-
-class OfferSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    customer = CustomerRef(source="tenant")
-    roles = serializers.ListField(child=serializers.ChoiceField(choices=DelegatedRole.choices))
-    duration_days = serializers.IntegerField()
-    auto_extend = serializers.BooleanField()
-    message = serializers.CharField(allow_blank=True)
-    state = serializers.ChoiceField(choices=DelegationOffer.State.choices)
-    open = serializers.SerializerMethodField(
-        help_text=_("Pending and within its 90 days: the customer can still answer it.")
-    )
-    sent_at = serializers.DateTimeField(source="created_at")
-    sent_by = serializers.EmailField(source="created_by.email", allow_null=True)
-    expires_at = serializers.DateTimeField()
-    answered_at = serializers.DateTimeField(allow_null=True)
-    last_sent_at = serializers.DateTimeField(
-        allow_null=True, help_text=_("When the offer's e-mail last went to the customer.")
-    )
-    resend_after = serializers.SerializerMethodField(
-        help_text=_(
-            "When the e-mail may be sent again; null when it may now or the offer is closed."
-        )
-    )
-
-    def _now(self):
-        return self.context.get("now") or timezone.now()
-
-    def get_open(self, offer: DelegationOffer) -> bool:
-        return offer.is_open(self._now())
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_resend_after(self, offer: DelegationOffer):
-        now = self._now()
-        after = offer_resend_after(offer, now) if offer.is_open(now) else None
-        return serializers.DateTimeField().to_representation(after) if after else None
-
-
-class RelationshipSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    customer = CustomerRef(source="tenant")
-    offer = serializers.IntegerField(source="offer_id")
-    roles = serializers.ListField(child=serializers.ChoiceField(choices=DelegatedRole.choices))
-    auto_extend = serializers.BooleanField()
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField(help_text=_("The last day the roles are granted."))
-    state = serializers.ChoiceField(choices=DelegationRelationship.State.choices)
-    in_force = serializers.SerializerMethodField(
-        help_text=_("The roles are granted today (active, and not past the end date).")
-    )
-    accepted_at = serializers.DateTimeField(source="created_at")
-    ended_at = serializers.DateTimeField(allow_null=True)
-
-    def get_in_force(self, relationship: DelegationRelationship) -> bool:
-        return relationship.is_active_on(timezone.localdate())
 
 
 class ActivitySerializer(serializers.Serializer):

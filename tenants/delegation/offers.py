@@ -15,21 +15,20 @@ from django.utils.translation import gettext as _
 
 from portal.models import PartnerMembership
 from portal.services import audit_log
+from tenants import webhooks
 from tenants.access import TenantAccess, offer_may_answer, partner_customers
 from tenants.delegation.emails import offer_email_queue, update_emails_queue
 from tenants.delegation.relationships import relationship_replace
 from tenants.models import (
     MAX_DURATION_DAYS,
     OFFER_LIFETIME_DAYS,
+    RESEND_INTERVAL,
     DelegatedRole,
     DelegationOffer,
     DelegationRelationship,
     Tenant,
     roles_sorted,
 )
-
-# The customer's admins are not to be flooded: one e-mail per offer every few minutes.
-RESEND_INTERVAL = datetime.timedelta(minutes=10)
 
 
 class OfferError(Exception):
@@ -172,14 +171,6 @@ def pending_offer_problem(offer: DelegationOffer) -> str:
     }
 
 
-def offer_resend_after(offer: DelegationOffer, now=None) -> datetime.datetime | None:
-    """When the offer's e-mail may go again, or None when it may now."""
-    if offer.last_sent_at is None:
-        return None
-    next_send = offer.last_sent_at + RESEND_INTERVAL
-    return next_send if next_send > (now or timezone.now()) else None
-
-
 def offer_send(
     *, membership: PartnerMembership, tenant: Tenant, details: OfferDetails, now=None
 ) -> DelegationOffer:
@@ -243,6 +234,7 @@ def _offer_create(membership, tenant, details, now) -> DelegationOffer:
         },
     )
     offer_email_queue(offer)
+    webhooks.offer_event(offer, "sent", now)
     return offer
 
 
@@ -278,6 +270,7 @@ def offer_expire(offer: DelegationOffer, now) -> bool:
             partner=offer.partner,
             tenant=offer.tenant,
         )
+        webhooks.offer_event(offer, "expired", now)
     return True
 
 
@@ -306,6 +299,7 @@ def offer_withdraw(*, membership: PartnerMembership, offer: DelegationOffer, now
             partner=locked.partner,
             tenant=locked.tenant,
         )
+        webhooks.offer_event(locked, "withdrawn", now)
     offer.refresh_from_db()
 
 
@@ -316,7 +310,7 @@ def offer_resend(*, membership: PartnerMembership, offer: DelegationOffer, now=N
     offer_expire(offer, now)
     with transaction.atomic():
         locked = _pending_locked(offer)
-        resend_after = offer_resend_after(locked, now)
+        resend_after = locked.resend_wait_until(now)
         if resend_after is not None:
             raise OfferResendTooSoon(resend_after)
         locked.last_sent_at = now
@@ -357,6 +351,7 @@ def offer_answer(
             details={"relationship": relationship.pk} if relationship else {},
         )
         update_emails_queue(locked, "accepted" if accept else "declined", relationship=relationship)
+        webhooks.offer_event(locked, "accepted" if accept else "declined", now, relationship)
     offer.refresh_from_db()
     return relationship
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from portal.models import PartnerMembership
 from portal.services import audit_log
+from tenants import webhooks
 from tenants.access import TenantAccess, relationship_may_terminate
 from tenants.delegation.activity import activity_write
 from tenants.delegation.emails import update_emails_queue
@@ -55,6 +56,8 @@ def relationship_replace(offer: DelegationOffer, access: TenantAccess, now) -> N
         old, actor=access.user, action="delegation_relationship.replaced", target=old,
         details=details,
     )  # fmt: skip
+    # Its roles end: for the partner's systems, terminated by the customer (by a new offer).
+    webhooks.relationship_event(old, "terminated", by="customer", replaced_by_offer=offer.pk)
 
 
 def relationship_terminate(
@@ -80,5 +83,6 @@ def relationship_terminate(
             details={"by": side},
         )
         update_emails_queue(locked.offer, "terminated", relationship=locked, by=side)
+        webhooks.relationship_event(locked, "terminated", by=side, replaced_by_offer=None)
     relationship.refresh_from_db()
     return True

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from portal.ledger import due_threshold, ledger_claim
 from portal.services import audit_log
+from tenants import webhooks
 from tenants.delegation.emails import update_email_queue
 from tenants.delegation.offers import offer_expire
 from tenants.models import (
@@ -63,6 +64,9 @@ def relationships_extend(today: datetime.date) -> int:
                 tenant=locked.tenant,
                 details={"from": old.isoformat(), "to": locked.ends_on.isoformat()},
             )
+            webhooks.relationship_event(
+                locked, "extended", **{"from": old.isoformat(), "to": locked.ends_on.isoformat()}
+            )
             extended += 1
     return extended
 
@@ -83,6 +87,7 @@ def relationships_expire(today: datetime.date, now) -> int:
                     partner=relationship.partner,
                     tenant=relationship.tenant,
                 )
+                webhooks.relationship_event(relationship, "expired")
                 expired += 1
     return expired
 

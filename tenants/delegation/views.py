@@ -38,7 +38,6 @@ from tenants.delegation.offers import (
     offer_closed_message,
     offer_eligibility_problem,
     offer_resend,
-    offer_resend_after,
     offer_send,
     offer_withdraw,
     pending_offer,
@@ -98,7 +97,7 @@ def partner_delegation(request):
     now = timezone.now()
     for offer in offers.object_list:
         # The e-mail goes again at most every few minutes: until then the button says when.
-        resend_after = offer_resend_after(offer, now)
+        resend_after = offer.resend_wait_until(now)
         offer.resend_after = timezone.localtime(resend_after) if resend_after else None
     return render(
         request,

@@ -1,5 +1,7 @@
 """Delegated administration (design §4): offers, relationships, notices, the activity log."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -29,6 +31,8 @@ ROLE_DESCRIPTIONS = {
 }
 
 OFFER_LIFETIME_DAYS = 90  # an offer nobody answers expires (design §4)
+# The customer's admins are not to be flooded: one e-mail per offer every few minutes.
+RESEND_INTERVAL = datetime.timedelta(minutes=10)
 AUTO_EXTEND_DAYS = 180
 MAX_DURATION_DAYS = 730
 NOTICE_THRESHOLDS = (30, 7, 1, 0)  # days before a relationship's end date
@@ -143,6 +147,14 @@ class DelegationOffer(models.Model):
     def is_open(self, now=None) -> bool:
         """This row's side of `DelegationOffer.objects.open(now)`."""
         return self.state == self.State.PENDING and (now or timezone.now()) < self.expires_at
+
+    def resend_wait_until(self, now=None) -> datetime.datetime | None:
+        """When the offer's e-mail may go again (RESEND_INTERVAL after the last one), or None
+        when it may now."""
+        if self.last_sent_at is None:
+            return None
+        next_send = self.last_sent_at + RESEND_INTERVAL
+        return next_send if next_send > (now or timezone.now()) else None
 
     @property
     def closed_state(self) -> str:

@@ -2,6 +2,7 @@
 admin's activation), `subscriptions` (product keys applied to an existing customer), `users`
 (the customer's users and their licenses), `partners_of_record`."""
 
+from tenants.previews import PreviewRow, users_losing_licenses
 from tenants.services.partners_of_record import (
     PartnerLookupError,
     partner_lookup,
@@ -10,13 +11,11 @@ from tenants.services.partners_of_record import (
 from tenants.services.subscriptions import (
     FewerSeatsUnconfirmed,
     KeysApplyError,
-    PreviewRow,
     customer_target,
     keys_apply,
     keys_apply_from_keys,
     keys_apply_preview,
     licenses_beyond,
-    users_losing_licenses,
 )
 from tenants.services.tenants import (
     LEGAL_SUFFIXES,

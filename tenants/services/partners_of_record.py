@@ -9,11 +9,13 @@ address; a look-up that finds a partner is given back.
 from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.models import Partner, partner_id_validator
 from portal.services import attempt_settle
 from portal.throttle import Attempt, Counter, attempt_start
+from tenants import webhooks
 from tenants.access import Permission, TenantAccess
 from tenants.audit import act_record
 from tenants.emails import partner_of_record_email_queue
@@ -97,5 +99,6 @@ def partner_of_record_set(
             },
         )
         partner_of_record_email_queue(subscription=locked, old=old, new=partner, by=access.user)
+        webhooks.partner_of_record_changed(locked, old, partner, timezone.localdate())
     subscription.partner_of_record = partner
     return True

@@ -13,7 +13,6 @@ them; `keys_apply` refuses without that confirmation, or when the licenses chang
 """
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
@@ -31,58 +30,17 @@ from keys.services import (
     redemption_lines,
     redemption_lock,
 )
+from tenants import webhooks
 from tenants.access import Permission, TenantAccess
 from tenants.audit import act_record
 from tenants.emails import keys_applied_email_queue
 from tenants.lifecycle import subscription_state
 from tenants.models import License, RedemptionTarget, Subscription, SubscriptionKey, Tenant
+from tenants.previews import PreviewRow, Snapshot, users_losing_licenses
 from tenants.services.tenants import keys_by_product, keys_reserved, subscription_end
 
 Intent = RedemptionTarget.Intent
 State = Subscription.State
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A subscription's seats, end date and state at one moment (before or after)."""
-
-    seats: int
-    end_date: date
-    state: str
-
-    @property
-    def state_label(self) -> str:
-        return State(self.state).label
-
-
-@dataclass
-class PreviewRow:
-    """What the keys of one product do to the customer's subscription of that product."""
-
-    product: Product
-    key_count: int
-    key_seats: int
-    subscription: Subscription | None
-    before: Snapshot | None
-    after: Snapshot | None
-    problem: str = ""
-    notes: list[str] = field(default_factory=list)
-    # A renewal for fewer seats: the licenses it removes (tenant_user loaded), in order.
-    licenses_lost: list[License] = field(default_factory=list)
-
-    @property
-    def fewer_seats(self) -> bool:
-        """The seats go down (a renewal with keys for fewer seats than the subscription has)."""
-        return (
-            self.before is not None
-            and self.after is not None
-            and (self.after.seats < self.before.seats)
-        )
-
-    @property
-    def seats_missing(self) -> int:
-        """How many more seats the keys would need to keep the subscription's seats."""
-        return self.before.seats - self.after.seats if self.fewer_seats else 0
 
 
 class KeysApplyError(Exception):
@@ -222,11 +180,6 @@ def licenses_beyond(subscription: Subscription, seats: int) -> list[License]:
     )
 
 
-def users_losing_licenses(rows: Sequence[PreviewRow]) -> int:
-    """How many people lose at least one license (the number the partner confirms)."""
-    return len({lic.tenant_user_id for row in rows for lic in row.licenses_lost})
-
-
 def _fewer_seats_check(rows, *, confirmed: bool, licenses_removed: Collection[int]) -> None:
     """Lowering seats is applied only as the partner confirmed it: the same licenses go."""
     if not any(row.fewer_seats for row in rows):
@@ -302,6 +255,7 @@ def keys_apply(
         for row in rows:
             _apply_row(row, target, access, keys_of[row.product.pk], today, now)
         keys_applied_email_queue(tenant=tenant, intent=target.intent, rows=rows, user=access.user)
+        webhooks.keys_applied_to(tenant, target.intent, rows, today)
     return rows
 
 

@@ -27,6 +27,7 @@ from keys.services import (
 from portal.identity import email_normalize
 from portal.models import Partner, PartnerMembership, User
 from portal.services import audit_log, email_link_attempt_start
+from tenants import webhooks
 from tenants.access import TenantAccess
 from tenants.audit import act_record
 from tenants.emails import activation_email_queue, tenant_created_email_queue
@@ -205,9 +206,10 @@ def tenant_create(*, redemption: Redemption, user: User, details: TenantDetails)
                 if problem:
                     raise TenantCreateError(problem, field=field) from None
             raise
-        # In the same transaction: the e-mails exist exactly when the tenant does.
+        # In the same transaction: the e-mails and the webhooks exist exactly when the tenant does.
         activation_email_queue(account=admin)
         tenant_created_email_queue(tenant=tenant, user=user)
+        webhooks.customer_created(tenant, timezone.localdate())
     return tenant
 
 

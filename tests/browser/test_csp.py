@@ -130,3 +130,18 @@ def test_the_api_docs_page_runs_offline(watched, live_server):
     expect(page.locator(".opblock-body").first).to_be_visible()
     assert problems == []
     assert elsewhere == []
+
+
+def test_the_api_docs_page_shows_every_webhook(watched, live_server):
+    """The webhooks' catalogue is in the schema as OpenAPI 3.1 webhooks: Swagger UI lists each
+    event and opens its payload's schema."""
+    from portal.webhooks.events import EVENT_TYPES
+
+    page, problems = watched
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    for event in EVENT_TYPES:
+        expect(page.get_by_text(event, exact=True).first).to_be_attached()
+    page.get_by_text("subscription.renewal_notice_due", exact=True).first.click()
+    expect(page.locator(".opblock-body").first).to_contain_text("days_before")
+    assert problems == []
