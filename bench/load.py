@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.parse
@@ -690,11 +691,12 @@ def table(results: list[tuple[Target, dict]]) -> str:
         )
     lines.append("")
     wrk_cpu = max(result["wrk_cpu"] for _target, result in results)
-    lines.append(
+    note = (
         f"The ratio is to the mean of the two `/healthz` runs ({floor:,.0f} req/s). "
         f"Every request of every run answered 200. wrk itself used at most {wrk_cpu:.0%} of "
         "one core."
     )
+    lines.append(textwrap.fill(note, width=100, break_on_hyphens=False))
     return "\n".join(lines)
 
 
@@ -743,7 +745,8 @@ def main() -> None:
             print(f"gunicorn on {base}; {SECONDS} s a page, {CONNECTIONS} connections")
             results = measure(base, targets(built, partner, customer))
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        report = f"### Run of {stamp}\n\n{machine(load_before)}\n\n{table(results)}"
+        about = textwrap.fill(machine(load_before), width=100, break_on_hyphens=False)
+        report = f"### Run of {stamp}\n\n{about}\n\n{table(results)}"
         print()
         print(report)
         if RECORD:
