@@ -666,7 +666,8 @@ def machine(load_before: tuple) -> str:
         f"{WORKERS} sync workers, DEBUG off; wrk {tool[1] if len(tool) > 1 else '?'} with "
         f"{THREADS} threads and {CONNECTIONS} connections, {SECONDS} s a page after "
         f"{WARMUP_SECONDS} s of warm-up. Load average (1, 5, 15 min) before the run "
-        f"{_load(load_before)}, at its end {_load(load_after)} (the run's own load included)."
+        f"{_load(load_before)}, at its end {_load(load_after)} (the run's own processes count "
+        f"in that one: {WORKERS} busy workers, PostgreSQL, wrk)."
     )
 
 
@@ -696,6 +697,12 @@ def table(results: list[tuple[Target, dict]]) -> str:
         f"Every request of every run answered 200. wrk itself used at most {wrk_cpu:.0%} of "
         "one core."
     )
+    drift = max(floors) / min(floors) - 1
+    if drift > 0.15:
+        note += (
+            f" The two `/healthz` runs differ by {drift:.0%}: something else used the machine "
+            "meanwhile, so compare these ratios with care."
+        )
     lines.append(textwrap.fill(note, width=100, break_on_hyphens=False))
     return "\n".join(lines)
 
