@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks clean
+.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-api: venv
 
 bench-webhooks: venv
 	$(BIN)/python bench/webhooks.py
+
+# Needs wrk (Debian: apt-get install -y wrk); README "Load (issue 20)" in bench/README.md.
+bench-load: venv
+	@command -v wrk >/dev/null || { echo "bench-load needs wrk: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
