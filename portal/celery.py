@@ -22,11 +22,11 @@ def task_send(name: str, *args) -> None:
         app.send_task(name, args=args)
         return
     # Eager mode (the tests): send_task would ignore it and go to a broker. This process is its
-    # own worker, so it loads the apps' tasks as a worker does and runs the task here. Nothing
-    # is published, so the request id goes in the headers here rather than in _publishing.
+    # own worker, so it loads the apps' tasks as a worker does and runs the task here (within
+    # the request, whose id the task's lines keep: see _task_starts).
     if name not in app.tasks:
         app.autodiscover_tasks(force=True)
-    app.tasks[name].apply_async(args, headers=_request_headers())
+    app.tasks[name].delay(*args)
 
 
 def _request_headers() -> dict[str, str]:
@@ -42,21 +42,18 @@ def _publishing(headers=None, **kwargs):
         headers.update(_request_headers())
 
 
-def _header(request, name: str) -> str | None:
-    # A worker puts a message's own headers on the task's request; eager mode keeps them apart.
-    return getattr(request, name, None) or (getattr(request, "headers", None) or {}).get(name)
-
-
 _tokens: dict[str, tuple] = {}
 
 
 @signals.task_prerun.connect
 def _task_starts(task_id=None, task=None, **kwargs):
-    """The task's log lines name it and the request that queued it."""
-    _tokens[task_id] = (
-        current_request_id.set(_header(task.request, TASK_HEADER)),
-        current_task.set((task.name, task_id)),
-    )
+    """The task's log lines name it and the request that queued it: from the message's headers
+    in a worker (which puts them on the task's request), or, for a task run eagerly inside the
+    request, the request's own id, already in place."""
+    request_id = getattr(task.request, TASK_HEADER, None)
+    if request_id is None and task.request.is_eager:
+        request_id = current_request_id.get()
+    _tokens[task_id] = (current_request_id.set(request_id), current_task.set((task.name, task_id)))
 
 
 @signals.task_postrun.connect

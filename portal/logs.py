@@ -68,13 +68,23 @@ class PortalJsonFormatter(JsonFormatter):
     def add_fields(self, log_data, record, message_dict) -> None:
         super().add_fields(log_data, record, message_dict)
         log_data.pop("request", None)
+        log_data.pop("request_tag", None)
         for name in ("request_id", "task", "task_id"):
             if log_data.get(name) is None:
                 log_data.pop(name, None)
 
 
+class PortalPlainFormatter(logging.Formatter):
+    """`time level logger [request id]: message`, the brackets only when there is an id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.request_tag = f" [{request_id}]" if request_id else ""
+        return super().format(record)
+
+
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s %(task)s %(task_id)s"
-PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
 
 
 def log_format(debug: bool) -> str:
@@ -99,7 +109,7 @@ def logging_config(*, fmt: str, level: str, debug: bool) -> dict:
             # ISO 8601 in UTC: "2026-01-31T09:15:02.123456+00:00".
             "timestamp": "time",
         },
-        "plain": {"format": PLAIN_FORMAT},
+        "plain": {"()": "portal.logs.PortalPlainFormatter", "fmt": PLAIN_FORMAT},
     }
     return {
         "version": 1,

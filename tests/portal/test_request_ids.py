@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from portal.logs import PortalJsonFormatter, RequestContextFilter, logging_config
+from portal.logs import (
+    PortalJsonFormatter,
+    PortalPlainFormatter,
+    RequestContextFilter,
+    logging_config,
+)
 from tests.helpers import real_worker_running, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,3 +190,16 @@ def test_it_stops_on_an_unknown_log_format():
     result = _log_format(DEBUG="1", LOG_FORMAT="xml")
     assert result.returncode != 0
     assert "LOG_FORMAT must be json or plain" in result.stderr
+
+
+def test_a_plain_line_names_the_request_only_when_there_is_one():
+    config = logging_config(fmt="plain", level="INFO", debug=True)["formatters"]["plain"]
+    formatter = PortalPlainFormatter(config["fmt"])
+
+    def line(request_id):
+        record = logging.LogRecord("portal.x", logging.INFO, __file__, 1, "hello", (), None)
+        record.request_id = request_id
+        return formatter.format(record).split(" ", 2)[2]
+
+    assert line("req-9") == "INFO portal.x [req-9]: hello"
+    assert line(None) == "INFO portal.x: hello"
