@@ -24,8 +24,18 @@ ENROLLING = VERIFYING | {
     "otp_webauthn:credential-registration-begin",
     "otp_webauthn:credential-registration-complete",
 }
-# Open to everyone, whatever the session (signing out, the language switch, the health check).
-ALWAYS = {"logout", "login", "set_language", "healthz", "password_reset", "password_reset_done"}
+# Open to everyone, whatever the session (signing out, the language switch, the health checks,
+# Prometheus's scrape).
+ALWAYS = {
+    "logout",
+    "login",
+    "set_language",
+    "healthz",
+    "readyz",
+    "metrics",
+    "password_reset",
+    "password_reset_done",
+}
 
 
 def _with_next(url_name: str, request) -> str:

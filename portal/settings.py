@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from portal.env import env_bool, env_fernet_keys, env_int, env_list, env_str, env_url
+from portal.logs import log_format, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -28,6 +29,10 @@ if DEBUG:
 else:
     SECRET_KEY = env_str("SECRET_KEY", required=True)
     KEY_PEPPER = env_str("KEY_PEPPER", required=True)
+# Earlier signing keys, comma separated: sessions, activation and password-reset links signed
+# with one of them still work while SECRET_KEY is rotated (docs/production.md). KEY_PEPPER has
+# no fallback: it is no signing key but part of every stored key's digest.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -70,6 +75,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later log line of the request carries its id, and the timing covers them all.
+    "portal.logs.RequestIdMiddleware",
+    "portal.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -126,7 +134,11 @@ DATABASE_URL = env_url(
     f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
     schemes={"sqlite", "postgres", "postgresql", "pgsql"},
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Seconds a web or worker process keeps its database connection between requests (0: a new
+# connection for each request). Through PgBouncer the connection is to PgBouncer: keeping it is
+# cheap and harmless.
+CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60, minimum=0)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded mode runs web, worker and beat on one file: wait for the lock instead of
     # failing, and take the write lock at BEGIN so two writers never deadlock.
@@ -134,6 +146,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction mode a cursor may not outlive its transaction, which
+    # QuerySet.iterator()'s server-side cursors do: turn them off there (docs/production.md).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "DISABLE_SERVER_SIDE_CURSORS", False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: Celery broker and the shared cache (guessing limits must agree across web processes).
@@ -345,7 +362,8 @@ EMAIL_LINK_WINDOW_MINUTES = env_int("EMAIL_LINK_WINDOW_MINUTES", 60, minimum=1)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe the health check over plain HTTP on the private network; a redirect
 # to HTTPS would read as "down". It shows nothing but up/down.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The same for the readiness check and for Prometheus, which scrapes each web node directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
@@ -425,11 +443,19 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# Prometheus metrics at /metrics (portal.metrics), for a scraper sending
+# `Authorization: Bearer <METRICS_TOKEN>`. Unset: /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN", None)
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "The environment variable METRICS_TOKEN must be at least 32 characters long "
+        "(for example from `openssl rand -hex 32`)."
+    )
+
+# JSON lines in production, readable ones in DEBUG (LOG_FORMAT=json|plain overrides), each with
+# the request id (portal.logs).
+try:
+    LOG_FORMAT = log_format(DEBUG)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"), debug=DEBUG)

@@ -14,6 +14,8 @@ handler500 = "portal.views.server_error"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
     # Before Django's own: the reset e-mail goes to the outbox, under a limit.
     path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),

@@ -1,3 +1,4 @@
+import hmac
 import logging
 import secrets
 
@@ -6,7 +7,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
-from django.http import JsonResponse
+from django.db.migrations.executor import MigrationExecutor
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -14,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language as django_set_language
 
+from portal import metrics
 from portal.access import home_url_for
 from portal.api.errors import is_api_request, plain_problem
 from portal.celery import app as celery_app
@@ -146,6 +149,50 @@ def healthz(request):
         },
         status=200 if healthy else 503,
     )
+
+
+def _migrations_state() -> str:
+    """ "applied" when this code's migrations are all in the database, "pending" when some are
+    not (the new code started before `migrate`), "unknown" when the database cannot say.
+    Migrations the database has and this code does not know (new migrations, old code still
+    serving during an upgrade) leave the old code ready."""
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError:
+        logger.exception("readiness check: migrations unreadable")
+        return "unknown"
+    return "pending" if plan else "applied"
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Whether this node may take traffic: /healthz's three, and the schema its code expects.
+    The answer names the part that failed and nothing else; the log has the details."""
+    checks = {"database": _database_ok(), "broker": _broker_ok(), "cache": _cache_ok()}
+    answer = {name: "up" if ok else "down" for name, ok in checks.items()}
+    answer["migrations"] = _migrations_state() if checks["database"] else "unknown"
+    ready = all(checks.values()) and answer["migrations"] == "applied"
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", **answer}, status=200 if ready else 503
+    )
+
+
+@never_cache
+@require_GET
+def metrics_view(request):
+    """Prometheus's scrape, for `Authorization: Bearer <METRICS_TOKEN>` only; 404 when no token
+    is set (the endpoint is off)."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404
+    scheme, _space, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        response = HttpResponse(status=401, content_type="text/plain; charset=utf-8")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
 
 
 def server_error(request):

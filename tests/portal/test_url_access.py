@@ -107,6 +107,9 @@ def customer_admins(status=200, other=200):
 EXPECTED = {
     "home": ("GET", signed_in(302)),
     "healthz": ("GET", everyone(200)),
+    "readyz": ("GET", everyone(200)),
+    # Off without METRICS_TOKEN (tests/portal/test_metrics.py tries it with one).
+    "metrics": ("GET", everyone(404)),
     "login": ("GET", {**everyone(302), "anonymous": 200}),
     "logout": ("POST", everyone(302)),
     "password_change": ("GET", signed_in(200)),
@@ -253,6 +256,8 @@ API_OPEN = {"api:schema", "api:docs"}
 # What a session that passed the password but not the second factor gets, where it is not VERIFY.
 UNVERIFIED = {
     "healthz": 200,
+    "readyz": 200,
+    "metrics": 404,
     "login": 302,  # signed in already: sent on (and from there to the second step)
     "logout": 302,
     "set_language": 302,

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The shape of a multi-machine deployment on one machine (docs/production.md, "A cluster on one
+# machine"): N web nodes (gunicorn, each on its own port of 127.0.0.1 only), M Celery workers and
+# exactly one beat, all against one PostgreSQL and one Redis, with DEBUG off.
+#
+#   DATABASE_URL=postgres://… REDIS_URL=redis://… scripts/cluster.sh start
+#   scripts/cluster.sh status
+#   scripts/cluster.sh stop
+#
+# Settings (environment):
+#   DATABASE_URL, REDIS_URL   required: a PostgreSQL database and a Redis database
+#   CLUSTER_DIR               pid files, logs, secrets and metrics (default var/cluster)
+#   CLUSTER_WEB               web nodes (default 2), on ports CLUSTER_PORT, CLUSTER_PORT+1, …
+#   CLUSTER_PORT              first web port (default 8101)
+#   CLUSTER_WEB_WORKERS       gunicorn workers per web node (default 2)
+#   CLUSTER_WORKERS           Celery workers (default 2), CLUSTER_WORKER_CONCURRENCY processes each
+#                             (default 1)
+#   CLUSTER_BEAT              beats (default 1; the fault drills start two on purpose)
+#   CLUSTER_START_TIMEOUT     seconds to wait for every node's /readyz (default 60)
+#   CLUSTER_STOP_TIMEOUT      seconds `stop` lets them finish before killing them (default 30)
+#   Any portal setting (README "Configuration") passes through. SECRET_KEY, KEY_PEPPER,
+#   MFA_SECRET_KEYS and METRICS_TOKEN, when not set, are made once and kept in
+#   CLUSTER_DIR/secrets.env: the same pepper must read the same database on every start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN="$ROOT/.venv/bin"
+
+DIR=$(mkdir -p "${CLUSTER_DIR:-var/cluster}" && cd "${CLUSTER_DIR:-var/cluster}" && pwd)
+WEB=${CLUSTER_WEB:-2}
+PORT=${CLUSTER_PORT:-8101}
+WORKERS=${CLUSTER_WORKERS:-2}
+BEATS=${CLUSTER_BEAT:-1}
+START_TIMEOUT=${CLUSTER_START_TIMEOUT:-60}
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'cluster: %s\n' "$*" >&2; exit 1; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Every process the cluster runs has a pid file here; `stop` ends exactly those.
+pid_files() { find "$DIR/pids" -name '*.pid' 2>/dev/null | sort -V; }
+
+http_status() {  # the status code of a GET, or 000 when nothing answers
+  "$BIN/python" - "$1" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=3).status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+except Exception:
+    print("000")
+PY
+}
+
+secrets() {
+  local file="$DIR/secrets.env"
+  if [ ! -f "$file" ]; then
+    umask 077
+    "$BIN/python" - >"$file" <<'PY'
+import base64, secrets
+print(f"SECRET_KEY={secrets.token_urlsafe(50)}")
+print(f"KEY_PEPPER={secrets.token_hex(32)}")
+print(f"MFA_SECRET_KEYS={base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}")
+print(f"METRICS_TOKEN={secrets.token_hex(32)}")
+PY
+  fi
+  # What the environment sets wins over the file.
+  local line name
+  while read -r line; do
+    name=${line%%=*}
+    [ -n "${!name:-}" ] || export "$line"
+  done <"$file"
+}
+
+environment() {
+  [ -n "${DATABASE_URL:-}" ] || die "DATABASE_URL is required (a PostgreSQL database)."
+  case "$DATABASE_URL" in
+    postgres://* | postgresql://* | pgsql://*) ;;
+    *) die "DATABASE_URL must be a PostgreSQL database: several processes share it." ;;
+  esac
+  [ -n "${REDIS_URL:-}" ] || die "REDIS_URL is required (the broker and the shared cache)."
+  secrets
+  export DEBUG=0
+  export ALLOWED_HOSTS="${ALLOWED_HOSTS:-127.0.0.1,localhost}"
+  export PORTAL_BASE_URL="${PORTAL_BASE_URL:-http://127.0.0.1:$PORT}"
+  export VAR_DIR="${VAR_DIR:-$DIR/var}"
+  # Plain HTTP on the loopback interface: no TLS proxy in front unless you put one there (then
+  # set these back on, with TRUST_X_FORWARDED_PROTO=1).
+  export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}"
+  export SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}"
+  export CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
+  export SECURE_HSTS_SECONDS="${SECURE_HSTS_SECONDS:-0}"
+  export LOG_FORMAT="${LOG_FORMAT:-json}"
+}
+
+spawn() {  # spawn NAME COMMAND…: in its own session (stop ends its whole group), logged
+  local name=$1
+  shift
+  setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/pids/$name.pid"
+}
+
+start() {
+  environment
+  local running="" file
+  while read -r file; do
+    if pid_alive "$file"; then running="$running $(basename "$file" .pid)"; fi
+  done < <(pid_files)
+  [ -z "$running" ] || die "already running:$running; stop it first."
+  rm -rf "$DIR/pids"
+  mkdir -p "$DIR/pids" "$DIR/logs" "$DIR/metrics"
+
+  say "Migrating the database and collecting static files…"
+  "$BIN/python" manage.py migrate --noinput >>"$DIR/logs/migrate.log" 2>&1 \
+    || die "migrate failed: see $DIR/logs/migrate.log"
+  "$BIN/python" manage.py collectstatic --noinput >>"$DIR/logs/migrate.log" 2>&1 \
+    || die "collectstatic failed: see $DIR/logs/migrate.log"
+
+  local i port
+  for i in $(seq 1 "$WEB"); do
+    port=$((PORT + i - 1))
+    rm -rf "$DIR/metrics/web-$i"
+    GUNICORN_BIND="127.0.0.1:$port" GUNICORN_WORKERS="${CLUSTER_WEB_WORKERS:-2}" \
+      GUNICORN_PROC_NAME="portal-web-$i" PROMETHEUS_MULTIPROC_DIR="$DIR/metrics/web-$i" \
+      spawn "web-$i" "$BIN/gunicorn" --config "$ROOT/deploy/gunicorn.conf.py"
+  done
+  for i in $(seq 1 "$WORKERS"); do
+    spawn "worker-$i" "$BIN/celery" --app portal worker --hostname "worker$i@%h" \
+      --concurrency "${CLUSTER_WORKER_CONCURRENCY:-1}" --loglevel INFO --without-mingle \
+      --without-gossip
+  done
+  for i in $(seq 1 "$BEATS"); do
+    spawn "beat-$i" "$BIN/celery" --app portal beat --loglevel INFO --pidfile=
+  done
+
+  say "Waiting for every web node's /readyz…"
+  local deadline=$((SECONDS + START_TIMEOUT)) pending
+  while :; do
+    pending=""
+    for i in $(seq 1 "$WEB"); do
+      port=$((PORT + i - 1))
+      [ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] || pending="$pending $port"
+    done
+    [ -z "$pending" ] && break
+    if ((SECONDS >= deadline)); then
+      status || true
+      die "not ready after ${START_TIMEOUT}s on port(s)$pending: see $DIR/logs/"
+    fi
+    sleep 0.5
+  done
+  status
+}
+
+status() {
+  local file name pid state all_up=0 port
+  local -a files
+  mapfile -t files < <(pid_files)
+  [ "${#files[@]}" -gt 0 ] || { say "not running (no pid files in $DIR/pids)"; return 3; }
+  for file in "${files[@]}"; do
+    name=$(basename "$file" .pid)
+    pid=$(cat "$file")
+    if kill -0 "$pid" 2>/dev/null; then state="running (pid $pid)"; else state="STOPPED"; all_up=3; fi
+    case "$name" in
+      web-*)
+        port=$((PORT + ${name#web-} - 1))
+        state="$state  http://127.0.0.1:$port/  readyz: $(http_status "http://127.0.0.1:$port/readyz")"
+        ;;
+    esac
+    printf '  %-10s %s\n' "$name" "$state"
+  done
+  say "  logs: $DIR/logs/   metrics token: METRICS_TOKEN in $DIR/secrets.env"
+  return $all_up
+}
+
+stop() {
+  local file pid
+  local -a files
+  mapfile -t files < <(pid_files)
+  for file in "${files[@]}"; do
+    # The whole session the process leads: gunicorn's workers, Celery's pool processes.
+    kill -TERM -- "-$(cat "$file")" 2>/dev/null || true
+  done
+  # Web: requests in flight finish (graceful timeout); workers: the tasks they run (warm
+  # shutdown). A task killed after that is given back by the broker and runs again.
+  local deadline=$((SECONDS + ${CLUSTER_STOP_TIMEOUT:-30}))
+  for file in "${files[@]}"; do
+    pid=$(cat "$file")
+    while kill -0 -- "-$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    if kill -0 -- "-$pid" 2>/dev/null; then
+      say "  $(basename "$file" .pid) did not stop in time: killed"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$file"
+  done
+  say "stopped"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  restart) stop && start ;;
+  *) die "usage: scripts/cluster.sh start|stop|status|restart" ;;
+esac
