@@ -139,7 +139,7 @@ def test_the_api_docs_page_shows_every_webhook(watched, live_server):
 
     page, problems = watched
     page.goto(f"{live_server.url}/api/docs/")
-    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
     for event in EVENT_TYPES:
         expect(page.get_by_text(event, exact=True).first).to_be_attached()
     page.get_by_text("subscription.renewal_notice_due", exact=True).first.click()
