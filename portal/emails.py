@@ -132,6 +132,9 @@ class Fields(dict):
     def __missing__(self, key):
         raise FieldMissing(key)
 
+    def __bool__(self) -> bool:
+        return True  # an object, as the model instance it stands for ("{% if tenant %}")
+
 
 def _pieces(rendered: str) -> list[str]:
     """The text split at its placeholders: literal, name, literal, … literal."""

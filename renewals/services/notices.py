@@ -162,8 +162,9 @@ class NoticeBatch:
         claimed = ledger_claim(RenewalNotice, rows, key=_LEDGER_KEY)
         ledger_ids = []
         for row, subscription, recipient in notices:
-            ledger_id = claimed.get(tuple(row[name] for name in _LEDGER_KEY))
-            if ledger_id is not None:  # None: another run (or sweep) has it
+            # Popped: a row claimed stands for one e-mail. None: another run (or sweep) has it.
+            ledger_id = claimed.pop(tuple(row[name] for name in _LEDGER_KEY), None)
+            if ledger_id is not None:
                 notice_email_add(
                     self.emails,
                     subscription,
@@ -180,7 +181,7 @@ class NoticeBatch:
             {pk: email.pk for pk, email in zip(ledger_ids, emails, strict=True)},
         )
         for row, emit in events:
-            if tuple(row[name] for name in _LEDGER_KEY) in claimed:
+            if claimed.pop(tuple(row[name] for name in _LEDGER_KEY), None) is not None:
                 emit()
         return len(emails)
 
@@ -202,7 +203,11 @@ def renewal_notices_send(*, today: date | None = None, batch_size: int = BATCH_S
     seen: set[int] = set()
     while True:
         with transaction.atomic():
-            batch = due_batch(Subscription.objects.filter(renewal_notice_on__lte=today), batch_size)
+            batch = due_batch(
+                Subscription.objects.filter(renewal_notice_on__lte=today),
+                batch_size,
+                order=("renewal_notice_on",),  # the index subscription_notice_due's
+            )
             if not batch:
                 return sent
             first_time(batch, seen)
