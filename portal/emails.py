@@ -195,7 +195,11 @@ class EmailBatch:
     def queue(self) -> list[Email]:
         """Write the e-mails added since the last call with one INSERT, in the caller's
         transaction (sent after it commits, as `email_queue`'s); they are returned with their
-        ids, in the order they were added."""
+        ids, in the order they were added.
+
+        Unlike `email_queue` (Email.save), this skips post_office's full_clean, as its own
+        send_many does: the addresses are the accounts', validated where they were entered,
+        and PostgreSQL checks the lengths. (It would cost 36 µs an e-mail, a tenth of one.)"""
         emails, self._emails = self._emails, []
         if emails:
             Email.objects.bulk_create(emails)
