@@ -23,7 +23,7 @@ from post_office.models import PRIORITY, STATUS, Email
 from post_office.settings import get_message_id_fqdn
 
 from portal.elision import french_elision, french_elision_html
-from portal.outbox import outbox_kick
+from portal.outbox import DELIVER_LIMIT, outbox_kick
 
 # The sender's display name when DEFAULT_FROM_EMAIL has none or this one: it is then written in
 # the recipient's language ("Portail des clés partenaires"). A different name configured by ops is
@@ -203,5 +203,9 @@ class EmailBatch:
         emails, self._emails = self._emails, []
         if emails:
             Email.objects.bulk_create(emails)
-            transaction.on_commit(outbox_kick, robust=True)
+            # As many deliveries as these e-mails need (a run sends DELIVER_LIMIT at most), as
+            # `email_queue`'s one kick an e-mail would: the periodic pickup is for what the
+            # broker lost, not the normal path.
+            for _ in range(0, len(emails), DELIVER_LIMIT):
+                transaction.on_commit(outbox_kick, robust=True)
         return emails

@@ -236,3 +236,36 @@ def test_a_template_reading_a_field_the_batch_does_not_give_fails_loudly(db):
             context=lambda: {"tenant": Fields(name=slot("tenant_name")), "product": Fields()},
             fill={"tenant_name": "Contoso"},
         )
+
+
+def test_a_batch_asks_for_as_many_deliveries_as_its_e_mails_need(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    import portal.emails
+
+    kicks = []
+    monkeypatch.setattr(portal.emails, "outbox_kick", lambda: kicks.append(1))
+    emails = EmailBatch("renewal_notice")
+    for index in range(250):
+        emails.add(
+            to=f"admin{index}@example.com",
+            language="en",
+            shape=1,
+            context=lambda: {
+                "tenant": Fields(name=slot("tenant_name"), domain="x.example"),
+                "product": Fields(name="Office"),
+                "end_date": TODAY,
+                "days_left": 0,
+                "expired_on": TODAY,
+                "disabled_on": TODAY,
+                "deleted_on": TODAY,
+                "for_partner": True,
+                "partner_of_record": None,
+                "path": "/",
+            },
+            fill={"tenant_name": f"Tenant {index}"},
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(emails.queue()) == 250
+    assert len(kicks) == 3  # 100 a delivery run
+    assert Email.objects.filter(subject__startswith="Office for Tenant 249").exists()
