@@ -75,7 +75,7 @@ def notice_email_add(
     event: str,
     days_before: int,
     today: date,
-):
+) -> None:
     """One renewal-notice or lifecycle e-mail (`emails.template`) to `recipient`. Its words
     depend on the end date, the side and whether there is a partner of record (the shape);
     the names and the link are filled in per e-mail."""
@@ -110,7 +110,7 @@ def notice_email_add(
         }
 
     shape = (event, days_before, end, today, recipient.for_partner, partner_of_record is not None)
-    return emails.add(
+    emails.add(
         to=recipient.email, language=recipient.language, shape=shape, context=context, fill=fill
     )
 
