@@ -14,26 +14,34 @@ from typing import Any
 from django.db import connection, models
 
 
-def ledger_claim(model: type[models.Model], rows: list[dict[str, Any]], *, key: str) -> dict:
-    """Insert the rows nobody inserted yet; {row[key]: id} of those this call inserted.
+def ledger_claim(
+    model: type[models.Model], rows: list[dict[str, Any]], *, key: str | tuple[str, ...]
+) -> dict:
+    """Insert the rows nobody inserted yet, with one statement; {row[key]: id} of those this
+    call inserted (with a tuple of fields as `key`, {(row[k1], row[k2], …): id}).
 
-    `rows` map field names to values, every row with the same fields.
+    `rows` map field names to values, every row with the same fields. A sweep claims a whole
+    batch at once; its rows are inserted in the order given, so that two sweeps claiming the
+    same rows in the same order wait for each other rather than deadlock.
     """
     if not rows:
         return {}
     fields = list(rows[0])
+    keys = key if isinstance(key, tuple) else (key,)
     meta = model._meta
     quote = connection.ops.quote_name
     columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    returning = ", ".join(quote(meta.get_field(name).column) for name in keys)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 — names are ours
             f"VALUES {', '.join([row_sql] * len(rows))} "
-            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}, "
-            f"{quote(meta.get_field(key).column)}",
+            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}, {returning}",
             [row[name] for row in rows for name in fields],
         )
+        if isinstance(key, tuple):
+            return {tuple(claimed): pk for pk, *claimed in cursor.fetchall()}
         return {claimed: pk for pk, claimed in cursor.fetchall()}
 
 

@@ -53,7 +53,11 @@ def outbox_due(now: datetime):
     ).order_by(F("priority").desc(nulls_last=True), "pk")
 
 
-def outbox_deliver(*, now: datetime | None = None, limit: int = 100) -> int:
+# E-mails one delivery run sends at most (a kicked task's, the periodic pickup's).
+DELIVER_LIMIT = 100
+
+
+def outbox_deliver(*, now: datetime | None = None, limit: int = DELIVER_LIMIT) -> int:
     """Send up to `limit` due e-mails; return how many were sent.
 
     A failed try ends the run: when the mail server is down, every other row would wait for the

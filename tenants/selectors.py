@@ -11,6 +11,7 @@ A partner's customer list (`partner_customer_list`) and one customer as the part
 (`partner_customer_of`): for the partner's pages and the API alike.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -84,55 +85,118 @@ def user_licenses_prefetch(tenant_user: TenantUser) -> TenantUser:
 
 def tenant_admins(tenant: Tenant) -> QuerySet[TenantUser]:
     """The tenant's admins, with their portal accounts, by name."""
-    return TenantUser.objects.filter(tenant_id=tenant.pk, is_admin=True).select_related("user")
+    return admins_of_tenants([tenant.pk])
+
+
+def admins_of_tenants(tenant_ids: Iterable[int]) -> QuerySet[TenantUser]:
+    """These tenants' admins, with their portal accounts, by name."""
+    return TenantUser.objects.filter(tenant_id__in=tenant_ids, is_admin=True).select_related("user")
+
+
+class RecipientBook:
+    """Who receives the e-mail of these tenants and partners: one query for all the tenants'
+    admins, one for all the partners' admins, however many there are (a sweep's batch asks it
+    for each of its rows). `recipients`, `both_sides` and the functions below ask it for one."""
+
+    def __init__(
+        self,
+        *,
+        tenants: Iterable[Tenant | None] = (),
+        partners: Iterable[Partner | None] = (),
+    ):
+        self._tenants = _tenant_admins({t.pk: t for t in tenants if t is not None})
+        self._partners = _partner_admins({p.pk: p for p in partners if p is not None})
+
+    def tenant_admins(self, tenant: Tenant) -> list[Recipient]:
+        return self._tenants[tenant.pk]
+
+    def partner_admins(self, partner: Partner) -> list[Recipient]:
+        return self._partners[partner.pk]
+
+    def recipients(
+        self, *, tenant: Tenant | None = None, partner: Partner | None = None
+    ) -> list[Recipient]:
+        """The tenant's admins, then the partner's admins, each address once (the first wins)."""
+        found: dict[str, Recipient] = {}
+        for recipient in [
+            *(self.tenant_admins(tenant) if tenant is not None else []),
+            *(self.partner_admins(partner) if partner is not None else []),
+        ]:
+            found.setdefault(recipient.email, recipient)
+        return list(found.values())
+
+    def both_sides(self, *, tenant: Tenant, partner: Partner) -> list[Recipient]:
+        """A delegated-admin offer's or relationship's two sides: the partner's admins, then the
+        tenant's admins (each side's e-mail says different things, so nobody is merged)."""
+        return [*self.partner_admins(partner), *self.tenant_admins(tenant)]
+
+
+def _tenant_admins(tenants: dict[int, Tenant]) -> dict[int, list[Recipient]]:
+    """Each tenant's admins, by name, each in the language of their account (the tenant's
+    preferred language for an admin without one yet)."""
+    found: dict[int, list[Recipient]] = {pk: [] for pk in tenants}
+    if not tenants:
+        return found
+    for admin in admins_of_tenants(tenants):
+        tenant = tenants[admin.tenant_id]
+        found[tenant.pk].append(
+            Recipient(
+                email=admin.email,
+                language=admin.user.language if admin.user else tenant.preferred_language,
+                user=admin.user,
+                for_partner=False,
+            )
+        )
+    return found
+
+
+def _partner_admins(partners: dict[int, Partner]) -> dict[int, list[Recipient]]:
+    """Each partner's active admins, in their languages; its contact address, in English, when
+    it has none."""
+    found: dict[int, list[Recipient]] = {pk: [] for pk in partners}
+    if partners:
+        memberships = (
+            PartnerMembership.objects.filter(
+                partner_id__in=partners, role=PartnerMembership.Role.ADMIN, user__is_active=True
+            )
+            .select_related("user")
+            .order_by("pk")
+        )
+        for m in memberships:
+            found[m.partner_id].append(
+                Recipient(
+                    email=m.user.email, language=m.user.language, user=m.user, for_partner=True
+                )
+            )
+    return {
+        pk: found[pk]
+        or [
+            Recipient(email=p.contact_email, language=CONTACT_LANGUAGE, user=None, for_partner=True)
+        ]
+        for pk, p in partners.items()
+    }
 
 
 def tenant_admin_recipients(tenant: Tenant) -> list[Recipient]:
-    return [
-        Recipient(
-            email=admin.email,
-            language=admin.user.language if admin.user else tenant.preferred_language,
-            user=admin.user,
-            for_partner=False,
-        )
-        for admin in tenant_admins(tenant)
-    ]
+    return RecipientBook(tenants=[tenant]).tenant_admins(tenant)
 
 
 def partner_admin_recipients(partner: Partner) -> list[Recipient]:
-    admins = (
-        PartnerMembership.objects.filter(
-            partner_id=partner.pk, role=PartnerMembership.Role.ADMIN, user__is_active=True
-        )
-        .select_related("user")
-        .order_by("pk")
-    )
-    recipients = [
-        Recipient(email=m.user.email, language=m.user.language, user=m.user, for_partner=True)
-        for m in admins
-    ]
-    return recipients or [
-        Recipient(
-            email=partner.contact_email, language=CONTACT_LANGUAGE, user=None, for_partner=True
-        )
-    ]
+    return RecipientBook(partners=[partner]).partner_admins(partner)
 
 
 def recipients(*, tenant: Tenant | None = None, partner: Partner | None = None) -> list[Recipient]:
     """The tenant's admins, then the partner's admins, each address once (the first wins)."""
-    found: dict[str, Recipient] = {}
-    for recipient in [
-        *(tenant_admin_recipients(tenant) if tenant is not None else []),
-        *(partner_admin_recipients(partner) if partner is not None else []),
-    ]:
-        found.setdefault(recipient.email, recipient)
-    return list(found.values())
+    return RecipientBook(tenants=[tenant], partners=[partner]).recipients(
+        tenant=tenant, partner=partner
+    )
 
 
 def both_sides(*, tenant: Tenant, partner: Partner) -> list[Recipient]:
-    """A delegated-admin offer's or relationship's two sides: the partner's admins, then the
-    tenant's admins (each side's e-mail says different things, so nobody is merged)."""
-    return [*partner_admin_recipients(partner), *tenant_admin_recipients(tenant)]
+    """A delegated-admin offer's or relationship's two sides (RecipientBook.both_sides)."""
+    return RecipientBook(tenants=[tenant], partners=[partner]).both_sides(
+        tenant=tenant, partner=partner
+    )
 
 
 # --- A partner's customers ---------------------------------------------------------------------

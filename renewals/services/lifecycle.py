@@ -2,15 +2,16 @@
 with its audit event, its effects and one e-mail to the notice recipients. The dates are
 tenants.lifecycle's; this sweep records them."""
 
-from datetime import date, datetime
+from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
 
+from portal.emails import EmailBatch
 from portal.models import User
 from portal.services import audit_log
 from renewals.services.batches import BATCH_SIZE, due_batch, first_time
-from renewals.services.notices import notice_queue
+from renewals.services.notices import NoticeBatch
 from tenants import webhooks
 from tenants.lifecycle import (
     LIFECYCLE_ORDER,
@@ -31,6 +32,7 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
     """
     today = today or timezone.localdate()
     now = timezone.now()
+    emails = EmailBatch("lifecycle")
     moved = 0
     seen: set[int] = set()
     while True:
@@ -48,22 +50,28 @@ def lifecycle_advance(*, today: date | None = None, batch_size: int = BATCH_SIZE
             audience = webhooks.Audience(
                 "subscription.state_changed", [s.tenant_id for s in batch], today=today
             )
+            notices = NoticeBatch(batch, emails=emails, today=today, now=now)
             for subscription in batch:
-                _subscription_advance(subscription, today=today, now=now, audience=audience)
+                _subscription_advance(subscription, today=today, audience=audience, notices=notices)
                 moved += 1
+            notices.queue()
 
 
 def _subscription_advance(
-    subscription: Subscription, *, today: date, now: datetime, audience: webhooks.Audience
+    subscription: Subscription,
+    *,
+    today: date,
+    audience: webhooks.Audience,
+    notices: NoticeBatch,
 ) -> None:
     target = lifecycle_state_on(subscription.end_date, today)
     before = subscription.state
     passed = LIFECYCLE_ORDER[LIFECYCLE_ORDER.index(before) + 1 : LIFECYCLE_ORDER.index(target) + 1]
     if target == State.DELETED:
-        # Sent before the data goes: the tenant's admins are among the recipients.
-        notice_queue(
-            subscription, template="lifecycle", event=target, days_before=0, today=today, now=now
-        )
+        # Queued (and claimed) before the data goes: the tenant's admins are among the
+        # recipients, and their ledger rows name their accounts, which the deletion removes.
+        notices.add(subscription, event=target, days_before=0)
+        notices.queue()
         removed = _subscription_delete_data(subscription)
     else:
         removed = {}
@@ -94,9 +102,7 @@ def _subscription_advance(
         webhooks.state_changed(audience, subscription, before, state, today)
         before = str(state)
     if target != State.DELETED:
-        notice_queue(
-            subscription, template="lifecycle", event=target, days_before=0, today=today, now=now
-        )
+        notices.add(subscription, event=target, days_before=0)
 
 
 def _subscription_delete_data(subscription: Subscription) -> dict[str, int]:

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from post_office.models import Email
 
+from portal.emails import EmailBatch
 from renewals.models import NoticeOffset, RenewalNotice
 from renewals.services import notice_schedule_changed, renewal_notices_send
-from renewals.services import notices as notice_service
 from tenants.models import Subscription
 
 END = date(2026, 6, 30)
@@ -138,22 +138,24 @@ def test_a_crash_between_claim_and_send_loses_nothing_and_duplicates_nothing(
 ):
     subscribe(END)
     day = END - timedelta(days=7)
-    real = notice_service.email_queue
+    real = EmailBatch.queue
     calls = []
 
-    def queue_then_crash(**kwargs):
-        calls.append(kwargs["to"])
-        if len(calls) == 2:
-            raise RuntimeError("worker killed")
-        return real(**kwargs)
+    def queue_then_crash(self):
+        # The batch's notices are claimed and its e-mails written; the worker dies before the
+        # ledger rows are linked and the transaction commits.
+        emails = real(self)
+        calls.append(len(emails))
+        raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(notice_service, "email_queue", queue_then_crash)
+    monkeypatch.setattr(EmailBatch, "queue", queue_then_crash)
     with pytest.raises(RuntimeError):
         renewal_notices_send(today=day)
-    # The claim and the first e-mail went with the transaction.
+    assert calls == [2]
+    # The claims and the e-mails went with the transaction.
     assert not RenewalNotice.objects.exists()
     assert not Email.objects.exists()
-    monkeypatch.setattr(notice_service, "email_queue", real)
+    monkeypatch.setattr(EmailBatch, "queue", real)
     assert renewal_notices_send(today=day) == 2
     assert renewal_notices_send(today=day) == 0
     assert Email.objects.count() == 2
