@@ -4,7 +4,8 @@ The same key with the same request (method, path, body) answers the first respon
 API_IDEMPOTENCY_HOURS); with another request, 422; while the first is still running, 409. The
 claim is a row insert under a unique constraint, outside any transaction, so of two requests at
 once exactly one runs. A 5xx or 429 answer is not kept: the client may try again. A field shown
-once (a signing secret, `shown_once`) is not kept either: the replay has it null.
+once (a signing secret, `shown_once`) is not kept either: the replay has it null. The call and
+its kept answer are one transaction (`idempotent`).
 """
 
 import hashlib
@@ -113,31 +114,49 @@ def shown_once(response: Response, *fields: str) -> Response:
 
 
 def idempotent(handler):
-    """For an ApiView's `post`: answered once per Idempotency-Key (when the client sends one)."""
+    """For an ApiView's `post`: answered once per Idempotency-Key (when the client sends one).
+
+    The handler runs in one transaction, which also keeps its answer for the key: a call whose
+    services take several steps (keys reserved, then a customer created) is all or nothing even
+    when the database goes away between two of them, and a commit whose answer never reached
+    the client leaves that answer kept, so the client's retry gets it instead of running the
+    call again (the fault drills restart PostgreSQL under these calls: `make drills`)."""
 
     @wraps(handler)
     def wrapper(view, request, *args, **kwargs):
         key = _key_of(request)
         if key is None:
-            return handler(view, request, *args, **kwargs)
+            with transaction.atomic():
+                return _answer(view, handler, request, *args, **kwargs)
         api_key = request.auth.key
         fingerprint = _fingerprint(request)
         earlier, claim = _claim(api_key, key, fingerprint)
         if earlier is not None:
             return _replay(earlier, fingerprint)
         try:
-            response = handler(view, request, *args, **kwargs)
-        except Exception as exc:
-            try:
-                response = view.handle_exception(exc)
-            except Exception:
-                IdempotentRequest.objects.filter(pk=claim).delete()
-                raise
-        _keep(claim, response)
+            with transaction.atomic():
+                response = _answer(view, handler, request, *args, **kwargs)
+                _keep(claim, response)
+        except Exception:
+            # Nothing was done: the key is free for a retry. When the database itself is away
+            # this fails too, and the claim is given up once stale (API_IDEMPOTENCY_STALE_SECONDS).
+            IdempotentRequest.objects.filter(pk=claim).delete()
+            raise
         return response
 
     wrapper.idempotent = True
     return wrapper
+
+
+def _answer(view, handler, request, *args, **kwargs):
+    """The handler's answer, an error it raises turned into DRF's answer for it, inside the
+    call's transaction: the rows a refused call must leave (an audit event of a guessing limit
+    reached) are committed with it. An error DRF has no answer for propagates, and the
+    transaction is rolled back."""
+    try:
+        return handler(view, request, *args, **kwargs)
+    except Exception as exc:
+        return view.handle_exception(exc)
 
 
 def idempotent_requests_sweep(*, now=None) -> int:

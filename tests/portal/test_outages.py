@@ -10,9 +10,11 @@ from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from keys.codec import format_key
+from keys.models import ProductKey, Redemption
 from portal.outages import DATABASE, LIMITS, outage_of
 from portal.views import server_error
-from tests.helpers import api_client, api_key, problem_type
+from tenants.models import Tenant
+from tests.helpers import api_client, api_key, contoso_details, problem_type
 
 LIMITS_TEXT = b"cannot check its limits on repeated attempts"
 DATABASE_TEXT = b"cannot reach its database"
@@ -157,3 +159,45 @@ def test_any_other_error_stays_the_generic_500(rf):
     except OperationalError:
         response = server_error(rf.get("/partner/"))
     assert response.status_code == 503
+
+
+# --- A call cut by the database is all or nothing (portal.api.idempotency) ---------------------
+
+
+@pytest.fixture
+def writer(partner_admin):
+    client = api_client(api_key(partner_admin, "customers:write"))
+    client.raise_request_exception = False
+    return client
+
+
+def _cut(*args, **kwargs):
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+def test_a_call_cut_between_its_steps_holds_no_key(writer, make_keys, countries, monkeypatch):
+    # The keys are reserved (one step), then the database goes away while the customer is
+    # created (the next step) and is still away when the call tries to give the keys back.
+    keys = make_keys(1)
+    monkeypatch.setattr("tenants.services.tenants.tenant_create", _cut)
+    monkeypatch.setattr("tenants.services.tenants.redemption_cancel", _cut)
+    response = writer.post("/api/v1/customers/", {"keys": keys, **contoso_details()}, format="json")
+    assert response.status_code == 503
+    assert ProductKey.objects.matching(keys[0]).get().state == "available"
+    assert not Redemption.objects.exists()
+
+
+def test_a_commit_whose_answer_was_not_kept_is_not_done(writer, make_keys, countries, monkeypatch):
+    # The customer is created, then keeping the answer for the Idempotency-Key fails: the whole
+    # call is undone, so the retry with the same key creates the customer (instead of finding
+    # its own keys "already used").
+    keys = make_keys(1)
+    body = {"keys": keys, **contoso_details()}
+    with monkeypatch.context() as patched:
+        patched.setattr("portal.api.idempotency._keep", _cut)
+        cut = writer.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert cut.status_code == 503
+    assert not Tenant.objects.exists()
+    retry = writer.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert retry.status_code == 201, retry.json()
+    assert Tenant.objects.get().domain_prefix == "contoso"
