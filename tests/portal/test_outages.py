@@ -3,14 +3,21 @@ clear 503, never the generic 500; the guessing limits fail closed; pages that co
 working. The fault drills (`make drills`) do this for real to a running cluster; these are the
 parts that fit in the test suite's time."""
 
+import datetime
+import hashlib
+import threading
+
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test import Client
+from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
+from rest_framework.renderers import JSONRenderer
 
 from keys.codec import format_key
 from keys.models import ProductKey, Redemption
+from portal.models import ApiKey, IdempotentRequest
 from portal.outages import DATABASE, LIMITS, outage_of
 from portal.views import server_error
 from tenants.models import Tenant
@@ -201,3 +208,52 @@ def test_a_commit_whose_answer_was_not_kept_is_not_done(writer, make_keys, count
     retry = writer.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
     assert retry.status_code == 201, retry.json()
     assert Tenant.objects.get().domain_prefix == "contoso"
+
+
+def _claim_of(partner_admin, key: str, body: dict, seconds_ago: int) -> IdempotentRequest:
+    """The row a request with this Idempotency-Key and `body` left when it started."""
+    sent = b"POST /api/v1/customers/\n" + JSONRenderer().render(body)
+    return IdempotentRequest.objects.create(
+        api_key=ApiKey.objects.get(created_by=partner_admin),
+        key=key,
+        fingerprint=hashlib.sha256(sent).hexdigest(),
+        created_at=timezone.now() - datetime.timedelta(seconds=seconds_ago),
+    )
+
+
+def test_a_retry_after_its_request_died_runs_at_once(writer, partner_admin, make_keys, countries):
+    # The first request died with the database's restart: its claim is left, unfinished and
+    # held by nobody. The retry does not wait API_IDEMPOTENCY_STALE_SECONDS for it.
+    body = {"keys": make_keys(1), **contoso_details()}
+    _claim_of(partner_admin, "po-2", body, seconds_ago=10)
+    retry = writer.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-2")
+    assert retry.status_code == 201, retry.json()
+    assert IdempotentRequest.objects.get(key="po-2").status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_while_its_request_runs_is_409(writer, partner_admin, make_keys, countries):
+    body = {"keys": make_keys(1), **contoso_details()}
+    claim = _claim_of(partner_admin, "po-3", body, seconds_ago=10)
+    held, done = threading.Event(), threading.Event()
+
+    def run_first_request():  # holds its claim, as `idempotent` does while the call runs
+        try:
+            with transaction.atomic():
+                IdempotentRequest.objects.select_for_update().get(pk=claim.pk)
+                held.set()
+                done.wait(30)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=run_first_request)
+    first.start()
+    held.wait(30)
+    try:
+        retry = writer.post("/api/v1/customers/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-3")
+    finally:
+        done.set()
+        first.join()
+    assert retry.status_code == 409
+    assert problem_type(retry) == "idempotency_in_progress"
+    assert not Tenant.objects.exists()
