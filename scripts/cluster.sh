@@ -6,6 +6,7 @@
 #   DATABASE_URL=postgres://… REDIS_URL=redis://… scripts/cluster.sh start
 #   scripts/cluster.sh status
 #   scripts/cluster.sh stop
+#   scripts/cluster.sh revive    start again whatever of it died (as systemd's Restart= would)
 #
 # Settings (environment):
 #   DATABASE_URL, REDIS_URL   required: a PostgreSQL database and a Redis database
@@ -117,24 +118,53 @@ start() {
   "$BIN/python" manage.py collectstatic --noinput >>"$DIR/logs/migrate.log" 2>&1 \
     || die "collectstatic failed: see $DIR/logs/migrate.log"
 
-  local i port
-  for i in $(seq 1 "$WEB"); do
-    port=$((PORT + i - 1))
-    rm -rf "$DIR/metrics/web-$i"
-    GUNICORN_BIND="127.0.0.1:$port" GUNICORN_WORKERS="${CLUSTER_WEB_WORKERS:-2}" \
-      GUNICORN_PROC_NAME="portal-web-$i" PROMETHEUS_MULTIPROC_DIR="$DIR/metrics/web-$i" \
-      spawn "web-$i" "$BIN/gunicorn" --config "$ROOT/deploy/gunicorn.conf.py"
-  done
-  for i in $(seq 1 "$WORKERS"); do
-    spawn "worker-$i" "$BIN/celery" --app portal worker --hostname "worker$i@%h" \
-      --concurrency "${CLUSTER_WORKER_CONCURRENCY:-1}" --loglevel INFO --without-mingle \
-      --without-gossip
-  done
-  for i in $(seq 1 "$BEATS"); do
-    spawn "beat-$i" "$BIN/celery" --app portal beat --loglevel INFO --pidfile=
-  done
+  local i
+  for i in $(seq 1 "$WEB"); do launch "web-$i"; done
+  for i in $(seq 1 "$WORKERS"); do launch "worker-$i"; done
+  for i in $(seq 1 "$BEATS"); do launch "beat-$i"; done
+  wait_ready
+  status
+}
 
+launch() {  # launch web-N | worker-N | beat-N
+  local name=$1 i=${1##*-}
+  case "$name" in
+    web-*)
+      rm -rf "$DIR/metrics/$name"
+      GUNICORN_BIND="127.0.0.1:$((PORT + i - 1))" GUNICORN_WORKERS="${CLUSTER_WEB_WORKERS:-2}" \
+        GUNICORN_PROC_NAME="portal-$name" PROMETHEUS_MULTIPROC_DIR="$DIR/metrics/$name" \
+        spawn "$name" "$BIN/gunicorn" --config "$ROOT/deploy/gunicorn.conf.py"
+      ;;
+    worker-*)
+      spawn "$name" "$BIN/celery" --app portal worker --hostname "worker$i@%h" \
+        --concurrency "${CLUSTER_WORKER_CONCURRENCY:-1}" --loglevel INFO --without-mingle \
+        --without-gossip
+      ;;
+    beat-*) spawn "$name" "$BIN/celery" --app portal beat --loglevel INFO --pidfile= ;;
+    *) die "no such process: $name" ;;
+  esac
+}
+
+# What systemd's Restart= does for the units: start again each process of the cluster that is
+# no longer running (the fault drills kill a worker with kill -9, then revive it).
+revive() {
+  environment
+  local file name revived=""
+  while read -r file; do
+    name=$(basename "$file" .pid)
+    if ! pid_alive "$file"; then
+      kill -KILL -- "-$(cat "$file")" 2>/dev/null || true  # what is left of its group
+      launch "$name"
+      revived="$revived $name"
+    fi
+  done < <(pid_files)
+  say "revived:${revived:- nothing}"
+  wait_ready
+}
+
+wait_ready() {
   say "Waiting for every web node's /readyz…"
+  local i port
   local deadline=$((SECONDS + START_TIMEOUT)) pending
   while :; do
     pending=""
@@ -149,7 +179,6 @@ start() {
     fi
     sleep 0.5
   done
-  status
 }
 
 status() {
@@ -201,5 +230,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   restart) stop && start ;;
-  *) die "usage: scripts/cluster.sh start|stop|status|restart" ;;
+  revive) revive ;;
+  *) die "usage: scripts/cluster.sh start|stop|status|restart|revive" ;;
 esac
