@@ -59,9 +59,10 @@ def record(output: str) -> None:
         print(f"(README.md has no {BEGIN!r} block: not recorded)")
         return
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    block = f"{BEGIN}\nRun of {stamp} on {machine()}:\n\n```\n{output.rstrip()}\n```\n{END}"
-    README.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _m: block, text,
-                             flags=re.DOTALL))  # fmt: skip
+    block = f"{BEGIN}\nRun of {stamp} on {machine()}:\n\n```text\n{output.rstrip()}\n```\n{END}"
+    README.write_text(
+        re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _m: block, text, flags=re.DOTALL)
+    )
     print("(recorded in README.md, section Fault drills)")
 
 

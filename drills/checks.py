@@ -89,8 +89,9 @@ def renewals_check(outcomes, ends_before: dict[int, datetime.date]) -> Renewals:
             found.keys_held += 1
     for tenant_id, end in ends_before.items():
         subscription = Subscription.objects.get(tenant_id=tenant_id)
-        for _ in range(SubscriptionKey.objects.filter(subscription=subscription, kind="renewed")
-                       .count()):  # fmt: skip
+        for _ in range(
+            SubscriptionKey.objects.filter(subscription=subscription, kind="renewed").count()
+        ):
             end = subscription_end(end + datetime.timedelta(days=1), 12)
         found.doubled += int(subscription.end_date != end)
     return found
@@ -137,7 +138,9 @@ def drafts_left() -> int:
     KEY_RESERVATION_HOURS)."""
     from keys.models import Redemption
 
-    return Redemption.objects.filter(state="draft", product_keys__state="reserved").distinct().count()
+    return (
+        Redemption.objects.filter(state="draft", product_keys__state="reserved").distinct().count()
+    )
 
 
 def statuses(outcomes) -> str:

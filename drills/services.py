@@ -72,11 +72,14 @@ class Postgres:
     def url(self, database: str = "portal") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-        prefix = ["runuser", "-u", self.owner.pw_name, "--"] if self.owner else []
-        return subprocess.run(
-            [*prefix, *command], capture_output=True, text=True, check=check, cwd=self.root
-        )
+    def _run(
+        self, *command: str, check: bool = True, as_owner: bool = True
+    ) -> subprocess.CompletedProcess:
+        prefix = ["runuser", "-u", self.owner.pw_name, "--"] if self.owner and as_owner else []
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, cwd=self.root)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+        return done
 
     def init(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -111,17 +114,27 @@ class Postgres:
         self._ctl("--wait", f"--mode={mode}", "restart")
 
     def createdb(self, name: str) -> None:
-        self._run(str(PG_BIN / "createdb"), f"--host={self.root}", f"--port={self.port}",
-                  "--username=postgres", name)  # fmt: skip
+        self._run(
+            str(PG_BIN / "createdb"),
+            f"--host={self.root}",
+            f"--port={self.port}",
+            "--username=postgres",
+            name,
+        )
 
     def tool(self, name: str, *args: str) -> subprocess.CompletedProcess:
-        """pg_dump, pg_restore… of the same version as the server."""
-        return self._run(str(PG_BIN / name), *args)
+        """pg_dump, pg_restore… of the same version as the server, as this process's user."""
+        return self._run(str(PG_BIN / name), *args, as_owner=False)
 
     def remove(self) -> None:
         if self.data.exists():
-            self._run(str(PG_BIN / "pg_ctl"), f"--pgdata={self.data}", "--mode=immediate",
-                      "stop", check=False)  # fmt: skip
+            self._run(
+                str(PG_BIN / "pg_ctl"),
+                f"--pgdata={self.data}",
+                "--mode=immediate",
+                "stop",
+                check=False,
+            )
 
 
 # --- Redis -------------------------------------------------------------------------------------
@@ -145,10 +158,25 @@ class Redis:
         self.root.mkdir(parents=True, exist_ok=True)
         log = open(self.root / "redis.log", "ab")  # noqa: SIM115 — the server's for its life
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root), "--maxmemory-policy", "noeviction"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + 10
         while not answers(self.port):
@@ -208,6 +236,9 @@ class _Session(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client killed mid-session (the worker drill) is no error of the sink
 
 
 class SmtpSink:

@@ -171,6 +171,18 @@ class Stack:
         while self.group(name) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def beat_sent(self, task: str) -> dict[str, int]:
+        """How many times each beat sent `task`, from their logs."""
+        sent = {}
+        for name in ("beat-1", "beat-2"):
+            log = (self.cluster_dir / "logs" / f"{name}.log").read_text()
+            sent[name] = sum(
+                1
+                for entry in log.splitlines()
+                if f"({task})" in entry and "Sending due task" in entry
+            )
+        return sent
+
     def running_task(self, task: str) -> str | None:
         """Which worker (worker-1, worker-2) is running `task` now, as Celery's workers say."""
         from portal.celery import app
@@ -212,3 +224,21 @@ def readyz(port: int):
     from drills.traffic import Nodes
 
     return Nodes([port]).send("GET", "/readyz", timeout=10)
+
+
+def kill_mid(stack: Stack, task: str, progress, total: int, seconds: float = 180):
+    """Wait until `progress()` is past 0 and short of `total`, then kill -9 the worker running
+    `task`: (the worker's name, the progress when it was killed), or None when the work ended
+    before a worker could be caught in its middle."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = progress()
+        if done >= total:
+            return None
+        if done > 0 and (worker := stack.running_task(task)) is not None:
+            at = progress()
+            if at < total:
+                stack.kill(worker)
+                return worker, at
+        time.sleep(0.1)
+    return None

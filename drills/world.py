@@ -64,9 +64,12 @@ def build(*, keys: int = 0, customers: int = 0) -> World:
         admin = person("partner@northwind.example")
         membership = PartnerMembership.objects.create(user=admin, partner=partner, role="admin")
         _key, raw = api_key_create(
-            membership=membership, name="drill", scopes=scopes_allowed("admin"), days=30,
+            membership=membership,
+            name="drill",
+            scopes=scopes_allowed("admin"),
+            days=30,
             role="admin",
-        )  # fmt: skip
+        )
     world = World(partner=partner, admin=admin, product=product, api_key=raw)
     if keys + customers:
         _batch, world.keys = batch_generate(
@@ -109,9 +112,14 @@ def customer_admin(tenant, email: str):
 
     user = person(email)
     TenantUser.objects.create(
-        tenant=tenant, user=user, first_name="Lee", last_name="Gu", username="lee.gu",
-        email=email, is_admin=True,
-    )  # fmt: skip
+        tenant=tenant,
+        user=user,
+        first_name="Lee",
+        last_name="Gu",
+        username="lee.gu",
+        email=email,
+        is_admin=True,
+    )
     return user
 
 
@@ -124,21 +132,39 @@ def due_subscriptions(world: World, count: int, *, days_left: int = 30) -> list[
     end = today + datetime.timedelta(days=days_left)
     with transaction.atomic():
         tenants = Tenant.objects.bulk_create(
-            Tenant(name=f"Due {n:04d}", domain_prefix=f"due{n:04d}", country="FR",
-                   preferred_language="en", created_by_partner=world.partner)
+            Tenant(
+                name=f"Due {n:04d}",
+                domain_prefix=f"due{n:04d}",
+                country="FR",
+                preferred_language="en",
+                created_by_partner=world.partner,
+            )
             for n in range(count)
-        )  # fmt: skip
+        )
         TenantUser.objects.bulk_create(
-            TenantUser(tenant=t, first_name="Ada", last_name=f"Due{n:04d}", username="ada",
-                       email=f"admin@due{n:04d}.example", is_admin=True)
+            TenantUser(
+                tenant=t,
+                first_name="Ada",
+                last_name=f"Due{n:04d}",
+                username="ada",
+                email=f"admin@due{n:04d}.example",
+                is_admin=True,
+            )
             for n, t in enumerate(tenants)
-        )  # fmt: skip
+        )
         rows = Subscription.objects.bulk_create(
-            Subscription(tenant=t, product=world.product, seats=5, start_date=end - datetime.timedelta(days=364),
-                         end_date=end, created_by_partner=world.partner,
-                         partner_of_record=world.partner, renewal_notice_on=today)
+            Subscription(
+                tenant=t,
+                product=world.product,
+                seats=5,
+                start_date=end - datetime.timedelta(days=364),
+                end_date=end,
+                created_by_partner=world.partner,
+                partner_of_record=world.partner,
+                renewal_notice_on=today,
+            )
             for t in tenants
-        )  # fmt: skip
+        )
     return [row.pk for row in rows]
 
 
@@ -150,25 +176,49 @@ def ending_relationships(world: World, count: int, *, days_left: int = 7) -> lis
     today, now = timezone.localdate(), timezone.now()
     with transaction.atomic():
         tenants = Tenant.objects.bulk_create(
-            Tenant(name=f"Delegated {n:04d}", domain_prefix=f"delegated{n:04d}", country="FR",
-                   preferred_language="en", created_by_partner=world.partner)
+            Tenant(
+                name=f"Delegated {n:04d}",
+                domain_prefix=f"delegated{n:04d}",
+                country="FR",
+                preferred_language="en",
+                created_by_partner=world.partner,
+            )
             for n in range(count)
-        )  # fmt: skip
+        )
         TenantUser.objects.bulk_create(
-            TenantUser(tenant=t, first_name="Bo", last_name=f"Delegated{n:04d}", username="bo",
-                       email=f"admin@delegated{n:04d}.example", is_admin=True)
+            TenantUser(
+                tenant=t,
+                first_name="Bo",
+                last_name=f"Delegated{n:04d}",
+                username="bo",
+                email=f"admin@delegated{n:04d}.example",
+                is_admin=True,
+            )
             for n, t in enumerate(tenants)
-        )  # fmt: skip
+        )
         offers = DelegationOffer.objects.bulk_create(
-            DelegationOffer(partner=world.partner, tenant=t, roles=["helpdesk"], duration_days=60,
-                            state="accepted", created_by=world.admin, created_at=now,
-                            answered_at=now, expires_at=now + datetime.timedelta(days=90))
+            DelegationOffer(
+                partner=world.partner,
+                tenant=t,
+                roles=["helpdesk"],
+                duration_days=60,
+                state="accepted",
+                created_by=world.admin,
+                created_at=now,
+                answered_at=now,
+                expires_at=now + datetime.timedelta(days=90),
+            )
             for t in tenants
-        )  # fmt: skip
+        )
         rows = DelegationRelationship.objects.bulk_create(
-            DelegationRelationship(offer=o, partner=world.partner, tenant=o.tenant,
-                                   roles=["helpdesk"], starts_on=today - datetime.timedelta(days=53),
-                                   ends_on=today + datetime.timedelta(days=days_left))
+            DelegationRelationship(
+                offer=o,
+                partner=world.partner,
+                tenant=o.tenant,
+                roles=["helpdesk"],
+                starts_on=today - datetime.timedelta(days=53),
+                ends_on=today + datetime.timedelta(days=days_left),
+            )
             for o in offers
-        )  # fmt: skip
+        )
     return [row.pk for row in rows]

@@ -37,7 +37,14 @@ START_TIMEOUT=${CLUSTER_START_TIMEOUT:-60}
 say() { printf '%s\n' "$*"; }
 die() { printf 'cluster: %s\n' "$*" >&2; exit 1; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that ended but nobody reaped yet (a zombie: some containers' init reaps none) is
+# not running.
+pid_running() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$state" ] && [ "${state:0:1}" != Z ]
+}
+pid_alive() { [ -f "$1" ] && pid_running "$(cat "$1")"; }
+group_running() { pgrep -g "$1" >/dev/null; }  # pgrep leaves zombies out
 
 # Every process the cluster runs has a pid file here; `stop` ends exactly those.
 pid_files() { find "$DIR/pids" -name '*.pid' 2>/dev/null | sort -V; }
@@ -189,7 +196,7 @@ status() {
   for file in "${files[@]}"; do
     name=$(basename "$file" .pid)
     pid=$(cat "$file")
-    if kill -0 "$pid" 2>/dev/null; then state="running (pid $pid)"; else state="STOPPED"; all_up=3; fi
+    if pid_running "$pid"; then state="running (pid $pid)"; else state="STOPPED"; all_up=3; fi
     case "$name" in
       web-*)
         port=$((PORT + ${name#web-} - 1))
@@ -215,8 +222,8 @@ stop() {
   local deadline=$((SECONDS + ${CLUSTER_STOP_TIMEOUT:-30}))
   for file in "${files[@]}"; do
     pid=$(cat "$file")
-    while kill -0 -- "-$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 -- "-$pid" 2>/dev/null; then
+    while group_running "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+    if group_running "$pid"; then
       say "  $(basename "$file" .pid) did not stop in time: killed"
       kill -KILL -- "-$pid" 2>/dev/null || true
     fi
