@@ -15,9 +15,11 @@ from django.utils import timezone
 from drills import checks, world
 from drills.report import Report
 from drills.stack import Stack, kill_mid, periodic_every, wait_until
+from drills.traffic import Browser, Nodes, Reader, Tally, run_clients, stop_clients
 
 TITLE = "a worker killed with kill -9 mid-sweep, mid-batch and mid-job"
 RENEWALS, RELATIONSHIPS, BATCH, KEYS = 1000, 300, 300, 150_000
+PAGES = ["/partner/", "/partner/customers/", "/partner/renewals/", "/partner/delegated-admin/"]
 SWEEPS = {
     "renewal": "renewals.tasks.send_renewal_notices",
     "delegation": "tenants.tasks.delegation_sweep",
@@ -34,16 +36,25 @@ def run(stack: Stack, report: Report) -> None:
         periodic_every(entry.task, None)  # each phase turns on what it drills
     periodic_every("portal.tasks.deliver_outbox", 5)
     stack.cluster_up()
+    browser = Browser(stack.ports[0])
+    browser.sign_in(built.admin, world.PASSWORD)
+    tally = Tally()
+    reader = run_clients([Reader("pages", Nodes(stack.ports), tally, browser, PAGES, pause=0.5)])
     report.did(
         f"{RENEWALS} subscriptions due for a renewal notice (2 recipients each), "
         f"{RELATIONSHIPS} delegated-admin relationships ending in 7 days (2 sides each); both "
-        "beats send each sweep every 10 s and the outbox pickup every 5 s"
+        "beats send each sweep every 10 s and the outbox pickup every 5 s; a partner admin "
+        "reads pages throughout"
     )
     _renewal_sweep(stack, report)
     _delegation_sweep(stack, report)
     _email_batch(stack, report)
     _key_job(stack, report, built)
     _every_notice_delivered(stack, report)
+    stop_clients(reader)
+    report.found(f"pages read meanwhile: {tally.summary()}")
+    report.other_5xx += tally.other_5xx()
+    report.expect(tally.bad_503() + tally.no_answer() == 0, "no page failed")
 
 
 def _killed(report: Report, what: str, caught, total: int) -> None:
