@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks bench-load clean
+.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks bench-load drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ bench-webhooks: venv
 bench-load: venv
 	@command -v wrk >/dev/null || { echo "bench-load needs wrk: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/load.py
+
+# The fault drills (README "Fault drills", issue 21): each starts its own PostgreSQL, Redis and
+# mail server and breaks them under a running cluster. Several minutes: never part of `make
+# test`. DRILLS="postgres redis" runs some of them.
+drills: venv
+	$(BIN)/python -m drills $(DRILLS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

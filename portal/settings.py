@@ -425,7 +425,8 @@ SPECTACULAR_SETTINGS = {
 }
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
 API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 48, minimum=24, maximum=24 * 30)
-# An idempotent request still "running" after this long died with its process: its key is free.
+# Without PostgreSQL: an idempotent request still "running" after this long died with its
+# process, so its key is free (PostgreSQL knows at once: the request holds its key locked).
 API_IDEMPOTENCY_STALE_SECONDS = env_int("API_IDEMPOTENCY_STALE_SECONDS", 300, minimum=30)
 # A key's "last used" is written at most this often (and whenever the address changes).
 API_KEY_TOUCH_SECONDS = env_int("API_KEY_TOUCH_SECONDS", 60, minimum=0)

@@ -1,6 +1,7 @@
 import hmac
 import logging
 import secrets
+import sys
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -21,6 +22,7 @@ from portal.access import home_url_for
 from portal.api.errors import is_api_request, plain_problem
 from portal.celery import app as celery_app
 from portal.forms import PasswordResetForm, SignInForm
+from portal.outages import outage_of, outage_response
 from portal.services import email_link_attempt_start, user_language_set
 from portal.throttle import retry_after_seconds
 
@@ -196,7 +198,13 @@ def metrics_view(request):
 
 
 def server_error(request):
-    """The 500 answer: the API's as problem+json, the pages' as Django's (templates/500.html)."""
+    """The 500 answer: the API's as problem+json, the pages' as Django's (templates/500.html).
+
+    Django calls it while handling the exception: when that exception says the database or
+    Redis is away, the answer is a 503 saying so (portal.outages) instead."""
+    outage = outage_of(sys.exception())
+    if outage is not None:
+        return outage_response(request, outage)
     if is_api_request(request):
         return plain_problem(
             "server_error", 500, _("The request could not be completed. Try again later.")

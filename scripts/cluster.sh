@@ -6,6 +6,7 @@
 #   DATABASE_URL=postgres://… REDIS_URL=redis://… scripts/cluster.sh start
 #   scripts/cluster.sh status
 #   scripts/cluster.sh stop
+#   scripts/cluster.sh revive    start again whatever of it died (as systemd's Restart= would)
 #
 # Settings (environment):
 #   DATABASE_URL, REDIS_URL   required: a PostgreSQL database and a Redis database
@@ -36,7 +37,14 @@ START_TIMEOUT=${CLUSTER_START_TIMEOUT:-60}
 say() { printf '%s\n' "$*"; }
 die() { printf 'cluster: %s\n' "$*" >&2; exit 1; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that ended but nobody reaped yet (a zombie: some containers' init reaps none) is
+# not running.
+pid_running() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$state" ] && [ "${state:0:1}" != Z ]
+}
+pid_alive() { [ -f "$1" ] && pid_running "$(cat "$1")"; }
+group_running() { pgrep -g "$1" >/dev/null; }  # pgrep leaves zombies out
 
 # Every process the cluster runs has a pid file here; `stop` ends exactly those.
 pid_files() { find "$DIR/pids" -name '*.pid' 2>/dev/null | sort -V; }
@@ -117,24 +125,53 @@ start() {
   "$BIN/python" manage.py collectstatic --noinput >>"$DIR/logs/migrate.log" 2>&1 \
     || die "collectstatic failed: see $DIR/logs/migrate.log"
 
-  local i port
-  for i in $(seq 1 "$WEB"); do
-    port=$((PORT + i - 1))
-    rm -rf "$DIR/metrics/web-$i"
-    GUNICORN_BIND="127.0.0.1:$port" GUNICORN_WORKERS="${CLUSTER_WEB_WORKERS:-2}" \
-      GUNICORN_PROC_NAME="portal-web-$i" PROMETHEUS_MULTIPROC_DIR="$DIR/metrics/web-$i" \
-      spawn "web-$i" "$BIN/gunicorn" --config "$ROOT/deploy/gunicorn.conf.py"
-  done
-  for i in $(seq 1 "$WORKERS"); do
-    spawn "worker-$i" "$BIN/celery" --app portal worker --hostname "worker$i@%h" \
-      --concurrency "${CLUSTER_WORKER_CONCURRENCY:-1}" --loglevel INFO --without-mingle \
-      --without-gossip
-  done
-  for i in $(seq 1 "$BEATS"); do
-    spawn "beat-$i" "$BIN/celery" --app portal beat --loglevel INFO --pidfile=
-  done
+  local i
+  for i in $(seq 1 "$WEB"); do launch "web-$i"; done
+  for i in $(seq 1 "$WORKERS"); do launch "worker-$i"; done
+  for i in $(seq 1 "$BEATS"); do launch "beat-$i"; done
+  wait_ready
+  status
+}
 
+launch() {  # launch web-N | worker-N | beat-N
+  local name=$1 i=${1##*-}
+  case "$name" in
+    web-*)
+      rm -rf "$DIR/metrics/$name"
+      GUNICORN_BIND="127.0.0.1:$((PORT + i - 1))" GUNICORN_WORKERS="${CLUSTER_WEB_WORKERS:-2}" \
+        GUNICORN_PROC_NAME="portal-$name" PROMETHEUS_MULTIPROC_DIR="$DIR/metrics/$name" \
+        spawn "$name" "$BIN/gunicorn" --config "$ROOT/deploy/gunicorn.conf.py"
+      ;;
+    worker-*)
+      spawn "$name" "$BIN/celery" --app portal worker --hostname "worker$i@%h" \
+        --concurrency "${CLUSTER_WORKER_CONCURRENCY:-1}" --loglevel INFO --without-mingle \
+        --without-gossip
+      ;;
+    beat-*) spawn "$name" "$BIN/celery" --app portal beat --loglevel INFO --pidfile= ;;
+    *) die "no such process: $name" ;;
+  esac
+}
+
+# What systemd's Restart= does for the units: start again each process of the cluster that is
+# no longer running (the fault drills kill a worker with kill -9, then revive it).
+revive() {
+  environment
+  local file name revived=""
+  while read -r file; do
+    name=$(basename "$file" .pid)
+    if ! pid_alive "$file"; then
+      kill -KILL -- "-$(cat "$file")" 2>/dev/null || true  # what is left of its group
+      launch "$name"
+      revived="$revived $name"
+    fi
+  done < <(pid_files)
+  say "revived:${revived:- nothing}"
+  wait_ready
+}
+
+wait_ready() {
   say "Waiting for every web node's /readyz…"
+  local i port
   local deadline=$((SECONDS + START_TIMEOUT)) pending
   while :; do
     pending=""
@@ -149,7 +186,6 @@ start() {
     fi
     sleep 0.5
   done
-  status
 }
 
 status() {
@@ -160,7 +196,7 @@ status() {
   for file in "${files[@]}"; do
     name=$(basename "$file" .pid)
     pid=$(cat "$file")
-    if kill -0 "$pid" 2>/dev/null; then state="running (pid $pid)"; else state="STOPPED"; all_up=3; fi
+    if pid_running "$pid"; then state="running (pid $pid)"; else state="STOPPED"; all_up=3; fi
     case "$name" in
       web-*)
         port=$((PORT + ${name#web-} - 1))
@@ -186,8 +222,8 @@ stop() {
   local deadline=$((SECONDS + ${CLUSTER_STOP_TIMEOUT:-30}))
   for file in "${files[@]}"; do
     pid=$(cat "$file")
-    while kill -0 -- "-$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 -- "-$pid" 2>/dev/null; then
+    while group_running "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+    if group_running "$pid"; then
       say "  $(basename "$file" .pid) did not stop in time: killed"
       kill -KILL -- "-$pid" 2>/dev/null || true
     fi
@@ -201,5 +237,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   restart) stop && start ;;
-  *) die "usage: scripts/cluster.sh start|stop|status|restart" ;;
+  revive) revive ;;
+  *) die "usage: scripts/cluster.sh start|stop|status|restart|revive" ;;
 esac

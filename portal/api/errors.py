@@ -36,6 +36,7 @@ def _titles() -> dict[int, str]:
         413: _("The request is too large."),
         429: _("Too many requests."),
         500: _("Something went wrong on our side."),
+        503: _("The service is unavailable for a moment."),
     }
 
 

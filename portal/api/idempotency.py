@@ -3,8 +3,11 @@
 The same key with the same request (method, path, body) answers the first response again (kept
 API_IDEMPOTENCY_HOURS); with another request, 422; while the first is still running, 409. The
 claim is a row insert under a unique constraint, outside any transaction, so of two requests at
-once exactly one runs. A 5xx or 429 answer is not kept: the client may try again. A field shown
-once (a signing secret, `shown_once`) is not kept either: the replay has it null.
+once exactly one runs; the running request holds it locked, so that a request that died with
+its process or under a database restart frees its key for the retry at once. The call and its
+kept answer are one transaction (`idempotent`). A 5xx or 429 answer is not kept: the client may
+try again. A field shown once (a signing secret, `shown_once`) is not kept either: the replay
+has it null.
 """
 
 import hashlib
@@ -13,7 +16,7 @@ from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.renderers import JSONRenderer
@@ -23,6 +26,9 @@ from portal.api.errors import PROBLEM_CONTENT_TYPE, Problem
 from portal.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
+# A claim is committed, then locked by its request's transaction the moment after: younger than
+# this, an unlocked claim is not taken for abandoned.
+CLAIM_LOCK_GRACE = timedelta(seconds=5)
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -50,14 +56,9 @@ def _claim(api_key, key: str, fingerprint: str) -> tuple[IdempotentRequest | Non
     that had it first, None)."""
     now = timezone.now()
     kept_since = now - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
-    stale_since = now - timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS)
-    # Past its keeping time the key is free again; a run that never finished (a killed
-    # process) gives its key up after a while.
+    # Past its keeping time the key is free again.
     IdempotentRequest.objects.filter(api_key=api_key, key=key).filter(
         created_at__lt=kept_since
-    ).delete()
-    IdempotentRequest.objects.filter(
-        api_key=api_key, key=key, completed_at__isnull=True, created_at__lt=stale_since
     ).delete()
     try:
         with transaction.atomic():
@@ -67,9 +68,35 @@ def _claim(api_key, key: str, fingerprint: str) -> tuple[IdempotentRequest | Non
         return None, claim.pk
     except IntegrityError:
         earlier = IdempotentRequest.objects.filter(api_key=api_key, key=key).first()
+        if earlier is not None and earlier.completed_at is None and _abandoned(earlier, now):
+            IdempotentRequest.objects.filter(pk=earlier.pk, completed_at__isnull=True).delete()
+            earlier = None
         if earlier is None:  # the first request gave its key up meanwhile (a 5xx): claim again
             return _claim(api_key, key, fingerprint)
         return earlier, None
+
+
+def _abandoned(earlier: IdempotentRequest, now) -> bool:
+    """Whether the request that claimed the key died without an answer (its process killed,
+    the database restarted under it): then the key is free again.
+
+    A running request holds its claim's row locked in its transaction (`idempotent`), and
+    the lock ends with the transaction however the request ends: on PostgreSQL, a claim that
+    nobody holds is abandoned, so a client retrying after a fault runs its call again at once
+    instead of hearing 409 for minutes. The first moments of a claim are left alone (committed,
+    not yet locked). Elsewhere (SQLite, one machine), a claim is abandoned after
+    API_IDEMPOTENCY_STALE_SECONDS."""
+    age = now - earlier.created_at
+    if connection.vendor != "postgresql":
+        return age > timedelta(seconds=settings.API_IDEMPOTENCY_STALE_SECONDS)
+    if age < CLAIM_LOCK_GRACE:
+        return False
+    try:
+        with transaction.atomic():
+            IdempotentRequest.objects.select_for_update(nowait=True).filter(pk=earlier.pk).first()
+    except OperationalError:  # the lock is held: the first request is still running
+        return False
+    return True
 
 
 def _replay(earlier: IdempotentRequest, fingerprint: str) -> Response:
@@ -113,31 +140,52 @@ def shown_once(response: Response, *fields: str) -> Response:
 
 
 def idempotent(handler):
-    """For an ApiView's `post`: answered once per Idempotency-Key (when the client sends one)."""
+    """For an ApiView's `post`: answered once per Idempotency-Key (when the client sends one).
+
+    The handler runs in one transaction, which also keeps its answer for the key: a call whose
+    services take several steps (keys reserved, then a customer created) is all or nothing even
+    when the database goes away between two of them, and a commit whose answer never reached
+    the client leaves that answer kept, so the client's retry gets it instead of running the
+    call again (the fault drills restart PostgreSQL under these calls: `make drills`)."""
 
     @wraps(handler)
     def wrapper(view, request, *args, **kwargs):
         key = _key_of(request)
         if key is None:
-            return handler(view, request, *args, **kwargs)
+            with transaction.atomic():
+                return _answer(view, handler, request, *args, **kwargs)
         api_key = request.auth.key
         fingerprint = _fingerprint(request)
         earlier, claim = _claim(api_key, key, fingerprint)
         if earlier is not None:
             return _replay(earlier, fingerprint)
         try:
-            response = handler(view, request, *args, **kwargs)
-        except Exception as exc:
-            try:
-                response = view.handle_exception(exc)
-            except Exception:
-                IdempotentRequest.objects.filter(pk=claim).delete()
-                raise
-        _keep(claim, response)
+            with transaction.atomic():
+                # Held until the answer is kept: a retry that finds it free knows this request
+                # died (`_abandoned`).
+                IdempotentRequest.objects.select_for_update().filter(pk=claim).first()
+                response = _answer(view, handler, request, *args, **kwargs)
+                _keep(claim, response)
+        except Exception:
+            # Nothing was done: the key is free for a retry. When the database itself is away
+            # this fails too; the claim, no longer locked, is then given up by the retry.
+            IdempotentRequest.objects.filter(pk=claim).delete()
+            raise
         return response
 
     wrapper.idempotent = True
     return wrapper
+
+
+def _answer(view, handler, request, *args, **kwargs):
+    """The handler's answer, an error it raises turned into DRF's answer for it, inside the
+    call's transaction: the rows a refused call must leave (an audit event of a guessing limit
+    reached) are committed with it. An error DRF has no answer for propagates, and the
+    transaction is rolled back."""
+    try:
+        return handler(view, request, *args, **kwargs)
+    except Exception as exc:
+        return view.handle_exception(exc)
 
 
 def idempotent_requests_sweep(*, now=None) -> int:

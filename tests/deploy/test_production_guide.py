@@ -24,7 +24,7 @@ def _anchors(path: Path) -> set[str]:
 def test_every_file_it_names_exists():
     named = set(
         re.findall(
-            r"`((?:tests|deploy|scripts|portal|keys|renewals|tenants)/[\w./@-]+)`",
+            r"`((?:tests|deploy|scripts|portal|keys|renewals|tenants|drills)/[\w./@-]+)`",
             GUIDE.read_text(),
         )
     )

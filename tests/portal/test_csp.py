@@ -122,3 +122,5 @@ def test_the_error_pages_keep_to_it(client, partner_admin):
     client.force_login(partner_admin)
     check(client.get("/partner/customers/999999/"), "404")
     assert inline_code(render_to_string("500.html")) == []
+    for outage in ("database", "limits"):
+        assert inline_code(render_to_string("503.html", {"outage": outage})) == []

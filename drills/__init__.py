@@ -1,0 +1,1 @@
+"""The fault drills of issue 21 (`make drills`; README "Fault drills"). `python -m drills`."""

@@ -1,0 +1,123 @@
+"""Drill 1: PostgreSQL restarted during redemptions and renewals.
+
+API clients create customers from keys and renew customers, a person reads the partner pages,
+over both web nodes; PostgreSQL is restarted (`pg_ctl restart -m fast`: running transactions are
+cut, connections dropped, new ones refused until it is back). Each client retries a 503 with
+the same Idempotency-Key, as a client following Retry-After does."""
+
+import time
+
+from drills import checks, world
+from drills.report import Report
+from drills.stack import Stack, readyz, wait_until
+from drills.traffic import (
+    Browser,
+    Creator,
+    Nodes,
+    Reader,
+    Renewer,
+    Tally,
+    run_clients,
+    stop_clients,
+)
+
+TITLE = "PostgreSQL restarted during redemptions and renewals"
+PAGES = ["/partner/", "/partner/customers/", "/partner/renewals/"]
+
+
+def run(stack: Stack, report: Report) -> None:
+    from tenants.models import Subscription
+
+    built = world.build(keys=1500, customers=20)
+    ends_before = dict(
+        Subscription.objects.filter(tenant_id__in=built.customers).values_list(
+            "tenant_id", "end_date"
+        )
+    )
+    stack.cluster_up()
+    browser = Browser(stack.ports[0])
+    browser.sign_in(built.admin, world.PASSWORD)
+    web_before = stack.group("web-1") | stack.group("web-2")
+
+    nodes, tally = Nodes(stack.ports), Tally()
+    clients = run_clients(
+        [Creator(f"create-{n}", nodes, tally, built.api_key, built) for n in (1, 2)]
+        + [
+            Renewer(f"renew-{n}", nodes, tally, built.api_key, built, built.customers)
+            for n in (1, 2)
+        ]
+        + [Reader("pages", nodes, tally, browser, PAGES)]
+    )
+    time.sleep(5)
+    started = time.monotonic()
+    stack.pg.restart()
+    down = time.monotonic() - started
+    time.sleep(8)
+    stop_clients(clients)
+    report.did(
+        "2 API clients creating customers from keys, 2 renewing 20 customers, a signed-in "
+        f"partner admin reading 3 pages, over both nodes; PostgreSQL restarted after 5 s "
+        f"(pg_ctl restart -m fast: {down:.1f} s until it accepted connections again), "
+        "traffic for 8 s more"
+    )
+    _answers(report, tally)
+    checks.fresh_connection()
+    _data(report, clients, ends_before)
+    _recovery(report, stack, web_before)
+
+
+def _answers(report: Report, tally: Tally) -> None:
+    report.found(tally.summary())
+    pages = tally.total(status=503, label="pages")
+    report.expect(
+        tally.total(status=503) > 0,
+        f"requests in flight or arriving during the restart got a 503: {pages} pages, "
+        f"{tally.total(status=503) - pages} API calls",
+    )
+    report.expect(
+        tally.bad_503() == 0,
+        "each of them the outage page in the reader's language or the API's problem+json "
+        "saying the database is away (not a traceback, not the generic 500)",
+    )
+    report.expect(tally.no_answer() == 0, f"requests with no answer: {tally.no_answer()}")
+    for line in tally.failures[:5]:
+        report.found(line)
+    report.other_5xx += tally.other_5xx()
+
+
+def _data(report: Report, clients, ends_before) -> None:
+    outcomes = [o for client in clients for o in client.outcomes]
+    created = checks.creations_check([o for o in outcomes if o.what == "create"])
+    renewed = checks.renewals_check([o for o in outcomes if o.what == "renew"], ends_before)
+    report.found(
+        f"creations: {created.answered} answered 201, {created.refused} refused, "
+        f"{created.unfinished} unfinished; renewals: {renewed.answered} answered 200, "
+        f"{renewed.refused} refused, {renewed.unfinished} unfinished"
+    )
+    report.expect(
+        created.unfinished + renewed.unfinished == 0,
+        "every request got a final answer after its retries",
+    )
+    report.expect(
+        created.done_but_refused + renewed.done_but_refused == 0,
+        f"done but answered as refused: {created.done_but_refused + renewed.done_but_refused}",
+    )
+    held = created.keys_held + renewed.keys_held
+    report.expect(held == 0, f"keys held by a draft a cut-off call left behind: {held}")
+    broken = {name: n for name, n in checks.half_written().items() if n}
+    report.expect(not broken, f"half-written: {broken or 'nothing'} (customers, keys, redemptions)")
+    report.lost += created.lost + renewed.lost
+    report.doubled += created.doubled + renewed.doubled
+
+
+def _recovery(report: Report, stack: Stack, web_before: set[int]) -> None:
+    ready = wait_until(lambda: all(readyz(port).status == 200 for port in stack.ports), 30)
+    report.expect(ready, "both web nodes' /readyz answer 200 again")
+    web_after = stack.group("web-1") | stack.group("web-2")
+    report.expect(
+        web_after == web_before,
+        f"no web process was restarted ({len(web_before)} gunicorn processes, the same pids "
+        "before and after): Django reconnected on the next request",
+    )
+    dead = [name for name in ("worker-1", "worker-2", "beat-1", "beat-2") if not stack.group(name)]
+    report.expect(not dead, f"workers and beats still running: {dead or 'yes'}")
