@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks bench-load clean
+.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks bench-load bench-pages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-webhooks: venv
 bench-load: venv
 	@command -v wrk >/dev/null || { echo "bench-load needs wrk: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/load.py
+
+# bench-load's pages in one process (no gunicorn, no wrk): what one request costs, and where.
+bench-pages: venv
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
