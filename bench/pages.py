@@ -4,17 +4,19 @@
 bench/load.py measures the pages under load (gunicorn, wrk): the figure that counts, but on a
 shared two-core machine it moves with whatever else runs. This one sends the same requests, with
 the same data (bench/load.py's `world()`), production-like (DEBUG off, the manifest storage),
-through Django's test client in one process: no network, no gunicorn, one core, so a change to
-a page shows in its milliseconds even when the machine is busy. For each page: mean, p50 and p95
-in milliseconds, the queries of one request, and the ratio of its rate to `/healthz`'s.
+through Django's test client in one process: no network, no gunicorn, one core, so a change to a
+page shows even when the machine is busy. For each page: mean, p50 and p95 in milliseconds, this
+process's CPU time, the queries and the Python function calls of one request (the calls do not move
+with the machine's load), and the ratio of its rate to `/healthz`'s.
 
 A scratch database `portal_bench_pages` (BENCH_PAGES_DATABASE_URL to use another), dropped and
 filled unless BENCH_PAGES_REUSE=1 (then the people, keys and API key of the last fill, kept in a
 file next to the database's name under the temporary directory, are used again); Redis from
-BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), flushed before. BENCH_PAGES_REQUESTS per
-page (default 200, after 20 to warm up). BENCH_LOAD_ONLY=/partner/renewals/,/customer/ measures
-those pages (and `/healthz`). BENCH_PAGES_PROFILE=/partner/renewals/ runs cProfile over that
-page's requests instead and prints where the time goes.
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), flushed before a fill. BENCH_PAGES_REQUESTS
+per page (default 200, after 20 to warm up). BENCH_LOAD_ONLY=/partner/renewals/,/customer/ measures
+those pages (and `/healthz`). BENCH_PAGES_PROFILE=/partner/renewals/ runs cProfile over that page's
+requests instead and prints where the time goes (its own time by area — templates, ORM, driver,
+URLs… — then the usual listings).
 """
 
 import cProfile
@@ -149,13 +151,57 @@ def measure(send) -> tuple[list[float], float]:
     return timings, (time.process_time() - cpu) / REQUESTS
 
 
-def queries(send) -> int:
+def counted(send) -> tuple[int, int]:
+    """The queries of one request, and the Python function calls of one (cProfile's count, the
+    mean of five: the same figure on a busy machine as on a quiet one, so a change shows in it
+    even when the milliseconds drown in the noise)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
         ok(send)
-    return len(captured)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(5):
+        ok(send)
+    profiler.disable()
+    calls = sum(row[1] for row in pstats.Stats(profiler).stats.values())
+    return len(captured), calls // 5
+
+
+# Where a function's own time is counted in the profile's summary: the first of these found in
+# its file's path (the project's own code last).
+AREAS = [
+    ("templates", ("django/template/", "templatetags/", "crispy_")),
+    ("translation", ("django/utils/translation/", "gettext.py")),
+    ("ORM (building queries, making objects)", ("django/db/models/",)),
+    ("database driver and wire", ("django/db/backends/", "psycopg2")),
+    ("URLs (resolve, reverse)", ("django/urls/",)),
+    ("Redis", ("redis/", "django/core/cache/")),
+    ("sessions, auth, second factor", ("django/contrib/sessions/", "contrib/auth/", "django_otp")),
+    ("REST framework", ("rest_framework/",)),
+    ("test client", ("django/test/",)),
+    ("other Django", ("django/",)),
+    ("the portal's code", (str(ROOT),)),
+]
+
+
+def areas(stats: pstats.Stats) -> dict[str, float]:
+    """Each function's own time (tottime), summed by area."""
+    found: dict[str, float] = {}
+    for (path, _line, name), (
+        _calls,
+        _primitive,
+        own,
+        _cumulative,
+        _callers,
+    ) in stats.stats.items():
+        where = f"{path}:{name}"
+        area = next(
+            (area for area, marks in AREAS if any(mark in where for mark in marks)), "other"
+        )
+        found[area] = found.get(area, 0.0) + own
+    return found
 
 
 def profile(send) -> None:
@@ -166,17 +212,19 @@ def profile(send) -> None:
     for _ in range(REQUESTS):
         ok(send)
     profiler.disable()
-    stats = pstats.Stats(profiler).strip_dirs()
-    print(f"cProfile of {REQUESTS} requests of {PROFILE} (times are for all of them)")
-    stats.sort_stats("cumulative").print_stats(45)
+    stats = pstats.Stats(profiler)
+    found = areas(stats)
+    total = sum(found.values())
+    print(f"cProfile of {REQUESTS} requests of {PROFILE}: {1000 * total / REQUESTS:.1f} ms each")
+    for area, own in sorted(found.items(), key=lambda item: -item[1]):
+        print(f"  {area}: {own / total:.0%}")
+    stats.strip_dirs()
+    stats.sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PAGES_LINES", "45")))
     stats.sort_stats("tottime").print_stats(30)
 
 
 def main() -> None:
     saved = setup()
-    from django.core.cache import cache
-
-    cache.clear()
     pages = senders(saved)
     if PROFILE:
         profile(next(send for name, send in pages.items() if name.endswith(PROFILE)))
@@ -188,18 +236,20 @@ def main() -> None:
             for name, send in pages.items()
             if name == "/healthz" or name.split()[-1] in only
         }
-    results = {name: (measure(send), queries(send)) for name, send in pages.items()}
+    results = {name: (measure(send), counted(send)) for name, send in pages.items()}
     floor = statistics.mean(results["/healthz"][0][0])
     load_average = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"{REQUESTS} requests a page, one process, DEBUG off; load average {load_average}")
-    print("| page | mean ms | p50 ms | p95 ms | CPU ms | queries | ratio to /healthz |")
-    print("|---|---|---|---|---|---|---|")
-    for name, ((timings, cpu), count) in results.items():
+    print(
+        "| page | mean ms | p50 ms | p95 ms | CPU ms | queries | Python calls | ratio to /healthz |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, ((timings, cpu), (count, calls)) in results.items():
         p95 = statistics.quantiles(timings, n=20)[18]
         mean = statistics.mean(timings)
         print(
             f"| {name} | {1000 * mean:.2f} | {1000 * statistics.median(timings):.2f} | "
-            f"{1000 * p95:.2f} | {1000 * cpu:.2f} | {count} | {floor / mean:.2f} |"
+            f"{1000 * p95:.2f} | {1000 * cpu:.2f} | {count} | {calls:,} | {floor / mean:.2f} |"
         )
 
 
