@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import (
+    Case,
     Count,
     Exists,
     Min,
@@ -23,6 +24,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
+    When,
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
@@ -150,11 +152,13 @@ MAX_SEARCH_WORDS = 5
 MAX_SEARCH_LENGTH = 100  # characters of a search kept
 
 
-def partner_may(partner: Partner, permission: Permission) -> Exists:
+def partner_may(partner: Partner, permission: Permission) -> Case:
     """For an annotation on tenants: whether the rule gives the partner `permission` in the
-    row's tenant (the customer list's capacity hints, its readable subscriptions)."""
-    return Exists(
-        tenant_rule.partner_customers(partner, permission=permission).filter(pk=OuterRef("pk"))
+    row's tenant (the customer list's capacity hints, its readable subscriptions). True or
+    False, never NULL (a tenant no partner created compares NULL to the partner)."""
+    return Case(
+        When(tenant_rule.partner_customer_q(partner, permission=permission), then=Value(True)),
+        default=Value(False),
     )
 
 
