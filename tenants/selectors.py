@@ -18,11 +18,11 @@ from django.db.models import (
     Case,
     Count,
     Exists,
-    Min,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
     prefetch_related_objects,
@@ -176,11 +176,12 @@ def partner_customer_list(
     # Subscriptions (seats, end dates) only where the rule lets the partner read them: not in a
     # tenant it reaches only under a helpdesk or user-administration relationship.
     readable = partner_may(partner, Permission.SUBSCRIPTIONS_READ)
-    next_end = Min("subscriptions__end_date", filter=Q(readable))
+    # A sub-query, not MIN over a join: no GROUP BY, and the paginator's count leaves it out.
+    soonest = Subscription.objects.filter(tenant=OuterRef("pk")).order_by("end_date")
+    next_end = Case(When(Q(readable), then=Subquery(soonest.values("end_date")[:1])))
     tenants = (
         (tenant_rule.partner_customers(partner) if tenants is None else tenants)
-        .annotate(sees_subscriptions=readable)
-        .annotate(next_end_date=next_end, end_order=Coalesce(next_end, Value(NO_END_DATE)))
+        .annotate(sees_subscriptions=readable, next_end_date=next_end)
         .prefetch_related(
             Prefetch(
                 "subscriptions",
@@ -189,8 +190,10 @@ def partner_customer_list(
                 .order_by("end_date", "id"),
             )
         )
-        .order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
     )
+    if order == "end":  # only then: it is the rule once more
+        tenants = tenants.annotate(end_order=Coalesce(next_end, Value(NO_END_DATE)))
+    tenants = tenants.order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
     for word in search.split()[:MAX_SEARCH_WORDS]:
         admins = TenantUser.objects.filter(tenant=OuterRef("pk"), is_admin=True).filter(
             Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
