@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks bench-load drills clean
+.PHONY: run test venv lint format messages bench bench-renewals bench-api bench-webhooks bench-load bench-pages drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench-load: venv
 # test`. DRILLS="postgres redis" runs some of them.
 drills: venv
 	$(BIN)/python -m drills $(DRILLS)
+
+# bench-load's pages in one process (no gunicorn, no wrk): what one request costs, and where.
+bench-pages: venv
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

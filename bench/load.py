@@ -59,6 +59,10 @@ THREADS = int(os.environ.get("BENCH_LOAD_THREADS", "2"))
 SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "10"))
 WARMUP_SECONDS = int(os.environ.get("BENCH_LOAD_WARMUP", "2"))
 WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", "4"))
+# gunicorn's worker class: sync (README "Deployment"), or gthread with BENCH_LOAD_WORKER_THREADS
+# threads a worker (it keeps connections alive between requests; sync closes each).
+WORKER_CLASS = os.environ.get("BENCH_LOAD_WORKER_CLASS", "sync")
+WORKER_THREADS = int(os.environ.get("BENCH_LOAD_WORKER_THREADS", "4"))
 RECORD = os.environ.get("BENCH_LOAD_RECORD", "1") != "0"
 # Comma-separated paths to measure only those (and /healthz), e.g. while profiling one page.
 ONLY = [path for path in os.environ.get("BENCH_LOAD_ONLY", "").split(",") if path]
@@ -399,6 +403,8 @@ def portal(env: dict, port: int):
                 str(ROOT / ".venv/bin/gunicorn"),
                 "portal.wsgi",
                 f"--workers={WORKERS}",
+                f"--worker-class={WORKER_CLASS}",
+                *([f"--threads={WORKER_THREADS}"] if WORKER_CLASS == "gthread" else []),
                 f"--bind=127.0.0.1:{port}",
             ],
             cwd=ROOT,
@@ -663,12 +669,18 @@ def machine(load_before: tuple) -> str:
         f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, "
         f"Python {platform.python_version()}, Django {django.get_version()}, "
         f"PostgreSQL {postgres}, Redis {redis_version}; gunicorn {gunicorn.__version__} with "
-        f"{WORKERS} sync workers, DEBUG off; wrk {tool[1] if len(tool) > 1 else '?'} with "
+        f"{_workers()}, DEBUG off; wrk {tool[1] if len(tool) > 1 else '?'} with "
         f"{THREADS} threads and {CONNECTIONS} connections, {SECONDS} s a page after "
         f"{WARMUP_SECONDS} s of warm-up. Load average (1, 5, 15 min) before the run "
         f"{_load(load_before)}, at its end {_load(load_after)} (the run's own processes count "
         f"in that one: {WORKERS} busy workers, PostgreSQL, wrk)."
     )
+
+
+def _workers() -> str:
+    if WORKER_CLASS == "gthread":
+        return f"{WORKERS} gthread workers of {WORKER_THREADS} threads"
+    return f"{WORKERS} {WORKER_CLASS} workers"
 
 
 def _load(values: tuple) -> str:

@@ -191,6 +191,15 @@ else:
         "The environment variable REDIS_URL is required when DEBUG is off: the guessing limits "
         "need a cache that every web process shares."
     )
+# The page layout's menus ({% cache … using="fragments" %} in templates/base.html): in each web
+# process's memory, keyed by everything they show (person, language, role, tenant), so nothing
+# has to be invalidated, and a deploy starts with none.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+    "TIMEOUT": 3600,
+    "OPTIONS": {"MAX_ENTRIES": 5000},
+}
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

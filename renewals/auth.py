@@ -14,6 +14,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from portal.models import User
 from tenants.lifecycle import reached_q
 from tenants.models import Subscription, TenantUser
 
@@ -22,6 +23,12 @@ State = Subscription.State
 
 def tenant_user_locked_out(user) -> bool:
     """Whether this account is a non-admin tenant user of a tenant with no usable subscription."""
+    if User.tenant_user.is_cached(user):
+        # Loaded with the user (the backend's get_user): no tenant user record, or an admin's,
+        # is never locked out; no query to ask it.
+        account = getattr(user, "tenant_user", None)
+        if account is None or account.is_admin:
+            return False
     today = timezone.localdate()
     subscriptions = Subscription.objects.filter(tenant_id=OuterRef("tenant_id"))
     # A directly billed subscription renews on its own: usable whatever its dates.
@@ -49,6 +56,21 @@ TENANT_DISABLED = "tenant_disabled"
 class LifecycleModelBackend(ModelBackend):
     def user_can_authenticate(self, user) -> bool:
         return super().user_can_authenticate(user) and not tenant_user_locked_out(user)
+
+    def get_user(self, user_id):
+        """The session's user, asked on every request: one query that also loads what the
+        access rule and the page's header read next — the partner membership with its
+        partner, the tenant user record with its tenant (absent ones are remembered as
+        absent). The lifecycle rule then costs a query only for a tenant user who is not an
+        admin."""
+        model = get_user_model()
+        try:
+            user = model._default_manager.select_related(
+                "partner_membership__partner", "tenant_user__tenant"
+            ).get(pk=user_id)
+        except model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         """ModelBackend's, with one password check whatever happens: an unknown address costs

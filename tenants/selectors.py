@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import (
+    Case,
     Count,
     Exists,
-    Min,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
+    When,
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
@@ -214,11 +216,13 @@ MAX_SEARCH_WORDS = 5
 MAX_SEARCH_LENGTH = 100  # characters of a search kept
 
 
-def partner_may(partner: Partner, permission: Permission) -> Exists:
+def partner_may(partner: Partner, permission: Permission) -> Case:
     """For an annotation on tenants: whether the rule gives the partner `permission` in the
-    row's tenant (the customer list's capacity hints, its readable subscriptions)."""
-    return Exists(
-        tenant_rule.partner_customers(partner, permission=permission).filter(pk=OuterRef("pk"))
+    row's tenant (the customer list's capacity hints, its readable subscriptions). True or
+    False, never NULL (a tenant no partner created compares NULL to the partner)."""
+    return Case(
+        When(tenant_rule.partner_customer_q(partner, permission=permission), then=Value(True)),
+        default=Value(False),
     )
 
 
@@ -236,11 +240,12 @@ def partner_customer_list(
     # Subscriptions (seats, end dates) only where the rule lets the partner read them: not in a
     # tenant it reaches only under a helpdesk or user-administration relationship.
     readable = partner_may(partner, Permission.SUBSCRIPTIONS_READ)
-    next_end = Min("subscriptions__end_date", filter=Q(readable))
+    # A sub-query, not MIN over a join: no GROUP BY, and the paginator's count leaves it out.
+    soonest = Subscription.objects.filter(tenant=OuterRef("pk")).order_by("end_date")
+    next_end = Case(When(Q(readable), then=Subquery(soonest.values("end_date")[:1])))
     tenants = (
         (tenant_rule.partner_customers(partner) if tenants is None else tenants)
-        .annotate(sees_subscriptions=readable)
-        .annotate(next_end_date=next_end, end_order=Coalesce(next_end, Value(NO_END_DATE)))
+        .annotate(sees_subscriptions=readable, next_end_date=next_end)
         .prefetch_related(
             Prefetch(
                 "subscriptions",
@@ -249,8 +254,10 @@ def partner_customer_list(
                 .order_by("end_date", "id"),
             )
         )
-        .order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
     )
+    if order == "end":  # only then: it is the rule once more
+        tenants = tenants.annotate(end_order=Coalesce(next_end, Value(NO_END_DATE)))
+    tenants = tenants.order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
     for word in search.split()[:MAX_SEARCH_WORDS]:
         admins = TenantUser.objects.filter(tenant=OuterRef("pk"), is_admin=True).filter(
             Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)

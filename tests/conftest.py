@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test.client import ClientMixin
 
 from portal.models import Partner, PartnerMembership, User
@@ -75,10 +75,13 @@ ClientMixin.force_login = _force_login
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # Redis outlives a test: start each one with no guessing counters or cached state.
+    # Redis outlives a test: start each one with no guessing counters or cached state (nor any
+    # of the layout's menus remembered by this process: settings.CACHES["fragments"]).
     cache.clear()
+    caches["fragments"].clear()
     yield
     cache.clear()
+    caches["fragments"].clear()
 
 
 # The cast: two partners (Northwind enrolled, Fabrikam not), each role, and ops staff.

@@ -246,3 +246,18 @@ def test_the_language_is_accept_languages_not_a_cookies(partner_admin):
     response = client.post(CHECK, {"keys": []}, format="json")
     assert response["Content-Language"] == "fr"
     assert response.json()["title"] == "La requête n’est pas valide."
+
+
+@pytest.mark.postgres
+def test_a_key_check_runs_one_query_per_key_however_large_the_inventory(
+    partner_admin, make_keys, django_assert_num_queries
+):
+    (key,) = make_keys(1)
+    client = api_client(api_key(partner_admin, "keys:check"))
+    client.post(CHECK, {"keys": [key]}, format="json")  # warm up
+    # The API key (with its creator and partner), then the product key's look-up.
+    with django_assert_num_queries(2):
+        assert client.post(CHECK, {"keys": [key]}, format="json").json()[0]["usable"]
+    make_keys(200)
+    with django_assert_num_queries(2):
+        assert client.post(CHECK, {"keys": [key]}, format="json").json()[0]["usable"]

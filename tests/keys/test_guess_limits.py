@@ -229,3 +229,20 @@ def test_the_limit_event_survives_when_it_trips_inside_a_pasted_list(
     assert "Retry-After" in response
     event = AuditEvent.objects.get(action="key.guess_limit_reached")
     assert event.actor == partner_admin
+
+
+@pytest.mark.postgres
+def test_a_key_check_runs_the_same_queries_however_large_the_inventory(
+    client, partner_admin, make_keys, django_assert_num_queries
+):
+    key = make_keys(1)[0]
+    client.force_login(partner_admin)
+    try_key(client, key)  # warm the session
+    # The session, the person (with their membership: renewals.auth's get_user), the session's
+    # verified device (django-otp) and the key's look-up by its digest. The guessing counters
+    # are in Redis (one round trip: tests/portal/test_throttle.py).
+    with django_assert_num_queries(4):
+        assert b"can be redeemed" in try_key(client, key).content
+    make_keys(200)
+    with django_assert_num_queries(4):
+        assert b"can be redeemed" in try_key(client, key).content

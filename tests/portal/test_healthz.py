@@ -59,3 +59,9 @@ def test_it_answers_503_when_the_database_is_down(client, db, monkeypatch):
 
 def test_it_refuses_post(client, db):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.redis
+def test_it_runs_one_query(client, db, django_assert_num_queries):
+    with django_assert_num_queries(1):  # SELECT 1; the broker and the cache are pinged
+        assert client.get("/healthz").status_code == 200

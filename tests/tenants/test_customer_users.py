@@ -121,11 +121,10 @@ def test_it_refuses_a_user_it_cannot_add_and_keeps_what_was_typed(
 def test_the_directory_searches_and_pages(admin_client, customer, django_assert_num_queries):
     for n in range(30):
         add_user(admin_client, username=f"user{n}", email=f"user{n}@contoso.example")
-    # 10: one of them is the lifecycle's sign-in rule (renewals.auth), checked on each request,
-    # and one django-otp's load of the session's verified device (OTPMiddleware, each request;
-    # 9 before the second factor). (One more before the tenant rule read the person's account
-    # through the relation the header has already loaded: portal.access.customer_user_account.)
-    with django_assert_num_queries(10):
+    # 6: three are every signed-in request's — the session, the person with their tenant user
+    # record (renewals.auth's get_user, one query; the lifecycle's sign-in rule asks nothing
+    # more of an admin) and django-otp's load of the session's verified device (OTPMiddleware).
+    with django_assert_num_queries(6):
         page = admin_client.get("/customer/users/")
     assert page.context["page"].paginator.count == 31
     assert len(page.context["page"].object_list) == 25
