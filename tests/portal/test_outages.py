@@ -29,14 +29,16 @@ DATABASE_TEXT = b"cannot reach its database"
 
 @pytest.fixture
 def redis_down(settings):
-    """The cache on a port where nothing listens: a real refused connection, not a mock."""
+    """The cache on a port where nothing listens: a real refused connection, not a mock. The
+    other caches (the layout's menus, in each process's memory) stay as they are."""
 
     def stop():
         settings.CACHES = {
+            **settings.CACHES,
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": "redis://127.0.0.1:1/0",
-            }
+            },
         }
 
     return stop
