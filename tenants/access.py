@@ -288,7 +288,24 @@ def partner_tenant_accesses(user: User, tenant_ids) -> dict[int, TenantAccess]:
     partner user's standing in each of `tenant_ids` where it has one, in two queries whatever
     their number (for a list that shows what may be done on each row). Ask `can` of each."""
     membership = partner_membership(user)
-    if membership is None or not tenant_ids:
+    if membership is None:
+        return {}
+    return _partner_accesses(user, membership, tenant_ids)
+
+
+def partner_standings(partner: Partner, tenant_ids) -> dict[int, TenantAccess]:
+    """`partner_standing` for many tenants at once, in two queries whatever their number: the
+    partner's own standing in each of `tenant_ids` where it has one (a page of its customer
+    list: what it may do in each row)."""
+    admin = PartnerMembership(partner=partner, role=PartnerMembership.Role.ADMIN)  # not saved
+    return _partner_accesses(None, admin, tenant_ids)
+
+
+def _partner_accesses(
+    user: User | None, membership: PartnerMembership, tenant_ids
+) -> dict[int, TenantAccess]:
+    tenant_ids = set(tenant_ids)
+    if not tenant_ids:
         return {}
     partner = membership.partner
     tenants = {
@@ -300,7 +317,7 @@ def partner_tenant_accesses(user: User, tenant_ids) -> dict[int, TenantAccess]:
         relationships.setdefault(relationship.tenant_id, relationship)  # the latest end first
     accesses = {
         pk: _partner_capacity(user, membership, tenants.get(pk), relationships.get(pk))
-        for pk in set(tenant_ids)
+        for pk in tenant_ids
     }
     return {pk: access for pk, access in accesses.items() if access is not None}
 

@@ -39,9 +39,10 @@ from tenants.models import RedemptionTarget
 from tenants.selectors import (
     CUSTOMER_ORDERS,
     MAX_SEARCH_LENGTH,
+    customer_rows,
     partner_customer_list,
     partner_customer_of,
-    partner_may,
+    partner_next_end,
 )
 from tenants.serializers import (
     CustomerDetailSerializer,
@@ -170,14 +171,13 @@ def _customers(view, query: dict):
     """The page's list (search, order), the filters, and what the partner may do in each."""
     partner = view.partner
     search = query["q"].strip()[:MAX_SEARCH_LENGTH]
-    tenants = partner_customer_list(partner, search, query["sort"]).annotate(
-        may_redeem=partner_may(partner, Permission.REDEEM),
-        may_read_users=partner_may(partner, Permission.USERS_READ),
-    )
+    tenants = partner_customer_list(partner, search, query["sort"])
     if query.get("country"):
         tenants = tenants.filter(country=query["country"].upper())
     if query["has_subscriptions"] is not None:
-        tenants = tenants.filter(next_end_date__isnull=not query["has_subscriptions"])
+        tenants = tenants.annotate(readable_end=partner_next_end(partner)).filter(
+            readable_end__isnull=not query["has_subscriptions"]
+        )
     if query["created_by_me"] is not None:
         mine = Q(created_by_partner=partner)
         tenants = tenants.filter(mine if query["created_by_me"] else ~mine)
@@ -299,6 +299,7 @@ class CustomerListView(ApiView):
         query = _query(request)
         paginator = KeysetPage(CUSTOMER_ORDERS[query["sort"]])
         page = paginator.paginate_queryset(_customers(self, query), request, view=self)
+        page = customer_rows(self.partner, page)
         data = CustomerSerializer(page, many=True, context=_context(self)).data
         return paginator.get_paginated_response(data)
 

@@ -218,12 +218,23 @@ MAX_SEARCH_LENGTH = 100  # characters of a search kept
 
 def partner_may(partner: Partner, permission: Permission) -> Case:
     """For an annotation on tenants: whether the rule gives the partner `permission` in the
-    row's tenant (the customer list's capacity hints, its readable subscriptions). True or
-    False, never NULL (a tenant no partner created compares NULL to the partner)."""
+    row's tenant. True or False, never NULL (a tenant no partner created compares NULL to the
+    partner). In SQL only where a query sorts or filters on it: a page's rows learn it from
+    `customer_rows`, two small queries instead of the rule compiled into every column."""
     return Case(
         When(tenant_rule.partner_customer_q(partner, permission=permission), then=Value(True)),
         default=Value(False),
     )
+
+
+def partner_next_end(partner: Partner) -> Case:
+    """For an annotation on tenants: the soonest end date of the subscriptions the partner may
+    read there (NULL: none), for sorting and filtering on it. A sub-query, not MIN over a join:
+    no GROUP BY, and the paginator's count leaves it out. `customer_hints` reads the same date
+    off the rows' subscriptions."""
+    soonest = Subscription.objects.filter(tenant=OuterRef("pk")).order_by("end_date")
+    readable = partner_may(partner, Permission.SUBSCRIPTIONS_READ)
+    return Case(When(Q(readable), then=Subquery(soonest.values("end_date")[:1])))
 
 
 def partner_customer_list(
@@ -233,30 +244,25 @@ def partner_customer_list(
     tenants: QuerySet[Tenant] | None = None,
 ) -> QuerySet[Tenant]:
     """The partner's customers with their subscriptions: a fixed number of queries per page.
+    What the list shows of each row (readable subscriptions, next end date, what the partner may
+    do) comes from `customer_rows`, once the page is read.
 
     Each word of `search` must match the name, the domain, or an admin's name or e-mail.
     `tenants` narrows the list to tenants the rule already allowed (one customer's page).
     """
-    # Subscriptions (seats, end dates) only where the rule lets the partner read them: not in a
-    # tenant it reaches only under a helpdesk or user-administration relationship.
-    readable = partner_may(partner, Permission.SUBSCRIPTIONS_READ)
-    # A sub-query, not MIN over a join: no GROUP BY, and the paginator's count leaves it out.
-    soonest = Subscription.objects.filter(tenant=OuterRef("pk")).order_by("end_date")
-    next_end = Case(When(Q(readable), then=Subquery(soonest.values("end_date")[:1])))
     tenants = (
-        (tenant_rule.partner_customers(partner) if tenants is None else tenants)
-        .annotate(sees_subscriptions=readable, next_end_date=next_end)
-        .prefetch_related(
-            Prefetch(
-                "subscriptions",
-                queryset=Subscription.objects.select_related("product")
-                .annotate(seats_used=Count("licenses"))
-                .order_by("end_date", "id"),
-            )
+        tenant_rule.partner_customers(partner) if tenants is None else tenants
+    ).prefetch_related(
+        Prefetch(
+            "subscriptions",
+            queryset=Subscription.objects.select_related("product")
+            .annotate(seats_used=Count("licenses"))
+            .order_by("end_date", "id"),  # `customer_hints`: the soonest first
         )
     )
-    if order == "end":  # only then: it is the rule once more
-        tenants = tenants.annotate(end_order=Coalesce(next_end, Value(NO_END_DATE)))
+    if order == "end":  # only then: the rule once more
+        end = Coalesce(partner_next_end(partner), Value(NO_END_DATE))
+        tenants = tenants.annotate(end_order=end)
     tenants = tenants.order_by(*CUSTOMER_ORDERS.get(order, CUSTOMER_ORDERS["name"]))
     for word in search.split()[:MAX_SEARCH_WORDS]:
         admins = TenantUser.objects.filter(tenant=OuterRef("pk"), is_admin=True).filter(
@@ -268,6 +274,32 @@ def partner_customer_list(
     return tenants
 
 
+def customer_rows(partner: Partner, tenants: Iterable[Tenant]) -> list[Tenant]:
+    """A page of `partner_customer_list`, each row with what the list shows of it
+    (`customer_hints`), from the partner's standing in each (the rule, two queries)."""
+    tenants = list(tenants)
+    standings = tenant_rule.partner_standings(partner, [tenant.pk for tenant in tenants])
+    return [customer_hints(tenant, standings.get(tenant.pk)) for tenant in tenants]
+
+
+def customer_hints(tenant: Tenant, access: TenantAccess | None) -> Tenant:
+    """What a customer's row shows, from the partner's standing in it: whether it may read the
+    subscriptions (else the list hides them), redeem, read the users, and the soonest end date of
+    the subscriptions it may read (`tenant` from `partner_customer_list`: its subscriptions read,
+    the soonest first). None: no standing (any more) — nothing shown."""
+
+    def can(permission: Permission) -> bool:
+        return access is not None and access.can(permission)
+
+    tenant.sees_subscriptions = can(Permission.SUBSCRIPTIONS_READ)
+    tenant.may_redeem = can(Permission.REDEEM)
+    tenant.may_read_users = can(Permission.USERS_READ)
+    subscriptions = tenant.subscriptions.all()
+    readable = tenant.sees_subscriptions and subscriptions
+    tenant.next_end_date = subscriptions[0].end_date if readable else None
+    return tenant
+
+
 def partner_customer_of(user: User, partner: Partner, pk: int) -> tuple[TenantAccess, Tenant]:
     """One customer as the partner may see it (next end date, subscriptions), and the partner's
     standing in it: the tenant rule decides (READ), or Http404."""
@@ -277,4 +309,4 @@ def partner_customer_of(user: User, partner: Partner, pk: int) -> tuple[TenantAc
     tenant = partner_customer_list(partner, tenants=only).first()
     if tenant is None:
         raise Http404
-    return access, tenant
+    return access, customer_hints(tenant, access)

@@ -16,11 +16,11 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from portal.models import Partner
-from tenants.access import Permission, SubscriptionActions, TenantAccess
+from tenants.access import SubscriptionActions, TenantAccess
 from tenants.lifecycle import renewal_row, state_label, subscription_state
 from tenants.models import RedemptionTarget, Subscription, Tenant
 from tenants.previews import PreviewRow, users_losing_licenses
-from tenants.selectors import tenant_admins
+from tenants.selectors import customer_hints, tenant_admins
 
 Intent = RedemptionTarget.Intent
 State = Subscription.State
@@ -139,10 +139,7 @@ class CustomerDetailSerializer(CustomerSerializer):
 def customer_detail_data(access: TenantAccess, tenant: Tenant, partner: Partner, today: date):
     """The customer as its page shows it to `partner`, whose standing in it is `access`
     (`tenant` as tenants.selectors.partner_customer_list reads it)."""
-    # What the partner may do here, as the page asks the access.
-    tenant.may_redeem = access.can(Permission.REDEEM)
-    tenant.may_read_users = access.can(Permission.USERS_READ)
-    tenant.sees_subscriptions = access.can(Permission.SUBSCRIPTIONS_READ)
+    customer_hints(tenant, access)  # what the partner may do here, as the page asks the access
     tenant.admins = list(tenant_admins(tenant))
     tenant.relationship = access.relationship
     return CustomerDetailSerializer(tenant, context={"partner": partner, "today": today}).data

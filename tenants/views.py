@@ -58,6 +58,7 @@ from tenants.models import (
 from tenants.selectors import (
     CUSTOMER_ORDERS,
     MAX_SEARCH_LENGTH,
+    customer_rows,
     partner_customer_list,
     partner_customer_of,
     tenant_admins,
@@ -98,6 +99,7 @@ DASHBOARD_CUSTOMERS = 10
 @partner_required
 def partner_dashboard(request):
     customers = Paginator(partner_customer_list(request.partner), DASHBOARD_CUSTOMERS).get_page(1)
+    customers.object_list = customer_rows(request.partner, customers.object_list)
     return render(
         request,
         "tenants/partner_dashboard.html",
@@ -124,6 +126,7 @@ def partner_customers(request):
     page = Paginator(
         partner_customer_list(request.partner, search, order), CUSTOMERS_PER_PAGE
     ).get_page(request.GET.get("page"))
+    page.object_list = customer_rows(request.partner, page.object_list)
     return render(
         request,
         "tenants/partner_customers.html",

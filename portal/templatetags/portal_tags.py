@@ -1,5 +1,6 @@
 from django import template
 from django.forms import BaseFormSet
+from django.template import defaulttags
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -37,3 +38,11 @@ def _form_errors(form, number: int | None) -> list[dict]:
                 target = field.id_for_label or (field.auto_id and f"{field.auto_id}_0")
                 errors.append({"id": target, "label": label, "message": message})
     return errors
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, parameter: str, number: int) -> str:
+    """The current query with `parameter` set to page `number` and every other parameter kept
+    (another list's page, filters): Django's `{% querystring %}` for a parameter whose name is
+    in a variable, as when one include turns the pages of two lists."""
+    return defaulttags.querystring(context, **{parameter: number})

@@ -49,6 +49,7 @@ from tenants.models import ROLE_DESCRIPTIONS, ActivityLog, DelegationOffer, Dele
 from tenants.tokens import offer_from_token
 
 OFFERS_PER_PAGE = 25
+RELATIONSHIPS_PER_PAGE = 25
 ACTIVITY_PER_PAGE = 50
 
 
@@ -89,11 +90,13 @@ def partner_delegation(request):
         .order_by("-created_at", "-id"),
         OFFERS_PER_PAGE,
     ).get_page(request.GET.get("page"))
-    relationships = (
+    # Its own pages (`relationships_page`), so that either list turns without the other.
+    relationships = Paginator(
         DelegationRelationship.objects.filter(partner=request.partner)
         .select_related("tenant")
-        .order_by("state", "ends_on", "id")
-    )
+        .order_by("state", "ends_on", "id"),
+        RELATIONSHIPS_PER_PAGE,
+    ).get_page(request.GET.get("relationships_page"))
     now = timezone.now()
     for offer in offers.object_list:
         # The e-mail goes again at most every few minutes: until then the button says when.

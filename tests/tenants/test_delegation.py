@@ -37,7 +37,11 @@ from tenants.models import (
     TenantUser,
 )
 from tenants.tokens import offer_token
-from tests.factories import SubscriptionFactory, TenantFactory
+from tests.factories import (
+    DelegationRelationshipFactory,
+    SubscriptionFactory,
+    TenantFactory,
+)
 
 P = Permission
 
@@ -875,6 +879,36 @@ def test_the_resend_button_is_disabled_until_ten_minutes_have_passed(
         page = client.get("/partner/delegated-admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'action="/partner/delegated-admin/offers/{offer.pk}/resend/"' in page
     assert "You can send it again after" not in page
+
+
+def test_relationships_and_offers_turn_their_pages_each_keeping_the_others(
+    client, partner_admin, northwind
+):
+    for i in range(27):
+        tenant = TenantFactory(
+            name=f"Customer {i:02}", domain_prefix=f"customer{i}", created_by_partner=northwind
+        )
+        DelegationRelationshipFactory(
+            partner=northwind, tenant=tenant, ends_on=datetime.date.today() + datetime.timedelta(i)
+        )
+    client.force_login(partner_admin)
+    assert DelegationOffer.objects.filter(partner=northwind).count() == 27  # each one's offer
+    first = client.get("/partner/delegated-admin/", HTTP_ACCEPT_LANGUAGE="en")
+    assert len(first.context["relationships"].object_list) == 25
+    page = first.content.decode()
+    assert 'aria-label="Pages of relationships"' in page and 'aria-label="Pages of offers"' in page
+    assert 'href="?relationships_page=2"' in page and 'href="?page=2"' in page
+    both = client.get(
+        "/partner/delegated-admin/", {"page": 2, "relationships_page": 2}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert len(both.context["relationships"].object_list) == 2
+    assert len(both.context["offers"].object_list) == 2
+    page = both.content.decode()
+    # Back on one list keeps the other where it is.
+    assert 'href="?page=2&amp;relationships_page=1"' in page
+    assert 'href="?page=1&amp;relationships_page=2"' in page
+    shown = [r.tenant.name for r in both.context["relationships"].object_list]
+    assert shown == ["Customer 25", "Customer 26"]  # by end date: the latest last
 
 
 # --- Wording ---------------------------------------------------------------------------------

@@ -22,17 +22,19 @@ def count_queries(client, url):
     return len(queries)
 
 
-@pytest.mark.parametrize("url", ["/partner/", "/partner/customers/"])
+# Three of every signed-in request (the session, the person, the second factor's device), the
+# customers' count and page, their subscriptions, and the partner's standing in the page's
+# customers (two: tenants.access.partner_standings); the overview adds its drafts and its team.
+@pytest.mark.parametrize("url, expected", [("/partner/", 10), ("/partner/customers/", 8)])
 def test_the_page_runs_the_same_queries_for_1_and_200_customers(
-    client, partner_admin, northwind, url
+    client, partner_admin, northwind, url, expected
 ):
     client.force_login(partner_admin)
     make_customers(northwind, 1)
     with_one = count_queries(client, url)
     make_customers(northwind, 199)
     with_many = count_queries(client, url)
-    assert with_one == with_many
-    assert with_many <= 12
+    assert with_one == with_many == expected
 
 
 def test_the_customer_list_paginates_and_searches(client, partner_admin, northwind):
