@@ -11,7 +11,13 @@ from mfa.step_up import step_up_required
 from portal.access import partner_required
 from portal.spreadsheets import csv_response
 from renewals.forms import RenewalFilterForm, state_choices, window_choices
-from renewals.queries import readable_subscription, renewal_list, renewal_row, subscription_overview
+from renewals.queries import (
+    readable_subscription,
+    renewal_list,
+    renewal_list_actions,
+    renewal_row,
+    subscription_overview,
+)
 from renewals.services import DirectBillingError, direct_billing_preview, direct_billing_switch
 from tenants.access import (
     Permission,
@@ -39,12 +45,16 @@ def partner_renewals(request):
         renewal_list(request.partner, today=today, window=window, state=state), RENEWALS_PER_PAGE
     ).get_page(request.GET.get("page"))
     rows = [renewal_row(subscription, today) for subscription in page.object_list]
+    # "Renew with a key" only where the partner may renew (a billing reader may not, a directly
+    # billed subscription renews on its own): the API's rule for its `may_renew`.
+    actions = renewal_list_actions(request.user, page.object_list, today)
     return render(
         request,
         "renewals/partner_renewals.html",
         {
             "page": page,
             "rows": rows,
+            "renewable": {pk for pk, action in actions.items() if action.may_renew},
             "window": window,
             "state": state,
             "windows": window_choices(),

@@ -67,10 +67,11 @@ def test_the_list_costs_the_same_queries_for_many_rows(
 ):
     subscribe(TODAY + timedelta(days=5), sku="A")
     # The relationships whose roles allow reading subscriptions are part of the list's query
-    # (tenants.access.partner_customers), not a query of their own. 5: the session, the person
+    # (tenants.access.partner_customers), not a query of their own. 7: the session, the person
     # with their membership (renewals.auth's get_user), the session's verified device
-    # (django-otp's OTPMiddleware), the count and the page.
-    with django_assert_num_queries(5) as first:
+    # (django-otp's OTPMiddleware), the count and the page, and the partner's standing in the
+    # page's tenants for its "Renew with a key" buttons (tenants.access.partner_tenant_accesses).
+    with django_assert_num_queries(7) as first:
         partner.get("/partner/renewals/")
     for index in range(20):
         subscribe(
@@ -87,6 +88,20 @@ def test_the_list_costs_the_same_queries_for_many_rows(
     with django_assert_num_queries(len(first.captured_queries)):
         page = partner.get("/partner/renewals/").content.decode()
     assert "26 subscriptions" in page  # 25 a page
+
+
+def test_renew_with_a_key_only_where_the_partner_may_renew(partner, subscribe, northwind, fabrikam):
+    ours = subscribe(TODAY + timedelta(days=5), sku="A")
+    tenant = TenantFactory(created_by_partner=fabrikam)
+    read_only = subscribe(TODAY + timedelta(days=6), sku="B", tenant=tenant, partner_of_record=None)
+    DelegationRelationshipFactory(partner=northwind, tenant=tenant, roles=["billing_reader"])
+    page = partner.get("/partner/renewals/").content.decode()
+    assert f'data-testid="renewal-{read_only.pk}"' in page  # listed: it may read it
+    assert f"/partner/customers/{ours.tenant_id}/renew/" in page
+    # A billing reader may not redeem keys into the tenant: no button leading to a 404.
+    assert f"/partner/customers/{tenant.pk}/renew/" not in page
+    assert page.count("Renew with a key") == 1
+    assert partner.get(f"/partner/customers/{tenant.pk}/renew/").status_code == 404
 
 
 def test_the_csv_export_is_utf8_with_a_bom_and_formula_safe(partner, subscribe, contoso):
