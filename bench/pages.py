@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import layers  # noqa: E402 — bench/layers.py: a request's time by layer
 import load  # noqa: E402 — bench/load.py: the data and the pages
 
 load.BENCH_URL = os.environ.get(
@@ -238,6 +239,12 @@ def main() -> None:
             if name == "/healthz" or name.split()[-1] in only
         }
     results = {name: (measure(send), counted(send)) for name, send in pages.items()}
+    report(results)
+    print()
+    split_report(pages)
+
+
+def report(results: dict) -> None:
     floor = statistics.mean(results["/healthz"][0][0])
     load_average = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"{REQUESTS} requests a page, one process, DEBUG off; load average {load_average}")
@@ -252,6 +259,18 @@ def main() -> None:
             f"| {name} | {1000 * mean:.2f} | {1000 * statistics.median(timings):.2f} | "
             f"{1000 * p95:.2f} | {1000 * cpu:.2f} | {count} | {calls:,} | {floor / mean:.2f} |"
         )
+
+
+def split_report(pages: dict) -> None:
+    """Where one request's time goes, by layer (bench/layers.py), for each page."""
+    columns = (*layers.LAYERS, "the rest")
+    print("Where one request's time goes, ms (bench/layers.py: each layer without those it calls)")
+    print(f"| page | {' | '.join(columns)} | total |")
+    print(f"|---|{'---|' * (len(columns) + 1)}")
+    for name, send in pages.items():
+        shares = layers.split(lambda send=send: ok(send), REQUESTS)
+        cells = " | ".join(f"{shares[column]:.2f}" for column in columns)
+        print(f"| {name} | {cells} | {sum(shares.values()):.2f} |")
 
 
 if __name__ == "__main__":
