@@ -242,6 +242,13 @@ ACTIVATION_LINK_DAYS = env_int("ACTIVATION_LINK_DAYS", 7, minimum=1, maximum=60)
 # day RENEWAL_DISABLED_AFTER_DAYS (only admins sign in), deleted on day RENEWAL_DELETED_AFTER_DAYS.
 RENEWAL_DISABLED_AFTER_DAYS = env_int("RENEWAL_DISABLED_AFTER_DAYS", 30, minimum=1, maximum=365)
 RENEWAL_DELETED_AFTER_DAYS = env_int("RENEWAL_DELETED_AFTER_DAYS", 120, minimum=2, maximum=3650)
+if RENEWAL_DELETED_AFTER_DAYS <= RENEWAL_DISABLED_AFTER_DAYS:
+    # A subscription is disabled before it is deleted: the other order would delete customers'
+    # data on the day their admins were to be warned that sign-in stops.
+    raise ImproperlyConfigured(
+        "RENEWAL_DELETED_AFTER_DAYS must be greater than RENEWAL_DISABLED_AFTER_DAYS "
+        f"({RENEWAL_DELETED_AFTER_DAYS} is not after {RENEWAL_DISABLED_AFTER_DAYS})."
+    )
 
 # Failed sign-ins allowed per account and per client address in the window, before the sign-in
 # form refuses further tries until the window ends.

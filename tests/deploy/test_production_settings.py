@@ -71,3 +71,13 @@ def test_a_short_metrics_token_stops_start_up():
     assert result.returncode != 0
     assert "METRICS_TOKEN must be at least 32 characters" in result.stderr
     assert _run("", METRICS_TOKEN="t" * 32).returncode == 0
+
+
+def test_deletion_before_disabling_stops_start_up():
+    result = _run("", RENEWAL_DISABLED_AFTER_DAYS="60", RENEWAL_DELETED_AFTER_DAYS="60")
+    assert result.returncode != 0
+    assert "RENEWAL_DELETED_AFTER_DAYS must be greater than RENEWAL_DISABLED_AFTER_DAYS" in (
+        result.stderr
+    )
+    later = _run("", RENEWAL_DISABLED_AFTER_DAYS="60", RENEWAL_DELETED_AFTER_DAYS="61")
+    assert later.returncode == 0, later.stderr
