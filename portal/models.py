@@ -319,6 +319,7 @@ class IdempotentRequest(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)
+    location = models.CharField(max_length=2000, blank=True, default="")  # a 201's Location
 
     class Meta:
         constraints = [

@@ -1,13 +1,13 @@
 """`Idempotency-Key` on the POSTs that create or apply something.
 
-The same key with the same request (method, path, body) answers the first response again (kept
-API_IDEMPOTENCY_HOURS); with another request, 422; while the first is still running, 409. The
-claim is a row insert under a unique constraint, outside any transaction, so of two requests at
-once exactly one runs; the running request holds it locked, so that a request that died with
-its process or under a database restart frees its key for the retry at once. The call and its
-kept answer are one transaction (`idempotent`). A 5xx or 429 answer is not kept: the client may
-try again. A field shown once (a signing secret, `shown_once`) is not kept either: the replay
-has it null.
+The same key with the same request (method, path, body) answers the first response again, its
+Location included (kept API_IDEMPOTENCY_HOURS); with another request, 422; while the first is
+still running, 409. The claim is a row insert under a unique constraint, outside any transaction,
+so of two requests at once exactly one runs; the running request holds it locked, so that a
+request that died with its process or under a database restart frees its key for the retry at
+once. The call and its kept answer are one transaction (`idempotent`). A 5xx or 429 answer is not
+kept: the client may try again. A field shown once (a signing secret, `shown_once`) is not kept
+either: the replay has it null.
 """
 
 import hashlib
@@ -112,9 +112,10 @@ def _replay(earlier: IdempotentRequest, fingerprint: str) -> Response:
             _("A request with this Idempotency-Key is still running. Try again shortly."),
             status_code=409,
         )
-    response = Response(
-        earlier.response, status=earlier.status_code, headers={REPLAYED_HEADER: "true"}
-    )
+    headers = {REPLAYED_HEADER: "true"}
+    if earlier.location:  # where the first answer said the new resource is
+        headers["Location"] = earlier.location
+    response = Response(earlier.response, status=earlier.status_code, headers=headers)
     if earlier.status_code >= 400:
         response.content_type = PROBLEM_CONTENT_TYPE
     return response
@@ -129,7 +130,12 @@ def _keep(claim: int, response: Response) -> None:
         return
     kept = getattr(response, "kept_data", response.data)
     body = json.loads(JSONRenderer().render(kept) or b"null")
-    rows.update(completed_at=timezone.now(), status_code=response.status_code, response=body)
+    rows.update(
+        completed_at=timezone.now(),
+        status_code=response.status_code,
+        response=body,
+        location=response.get("Location", ""),
+    )
 
 
 def shown_once(response: Response, *fields: str) -> Response:

@@ -385,6 +385,8 @@ def test_the_same_idempotency_key_makes_one_customer(writer, make_keys):
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert Tenant.objects.count() == 1
+    # Where the customer is, as the first answer said.
+    assert again["Location"] == first["Location"] == f"{CUSTOMERS}{first.json()['id']}/"
     other = writer.post(
         CUSTOMERS, creation(keys, name="Fabrikam"), format="json", HTTP_IDEMPOTENCY_KEY="order-1"
     )

@@ -159,6 +159,7 @@ def test_the_same_idempotency_key_adds_one_endpoint_and_never_keeps_its_secret(a
     # kept for replays never held it.
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json() | {"secret": None}
+    assert again["Location"] == first["Location"]
     kept = IdempotentRequest.objects.get()
     assert kept.response["secret"] is None and secret not in str(kept.response)
 
