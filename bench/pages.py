@@ -117,6 +117,9 @@ def senders(saved: dict) -> dict:
     body = json.dumps({"keys": [saved["key"]]})
     return {
         "/healthz": lambda: anonymous.get("/healthz"),
+        # Not in bench/load.py's table: a signed-in page with the layout and one empty form, the
+        # floor under every signed-in page (its session, person and second factor, the layout).
+        "GET /partner/keys/check/": lambda: partner.get("/partner/keys/check/"),
         "POST /partner/keys/check/": lambda: partner.post("/partner/keys/check/", key),
         "/partner/": lambda: partner.get("/partner/"),
         "/partner/customers/": lambda: partner.get("/partner/customers/"),
