@@ -17,8 +17,13 @@ from keys.codec import format_key
 from keys.models import ProductKey, Redemption
 from portal.models import ApiKey, AuditEvent
 from tenants.models import License, Tenant, TenantUser
-from tenants.selectors import partner_customer_list
-from tests.factories import DelegationRelationshipFactory, SubscriptionFactory, TenantFactory
+from tenants.selectors import NO_END_DATE, customer_rows, partner_customer_list
+from tests.factories import (
+    DelegationRelationshipFactory,
+    ProductFactory,
+    SubscriptionFactory,
+    TenantFactory,
+)
 from tests.helpers import api_client, api_key, contoso_details, standard
 
 CUSTOMERS = "/api/v1/customers/"
@@ -134,6 +139,48 @@ def test_search_order_and_filters(reader, northwind, fabrikam, products):
     bad = reader.get(CUSTOMERS, {"sort": "size", "has_subscriptions": "maybe"})
     assert bad.status_code == 400
     assert set(bad.json()["errors"]) == {"sort", "has_subscriptions"}
+
+
+def test_the_rows_next_end_date_is_the_one_the_list_sorts_by(reader, northwind, fabrikam):
+    """The next end date in two forms: SQL where the list sorts and filters on it
+    (selectors.partner_next_end), and read off each row's subscriptions for what it shows
+    (selectors.customer_hints). Both say the same for every way a partner reaches a customer."""
+
+    def customer(name, ends, created_by=northwind, **subscription):
+        tenant = TenantFactory(name=name, domain_prefix=name.lower(), created_by_partner=created_by)
+        for number, end in enumerate(ends):
+            SubscriptionFactory(
+                tenant=tenant,
+                product=ProductFactory(sku=f"SKU-{number}"),
+                end_date=datetime.date(*end),
+                **subscription,
+            )
+        return tenant
+
+    customer("Created", [(2027, 5, 1), (2027, 2, 1)])
+    customer("Bare", [])
+    customer("Recorded", [(2027, 3, 1)], created_by=fabrikam, partner_of_record=northwind)
+    for name, roles in (("Billing", ["billing_reader"]), ("Helpdesk", ["helpdesk"])):
+        tenant = customer(name, [(2027, 4, 1)], created_by=fabrikam, partner_of_record=None)
+        DelegationRelationshipFactory(partner=northwind, tenant=tenant, roles=roles)
+    rows = customer_rows(northwind, partner_customer_list(northwind, order="end"))
+    shown = {row.name: row.next_end_date for row in rows}
+    assert shown == {
+        "Created": datetime.date(2027, 2, 1),
+        "Recorded": datetime.date(2027, 3, 1),
+        "Billing": datetime.date(2027, 4, 1),
+        "Helpdesk": None,  # its roles do not read subscriptions
+        "Bare": None,
+    }
+    for row in rows:
+        assert row.end_order == (row.next_end_date or NO_END_DATE), row.name
+    assert [row.name for row in rows if not row.sees_subscriptions] == ["Helpdesk"]
+    listed = reader.get(CUSTOMERS, {"sort": "end"}).json()["results"]
+    assert [(c["name"], c["next_end_date"]) for c in listed] == [
+        (name, end and end.isoformat()) for name, end in shown.items()
+    ]
+    with_some = reader.get(CUSTOMERS, {"has_subscriptions": "true"}).json()["results"]
+    assert {c["name"] for c in with_some} == {"Created", "Recorded", "Billing"}
 
 
 def test_the_cursor_walks_ties_forward_and_back(reader, northwind, products):
