@@ -17,6 +17,7 @@ TITLES = {
     "smtp": ("4", "drills.drill_smtp"),
     "backup": ("5", "drills.drill_backup"),
     "pgbouncer": ("6", "drills.drill_pgbouncer"),
+    "upgrade": ("7", "drills.drill_upgrade"),
 }
 
 

@@ -149,10 +149,11 @@ class Stack:
         self.pg.sql("ALTER DATABASE portal SET log_statement = 'all'")
         self.bouncer.start()
 
-    def cluster(self, command: str, **extra: str) -> str:
+    def cluster(self, command: str, *names: str, root: Path = ROOT, **extra: str) -> str:
+        """scripts/cluster.sh of the checkout at `root` (another release's, drill 7)."""
         done = subprocess.run(
-            ["bash", str(ROOT / "scripts" / "cluster.sh"), command],
-            cwd=ROOT,
+            ["bash", str(root / "scripts" / "cluster.sh"), command, *names],
+            cwd=root,
             env={**self.env, **extra},
             capture_output=True,
             text=True,
