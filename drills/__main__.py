@@ -25,7 +25,7 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 README = ROOT / "README.md"
 BEGIN = "<!-- drills: begin (python -m drills writes the run between these lines) -->"
 END = "<!-- drills: end -->"
-NAMES = ["postgres", "redis", "worker", "smtp", "backup"]
+NAMES = ["postgres", "redis", "worker", "smtp", "backup", "pgbouncer", "upgrade"]
 
 
 def machine() -> str:

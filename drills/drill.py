@@ -16,6 +16,8 @@ TITLES = {
     "worker": ("3", "drills.drill_worker"),
     "smtp": ("4", "drills.drill_smtp"),
     "backup": ("5", "drills.drill_backup"),
+    "pgbouncer": ("6", "drills.drill_pgbouncer"),
+    "upgrade": ("7", "drills.drill_upgrade"),
 }
 
 
@@ -24,7 +26,7 @@ def main(name: str) -> int:
     module = importlib.import_module(module_name)
     say(f"== Drill {number} ({name}): {module.TITLE} ==")
     started = time.monotonic()
-    stack = Stack(name)
+    stack = Stack(name, **getattr(module, "STACK", {}))
     report = Report()
     crashed = False
     try:

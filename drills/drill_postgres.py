@@ -62,7 +62,7 @@ def run(stack: Stack, report: Report) -> None:
     )
     _answers(report, tally)
     checks.fresh_connection()
-    _data(report, clients, ends_before)
+    checks.api_outcomes(report, clients, ends_before)
     _recovery(report, stack, web_before)
 
 
@@ -83,31 +83,6 @@ def _answers(report: Report, tally: Tally) -> None:
     for line in tally.failures[:5]:
         report.found(line)
     report.other_5xx += tally.other_5xx()
-
-
-def _data(report: Report, clients, ends_before) -> None:
-    outcomes = [o for client in clients for o in client.outcomes]
-    created = checks.creations_check([o for o in outcomes if o.what == "create"])
-    renewed = checks.renewals_check([o for o in outcomes if o.what == "renew"], ends_before)
-    report.found(
-        f"creations: {created.answered} answered 201, {created.refused} refused, "
-        f"{created.unfinished} unfinished; renewals: {renewed.answered} answered 200, "
-        f"{renewed.refused} refused, {renewed.unfinished} unfinished"
-    )
-    report.expect(
-        created.unfinished + renewed.unfinished == 0,
-        "every request got a final answer after its retries",
-    )
-    report.expect(
-        created.done_but_refused + renewed.done_but_refused == 0,
-        f"done but answered as refused: {created.done_but_refused + renewed.done_but_refused}",
-    )
-    held = created.keys_held + renewed.keys_held
-    report.expect(held == 0, f"keys held by a draft a cut-off call left behind: {held}")
-    broken = {name: n for name, n in checks.half_written().items() if n}
-    report.expect(not broken, f"half-written: {broken or 'nothing'} (customers, keys, redemptions)")
-    report.lost += created.lost + renewed.lost
-    report.doubled += created.doubled + renewed.doubled
 
 
 def _recovery(report: Report, stack: Stack, web_before: set[int]) -> None:

@@ -128,7 +128,7 @@ def _email_batch(stack: Stack, report: Report) -> None:
     drained = wait_until(lambda: not _unsent().exists(), 300, pause=1)
     report.expect(drained, "the notices' e-mails were all delivered before the batch")
     stack.smtp.delay = 0.02  # a slow mail server: the batch takes a few seconds
-    ids = _queue_batch(BATCH)
+    ids = world.outbox_batch(BATCH)
     app.send_task("portal.tasks.deliver_outbox")  # what the commit's kick does
     received = lambda: len(ids & {m.message_id for m in stack.smtp.messages()})  # noqa: E731
     caught = kill_mid(stack, "portal.tasks.deliver_outbox", received, BATCH)
@@ -153,29 +153,6 @@ def _unsent():
     from post_office.models import STATUS, Email
 
     return Email.objects.filter(status__in=[STATUS.queued, STATUS.requeued])
-
-
-def _queue_batch(count: int) -> set[str]:
-    """`count` e-mails written to the outbox at once, as a sweep writes them."""
-    from email.utils import make_msgid
-
-    from django.db import transaction
-    from post_office.models import PRIORITY, STATUS, Email
-
-    with transaction.atomic():
-        rows = Email.objects.bulk_create(
-            Email(
-                from_email="Partner Key Portal <no-reply@portal.example>",
-                to=[f"reader{n}@batch.example"],
-                subject=f"Batch message {n}",
-                message="A message of the drill's batch.",
-                status=STATUS.queued,
-                priority=PRIORITY.medium,
-                message_id=make_msgid(domain="portal.example"),
-            )
-            for n in range(count)
-        )
-    return {row.message_id for row in rows}
 
 
 def _key_job(stack: Stack, report: Report, built) -> None:

@@ -1,6 +1,6 @@
 """The services a drill starts for itself and breaks on purpose: a PostgreSQL cluster, a Redis
-server and an SMTP sink, each on a free port of 127.0.0.1 with its files in the drill's own
-temporary directory — never the machine's shared PostgreSQL or Redis."""
+server, an SMTP sink and (drill 6) PgBouncer, each on a free port of 127.0.0.1 with its files in
+the drill's own temporary directory — never the machine's shared PostgreSQL or Redis."""
 
 import email
 import email.policy
@@ -15,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg2
 
 PG_BIN = Path(os.environ.get("DRILLS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -126,6 +128,11 @@ class Postgres:
         """pg_dump, pg_restore… of the same version as the server, as this process's user."""
         return self._run(str(PG_BIN / name), *args, as_owner=False)
 
+    def sql(self, statement: str, database: str = "portal") -> str:
+        """One statement through psql, straight to the server (never through PgBouncer)."""
+        return self.tool("psql", "--no-psqlrc", "--quiet", f"--dbname={self.url(database)}",
+                         f"--command={statement}").stdout  # fmt: skip
+
     def remove(self) -> None:
         if self.data.exists():
             self._run(
@@ -135,6 +142,105 @@ class Postgres:
                 "stop",
                 check=False,
             )
+
+
+# --- PgBouncer ---------------------------------------------------------------------------------
+
+# The pool the drill runs the portal through (docs/production.md, "PostgreSQL and PgBouncer",
+# shows these lines): transaction pooling, and far fewer server connections than the portal's
+# processes (4 gunicorn workers, 2 Celery workers, 2 beats and the drill's own), so that each
+# server connection serves one process's transaction, then another's. More than the workers'
+# processes, though: a key job holds one for its whole transaction while a second connection of
+# the same process writes its progress.
+BOUNCER_SETTINGS = {
+    "pool_mode": "transaction",
+    "default_pool_size": "3",
+    "max_client_conn": "200",
+    "query_wait_timeout": "120",
+}
+
+
+class Bouncer:
+    """A PgBouncer (Debian's /usr/sbin/pgbouncer, DRILLS_PGBOUNCER) of the drill's own in front of
+    the drill's PostgreSQL, with trust authentication on 127.0.0.1 only. It refuses to run as
+    root, so as root it runs as PostgreSQL's account."""
+
+    def __init__(self, root: Path, port: int, pg: Postgres):
+        self.root, self.port, self.pg = root, port, pg
+        self.ini = root / "pgbouncer.ini"
+        self.log = root / "pgbouncer.log"
+        self.pidfile = root / "pgbouncer.pid"
+
+    def url(self, database: str = "portal") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def settings(self) -> str:
+        lines = [
+            "[databases]",
+            f"portal = host=127.0.0.1 port={self.pg.port} dbname=portal",
+            "",
+            "[pgbouncer]",
+            "listen_addr = 127.0.0.1",
+            f"listen_port = {self.port}",
+            "unix_socket_dir =",
+            "auth_type = trust",
+            f"auth_file = {self.root / 'userlist.txt'}",
+            "admin_users = postgres",
+            f"logfile = {self.log}",
+            f"pidfile = {self.pidfile}",
+            *(f"{name} = {value}" for name, value in BOUNCER_SETTINGS.items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.ini.write_text(self.settings())
+        (self.root / "userlist.txt").write_text('"postgres" ""\n')
+        if self.pg.owner:
+            for path in (self.root, self.ini, self.root / "userlist.txt"):
+                os.chown(path, self.pg.owner.pw_uid, self.pg.owner.pw_gid)
+        binary = os.environ.get("DRILLS_PGBOUNCER", "/usr/sbin/pgbouncer")
+        self.pg._run(binary, "--daemon", str(self.ini))
+        deadline = time.monotonic() + 10
+        while not answers(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"pgbouncer did not start: see {self.log}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM: PgBouncer's immediate shutdown (what `systemctl restart pgbouncer` sends):
+        every client and server connection closed, transactions in flight rolled back."""
+        if not self.pidfile.exists():
+            return
+        pid = int(self.pidfile.read_text())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while answers(self.port) or _alive(pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError("pgbouncer did not stop")
+            time.sleep(0.05)
+
+    def admin(self, command: str) -> list[dict]:
+        """A command of PgBouncer's admin console (SHOW POOLS, PAUSE portal…), its rows."""
+        connection = psycopg2.connect(self.url("pgbouncer"), connect_timeout=5)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(command)
+                if cursor.description is None:
+                    return []
+                names = [column[0] for column in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            connection.close()
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (this container's init reaps none)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 # --- Redis -------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""One drill's whole installation: its own PostgreSQL cluster, Redis and SMTP sink, the portal's
-database migrated, and scripts/cluster.sh running two web nodes, two workers and — on purpose —
-two beats against them. The drill's own process uses Django on the same database to make data
-and to check what happened."""
+"""One drill's whole installation: its own PostgreSQL cluster, Redis and SMTP sink (and for drill
+6 a PgBouncer in front of PostgreSQL), the portal's database migrated, and scripts/cluster.sh
+running two web nodes, two workers and — on purpose — two beats against them. The drill's own
+process uses Django on the same database (through the same PgBouncer) to make data and to check
+what happened."""
 
 import base64
 import contextlib
@@ -15,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from drills.services import Postgres, Redis, SmtpSink, free_port, free_ports
+from drills.services import Bouncer, Postgres, Redis, SmtpSink, free_port, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -37,6 +38,9 @@ NOT_PASSED = {
     "LOG_FORMAT",
     "CELERY_TASK_ALWAYS_EAGER",
     "EMAIL_BACKEND",
+    "CONN_MAX_AGE",
+    "DISABLE_SERVER_SIDE_CURSORS",
+    "CLUSTER_MIGRATE_DATABASE_URL",
 }
 
 
@@ -45,11 +49,12 @@ def say(text: str = "") -> None:
 
 
 class Stack:
-    def __init__(self, name: str, *, web_workers: int = 2):
+    def __init__(self, name: str, *, web_workers: int = 2, bouncer: bool = False):
         self.name = name
         self.tmp = Path(tempfile.mkdtemp(prefix=f"portal-drill-{name}-"))
         self.tmp.chmod(0o755)  # PostgreSQL runs as its own account and must reach its directory
         self.pg = Postgres(self.tmp / "postgres", free_port())
+        self.bouncer = Bouncer(self.tmp / "pgbouncer", free_port(), self.pg) if bouncer else None
         self.redis = Redis(self.tmp / "redis", free_port())
         self.smtp = SmtpSink(free_port())
         self.port = free_ports(2)
@@ -88,6 +93,15 @@ class Stack:
             CLUSTER_BEAT="2",  # on purpose: a second beat must send nothing twice
             CLUSTER_START_TIMEOUT="120",
         )
+        if self.bouncer:
+            # docs/production.md, "PgBouncer in transaction mode": every process through it,
+            # migrate straight to PostgreSQL.
+            env.update(
+                DATABASE_URL=self.bouncer.url(),
+                CLUSTER_MIGRATE_DATABASE_URL=self.pg.url(),
+                DISABLE_SERVER_SIDE_CURSORS="1",
+                CONN_MAX_AGE="60",
+            )
         return env
 
     # --- Start and stop ------------------------------------------------------------------------
@@ -97,6 +111,8 @@ class Stack:
         self.pg.init()
         self.pg.start()
         self.pg.createdb("portal")
+        if self.bouncer:
+            self._bouncer_up()
         self.redis.start()
         self.smtp.start()
         os.environ.update(self.env)
@@ -108,16 +124,36 @@ class Stack:
         django.setup()
         from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
+        if not self.bouncer:
+            call_command("migrate", verbosity=0)
+        bouncer = f"PgBouncer on :{self.bouncer.port}, " if self.bouncer else ""
         say(
-            f"  own services: PostgreSQL on :{self.pg.port}, Redis on :{self.redis.port}, "
-            f"SMTP sink on :{self.smtp.port} (files in {self.tmp})"
+            f"  own services: PostgreSQL on :{self.pg.port}, {bouncer}Redis on "
+            f":{self.redis.port}, SMTP sink on :{self.smtp.port} (files in {self.tmp})"
         )
 
-    def cluster(self, command: str, **extra: str) -> str:
-        done = subprocess.run(
-            ["bash", str(ROOT / "scripts" / "cluster.sh"), command],
+    def _bouncer_up(self) -> None:
+        """docs/production.md's steps: the role's time zone set (Django then never sets one on
+        a connection), migrate straight to PostgreSQL, then PgBouncer. From then on PostgreSQL
+        logs every statement the portal sends (drill 6 reads them)."""
+        self.pg.sql("ALTER ROLE postgres SET timezone TO 'UTC'")
+        migrated = subprocess.run(
+            [str(PYTHON), "manage.py", "migrate", "--noinput"],
             cwd=ROOT,
+            env={**self.env, "DATABASE_URL": self.pg.url()},
+            capture_output=True,
+            text=True,
+        )
+        if migrated.returncode != 0:
+            raise RuntimeError(f"migrate failed:\n{migrated.stdout}{migrated.stderr}")
+        self.pg.sql("ALTER DATABASE portal SET log_statement = 'all'")
+        self.bouncer.start()
+
+    def cluster(self, command: str, *names: str, root: Path = ROOT, **extra: str) -> str:
+        """scripts/cluster.sh of the checkout at `root` (another release's, drill 7)."""
+        done = subprocess.run(
+            ["bash", str(root / "scripts" / "cluster.sh"), command, *names],
+            cwd=root,
             env={**self.env, **extra},
             capture_output=True,
             text=True,
@@ -137,6 +173,7 @@ class Stack:
     def down(self, keep: bool) -> None:
         for step in (
             lambda: self.cluster("stop"),
+            self.bouncer.stop if self.bouncer else lambda: None,
             self.redis.stop,
             self.smtp.stop,
             self.pg.remove,
@@ -187,7 +224,10 @@ class Stack:
         """Which worker (worker-1, worker-2) is running `task` now, as Celery's workers say."""
         from portal.celery import app
 
-        active = app.control.inspect(timeout=1.0).active() or {}
+        # Both workers answer within milliseconds (their main process replies while the pool
+        # runs the task): waiting for the two replies, not for the timeout, is what lets the
+        # worker drill catch a sweep that takes half a second.
+        active = app.control.inspect(timeout=1.0, limit=2).active() or {}
         for hostname, tasks in active.items():
             if any(t.get("name") == task for t in tasks):
                 return "worker-" + hostname.split("@")[0].removeprefix("worker")
@@ -240,5 +280,5 @@ def kill_mid(stack: Stack, task: str, progress, total: int, seconds: float = 180
             if at < total:
                 stack.kill(worker)
                 return worker, at
-        time.sleep(0.1)
+        time.sleep(0.02)
     return None

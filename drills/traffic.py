@@ -67,6 +67,29 @@ class Nodes:
             connection.close()
 
 
+class Balancer(Nodes):
+    """The nodes behind a load balancer that can take one out of rotation and put it back
+    ("drain": HAProxy's `set server … state drain`, nginx's `down` and a reload): no new
+    request goes to a drained node; those in flight finish there."""
+
+    def __init__(self, ports: list[int]):
+        super().__init__(ports)
+        self.drained: set[int] = set()
+
+    def next(self) -> int:
+        with self._lock:
+            live = [port for port in self.ports if port not in self.drained] or self.ports
+            return live[next(self._turn) % len(live)]
+
+    def drain(self, port: int) -> None:
+        with self._lock:
+            self.drained.add(port)
+
+    def restore(self, port: int) -> None:
+        with self._lock:
+            self.drained.discard(port)
+
+
 class Tally:
     """Every answer, by label and status; the ones a drill must not see, with a sample."""
 

@@ -11,6 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 PASSWORD = "drill-" + os.urandom(12).hex()
+# The domain prefixes of the customers written in bulk for the sweeps (due_subscriptions,
+# ending_relationships): rows of the drill's, not made by the portal's services.
+BULK_PREFIXES = "^(due|delegated)[0-9]{4}$"
 
 
 @dataclass
@@ -222,3 +225,46 @@ def ending_relationships(world: World, count: int, *, days_left: int = 7) -> lis
             for o in offers
         )
     return [row.pk for row in rows]
+
+
+def activity(world: World, relationships: list[int], per_relationship: int) -> int:
+    """Entries of the delegated-admin activity log under `relationships` (what the partner's
+    users did in those customers): the export reads them in chunks (QuerySet.iterator())."""
+    from tenants.models import ActivityLog, DelegationRelationship
+
+    rows = ActivityLog.objects.bulk_create(
+        ActivityLog(
+            tenant_id=relationship.tenant_id,
+            relationship=relationship,
+            partner=world.partner,
+            actor=world.admin,
+            actor_label=world.admin.email,
+            action="tenant_user.changed",
+            target_label=f"User {n}",
+        )
+        for relationship in DelegationRelationship.objects.filter(pk__in=relationships)
+        for n in range(per_relationship)
+    )
+    return len(rows)
+
+
+def outbox_batch(count: int) -> set[str]:
+    """`count` e-mails written to the outbox at once, as a sweep writes them."""
+    from email.utils import make_msgid
+
+    from post_office.models import PRIORITY, STATUS, Email
+
+    with transaction.atomic():
+        rows = Email.objects.bulk_create(
+            Email(
+                from_email="Partner Key Portal <no-reply@portal.example>",
+                to=[f"reader{n}@batch.example"],
+                subject=f"Batch message {n}",
+                message="A message of the drill's batch.",
+                status=STATUS.queued,
+                priority=PRIORITY.medium,
+                message_id=make_msgid(domain="portal.example"),
+            )
+            for n in range(count)
+        )
+    return {row.message_id for row in rows}

@@ -7,6 +7,13 @@
 #   scripts/cluster.sh status
 #   scripts/cluster.sh stop
 #   scripts/cluster.sh revive    start again whatever of it died (as systemd's Restart= would)
+#   scripts/cluster.sh restart web-1 worker-2 …
+#                                each in turn, as `systemctl restart` would: TERM (a web node
+#                                finishes its requests, a worker its tasks), start it again from
+#                                this script's checkout, and for a web node wait for its /readyz.
+#                                Run from a new release's checkout with the same CLUSTER_DIR, it
+#                                moves that process to the new code (an upgrade, one node at a
+#                                time). Without names: stop everything, then start.
 #
 # Settings (environment):
 #   DATABASE_URL, REDIS_URL   required: a PostgreSQL database and a Redis database
@@ -19,6 +26,8 @@
 #   CLUSTER_BEAT              beats (default 1; the fault drills start two on purpose)
 #   CLUSTER_START_TIMEOUT     seconds to wait for every node's /readyz (default 60)
 #   CLUSTER_STOP_TIMEOUT      seconds `stop` lets them finish before killing them (default 30)
+#   CLUSTER_MIGRATE_DATABASE_URL  where `start` runs migrate (default DATABASE_URL): PostgreSQL
+#                             itself when DATABASE_URL is PgBouncer (docs/production.md)
 #   Any portal setting (README "Configuration") passes through. SECRET_KEY, KEY_PEPPER,
 #   MFA_SECRET_KEYS and METRICS_TOKEN, when not set, are made once and kept in
 #   CLUSTER_DIR/secrets.env: the same pepper must read the same database on every start.
@@ -120,7 +129,8 @@ start() {
   mkdir -p "$DIR/pids" "$DIR/logs" "$DIR/metrics"
 
   say "Migrating the database and collecting static files…"
-  "$BIN/python" manage.py migrate --noinput >>"$DIR/logs/migrate.log" 2>&1 \
+  DATABASE_URL="${CLUSTER_MIGRATE_DATABASE_URL:-$DATABASE_URL}" \
+    "$BIN/python" manage.py migrate --noinput >>"$DIR/logs/migrate.log" 2>&1 \
     || die "migrate failed: see $DIR/logs/migrate.log"
   "$BIN/python" manage.py collectstatic --noinput >>"$DIR/logs/migrate.log" 2>&1 \
     || die "collectstatic failed: see $DIR/logs/migrate.log"
@@ -169,14 +179,16 @@ revive() {
   wait_ready
 }
 
-wait_ready() {
+wait_ready() {  # wait_ready [PORT…]: every web node's /readyz (or these ports') answers 200
   say "Waiting for every web node's /readyz…"
-  local i port
+  local i port ports=("$@")
+  if [ "${#ports[@]}" -eq 0 ]; then
+    for i in $(seq 1 "$WEB"); do ports+=("$((PORT + i - 1))"); done
+  fi
   local deadline=$((SECONDS + START_TIMEOUT)) pending
   while :; do
     pending=""
-    for i in $(seq 1 "$WEB"); do
-      port=$((PORT + i - 1))
+    for port in "${ports[@]}"; do
       [ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] || pending="$pending $port"
     done
     [ -z "$pending" ] && break
@@ -209,18 +221,16 @@ status() {
   return $all_up
 }
 
-stop() {
+# TERM to the process itself, not to its group, as systemd's KillMode=mixed (the units): gunicorn
+# then lets its workers finish their requests (graceful timeout) and Celery lets its pool finish
+# the tasks it runs (warm shutdown). A TERM to the whole group would reach Celery's pool
+# processes too, which die at once mid-task. What is left of the group after
+# CLUSTER_STOP_TIMEOUT is killed; a task killed then is given back by the broker and runs again.
+terminate() {  # terminate PIDFILE…
   local file pid
-  local -a files
-  mapfile -t files < <(pid_files)
-  for file in "${files[@]}"; do
-    # The whole session the process leads: gunicorn's workers, Celery's pool processes.
-    kill -TERM -- "-$(cat "$file")" 2>/dev/null || true
-  done
-  # Web: requests in flight finish (graceful timeout); workers: the tasks they run (warm
-  # shutdown). A task killed after that is given back by the broker and runs again.
+  for file in "$@"; do kill -TERM -- "$(cat "$file")" 2>/dev/null || true; done
   local deadline=$((SECONDS + ${CLUSTER_STOP_TIMEOUT:-30}))
-  for file in "${files[@]}"; do
+  for file in "$@"; do
     pid=$(cat "$file")
     while group_running "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
     if group_running "$pid"; then
@@ -229,14 +239,38 @@ stop() {
     fi
     rm -f "$file"
   done
+}
+
+stop() {
+  local -a files
+  mapfile -t files < <(pid_files)
+  [ "${#files[@]}" -eq 0 ] || terminate "${files[@]}"
   say "stopped"
+}
+
+# One process after another, each back before the next (`systemctl restart portal-web` on one
+# machine, then on the next): the others keep serving meanwhile.
+restart_each() {  # restart_each NAME…
+  environment
+  local name file
+  for name in "$@"; do
+    file="$DIR/pids/$name.pid"
+    [ -f "$file" ] || die "no such process: $name (no $file)"
+    terminate "$file"
+    launch "$name"
+    say "restarted $name (pid $(cat "$file")) from $ROOT"
+    case "$name" in web-*) wait_ready "$((PORT + ${name#web-} - 1))" ;; esac
+  done
 }
 
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  restart) stop && start ;;
+  restart)
+    shift
+    if [ "$#" -eq 0 ]; then stop && start; else restart_each "$@"; fi
+    ;;
   revive) revive ;;
-  *) die "usage: scripts/cluster.sh start|stop|status|restart|revive" ;;
+  *) die "usage: scripts/cluster.sh start|stop|status|restart [NAME…]|revive" ;;
 esac

@@ -47,3 +47,19 @@ class ClaimTimeoutBackend(LocmemBackend):
             cursor.execute("SHOW idle_in_transaction_session_timeout")
             self.seen.append(cursor.fetchone()[0])
         return super().send_messages(email_messages)
+
+
+class PausingBackend(BaseEmailBackend):
+    """Takes TEST_EMAIL_PAUSE seconds (3) to send, noting in the file named by TEST_EMAIL_MARKER
+    each message's Message-ID when it starts ("sending …") and when it is done ("sent …"): a
+    worker stopped meanwhile shows whether it finished the message first."""
+
+    def send_messages(self, email_messages):
+        marker = Path(os.environ["TEST_EMAIL_MARKER"])
+        ids = [m.extra_headers.get("Message-ID", "") for m in email_messages]
+        with marker.open("a") as notes:
+            notes.writelines(f"sending {message_id}\n" for message_id in ids)
+        time.sleep(float(os.environ.get("TEST_EMAIL_PAUSE", "3")))
+        with marker.open("a") as notes:
+            notes.writelines(f"sent {message_id}\n" for message_id in ids)
+        return len(email_messages)

@@ -6,6 +6,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -403,6 +404,15 @@ def _activity_page(request, entries, template_context: dict):
 
 def _activity_csv(request, entries, filename: str) -> HttpResponse:
     _form, entries = _activity(request, entries)
+    # The rows are read in chunks through a server-side cursor (unless
+    # DISABLE_SERVER_SIDE_CURSORS), declared inside this transaction so that it ends with it:
+    # outside one it would be declared WITH HOLD and outlive it, and behind PgBouncer in
+    # transaction mode its next chunk could be asked of another server connection.
+    with transaction.atomic():
+        return _activity_rows_csv(entries, filename)
+
+
+def _activity_rows_csv(entries, filename: str) -> HttpResponse:
     return csv_response(
         filename,
         [_("When (UTC)"), _("Customer"), _("Partner"), _("Relationship"), _("Who"), _("Action"),

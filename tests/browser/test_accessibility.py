@@ -17,14 +17,18 @@ import os
 import re
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.db import OperationalError, connections
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -560,6 +564,43 @@ def sent(page: Page, world: World):
     submit(page)
 
 
+# --- A service the portal needs, away for one step: the 503 page (portal.outages) ------------
+
+
+@contextmanager
+def redis_away():
+    """The cache on a port where nothing listens (a real refused connection, as
+    tests/portal/test_outages.py does); the layout's local menus cache stays."""
+    away = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+    with override_settings(CACHES={**settings.CACHES, "default": away}):
+        yield
+
+
+@contextmanager
+def database_away():
+    """Every query of the live server's requests fails as when PostgreSQL restarts (drill 1
+    restarts it for real): the connections' cursor, patched for the step."""
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    with mock.patch.object(type(connections["default"]), "cursor", refuse):
+        yield
+
+
+def while_away(service, then):
+    """`then`, with `service` (redis_away, database_away) away meanwhile."""
+
+    def go(page: Page, world: World):
+        with service():
+            then(page, world)
+
+    return go
+
+
 def check_key(key: str):
     def go(page: Page, world: World):
         page.goto(f"{world.url}/partner/keys/check/")
@@ -753,6 +794,11 @@ STEPS = [
     Step("password link no longer works", goto("/accounts/reset/MQ/set-x/")),
     Step("page not found", goto("/no-such-page/"), 404),
     Step("server error", goto("/test-server-error/"), 500, bilingual=True),
+    Step(
+        "unavailable: the limits cannot be checked (Redis away)",
+        while_away(redis_away, fill_sign_in("partner@northwind.example", "portal-demo")),
+        503,
+    ),
     # The partner admin.
     Step("second step of signing in", password_only("partner@northwind.example"), shows=VERIFY),
     Step(
@@ -873,6 +919,11 @@ STEPS = [
     ),
     Step("not allowed (partner on a customer page)", goto("/customer/"), 403),
     Step("page not found, signed in", goto("/partner/customers/999999/"), 404),
+    Step(
+        "unavailable: the database is away",
+        while_away(database_away, goto("/partner/customers/")),
+        503,
+    ),
     Step("too many key look-ups", guess_until_refused, 429),
     # The customer admin activates their account (after asking for a new link).
     Step(

@@ -1,5 +1,6 @@
 """scripts/cluster.sh: two web nodes, a worker and beat on their own database, ready on both
-ports, metrics added up across each node's gunicorn workers, and nothing left after `stop`."""
+ports, metrics added up across each node's gunicorn workers, and nothing left after `stop`; one
+node restarted while the other serves, and a worker restarted after the task it runs."""
 
 import http.client
 import json
@@ -8,6 +9,8 @@ import re
 import secrets
 import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import psycopg2
@@ -116,11 +119,10 @@ def _healthz_count(metrics: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_database, tmp_path):
-    port = _free_ports(2)
+def _environment(database: str, tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
     env.update(
-        DATABASE_URL=cluster_database,
+        DATABASE_URL=database,
         REDIS_URL=settings.REDIS_URL,
         CACHE_KEY_PREFIX=f"cluster-{secrets.token_hex(4)}",
         CLUSTER_DIR=str(tmp_path / "cluster"),
@@ -128,11 +130,15 @@ def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_d
         CLUSTER_WEB="2",
         CLUSTER_WEB_WORKERS="2",
         CLUSTER_WORKERS="1",
+        **extra,
     )
+    return env
 
-    def cluster(command: str) -> subprocess.CompletedProcess:
+
+def _runner(env: dict[str, str]):
+    def cluster(*command: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["bash", str(SCRIPT), command],
+            ["bash", str(SCRIPT), *command],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -140,6 +146,12 @@ def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_d
             timeout=180,
         )
 
+    return cluster
+
+
+def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_database, tmp_path):
+    port = _free_ports(2)
+    cluster = _runner(_environment(cluster_database, tmp_path, port))
     pids_dir = tmp_path / "cluster" / "pids"
     try:
         started = cluster("start")
@@ -181,3 +193,112 @@ def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_d
     for node in (port, port + 1):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", node), timeout=2).close()
+
+
+QUEUE_ONE_EMAIL = """
+from email.utils import make_msgid
+from post_office.models import PRIORITY, STATUS, Email
+from portal.outbox import outbox_kick
+email = Email.objects.create(
+    from_email="no-reply@portal.example", to=["reader@restart.example"], subject="Restart",
+    message="Sent while the worker restarts.", status=STATUS.queued, priority=PRIORITY.medium,
+    message_id=make_msgid(domain="portal.example"),
+)
+outbox_kick()
+print(email.message_id)
+"""
+
+
+def _queue_one_email(env: dict[str, str], cluster_dir: Path) -> str:
+    """An e-mail written to the cluster's outbox and its worker kicked, as a page would."""
+    secrets_env = dict(
+        line.split("=", 1) for line in (cluster_dir / "secrets.env").read_text().split()
+    )
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "shell", "-c", QUEUE_ONE_EMAIL],
+        cwd=ROOT,
+        env={**env, **secrets_env, "DEBUG": "0", "LOG_FORMAT": "plain"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _wait_for(predicate, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def _probe(port: int, stop: threading.Event, statuses: list) -> None:
+    while not stop.is_set():
+        try:
+            statuses.append(_get(port, "/readyz")[0])
+        except OSError:
+            statuses.append(0)
+        time.sleep(0.1)
+
+
+def test_restart_moves_one_process_at_a_time_and_a_worker_finishes_its_task_first(
+    cluster_database, tmp_path
+):
+    port = _free_ports(2)
+    marker = tmp_path / "mail.txt"
+    env = _environment(
+        cluster_database,
+        tmp_path,
+        port,
+        CLUSTER_BEAT="0",
+        EMAIL_BACKEND="tests.mail_backends.PausingBackend",
+        TEST_EMAIL_MARKER=str(marker),
+        TEST_EMAIL_PAUSE="4",
+    )
+    cluster = _runner(env)
+    pids_dir = tmp_path / "cluster" / "pids"
+    pid = lambda name: int((pids_dir / f"{name}.pid").read_text())  # noqa: E731
+    try:
+        started = cluster("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        before = {name: pid(name) for name in ("web-1", "web-2", "worker-1")}
+
+        # A worker restarted while it sends: it finishes the message, then stops (warm
+        # shutdown); nothing is sent twice.
+        message_id = _queue_one_email(env, tmp_path / "cluster")
+        assert _wait_for(lambda: marker.exists() and "sending" in marker.read_text())
+        restarted = cluster("restart", "worker-1")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        assert marker.read_text().splitlines() == [f"sending {message_id}", f"sent {message_id}"]
+        assert _group_members({before["worker-1"]}) == []
+        assert pid("worker-1") != before["worker-1"]
+        with psycopg2.connect(cluster_database) as db, db.cursor() as cursor:
+            cursor.execute(
+                "SELECT status FROM post_office_email WHERE message_id = %s", [message_id]
+            )
+            assert cursor.fetchone() == (0,)  # post_office's STATUS.sent
+
+        # A web node restarted while the other answers throughout.
+        stop, statuses = threading.Event(), []
+        prober = threading.Thread(target=_probe, args=(port + 1, stop, statuses))
+        prober.start()
+        try:
+            restarted = cluster("restart", "web-1")
+        finally:
+            stop.set()
+            prober.join()
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        assert "restarted web-1" in restarted.stdout
+        assert pid("web-1") != before["web-1"] and pid("web-2") == before["web-2"]
+        assert _group_members({before["web-1"]}) == []
+        assert statuses and set(statuses) == {200}
+        assert _get(port, "/readyz")[0] == 200
+        assert cluster("restart", "web-9").returncode != 0  # no such process
+    finally:
+        stopped = cluster("stop")
+        celery_app.control.purge()
+    assert stopped.returncode == 0, stopped.stderr
+    assert list(pids_dir.glob("*.pid")) == []

@@ -60,3 +60,11 @@ def test_every_setting_it_names_is_read_somewhere():
     assert {"GUNICORN_WORKERS", "WORKER_CONCURRENCY", "CLUSTER_DIR"} <= named
     unread = [name for name in sorted(named) if name not in readers]
     assert unread == []
+
+
+def test_the_pgbouncer_settings_it_shows_are_the_ones_drill_6_runs():
+    from drills.services import BOUNCER_SETTINGS
+
+    ini = re.search(r"```ini\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL).group(1)
+    for name, value in BOUNCER_SETTINGS.items():
+        assert f"\n{name} = {value}\n" in ini, name

@@ -419,6 +419,43 @@ def test_both_sides_read_filter_and_export_the_log(
     )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_export_reads_the_log_inside_one_transaction(
+    partner_admin, partner_agent, contoso, contoso_admin, client, monkeypatch
+):
+    # Behind PgBouncer in transaction mode, a server-side cursor declared outside a transaction
+    # is declared WITH HOLD and outlives it: its next FETCH may go out on another server
+    # connection, where it does not exist (4 reads of 1,200 rows in 20 failed so through a pool
+    # of 2 server connections that 3 other clients used). Declared inside one, it lives and
+    # dies with it, on one connection, whatever DISABLE_SERVER_SIDE_CURSORS says.
+    from django.db import connection
+
+    relationship = related(partner_admin, contoso, contoso_admin, roles=["user_admin"])
+    ActivityLog.objects.bulk_create(
+        ActivityLog(
+            tenant=contoso, relationship=relationship, partner=relationship.partner,
+            actor=partner_agent, actor_label=partner_agent.email, action="tenant_user.created",
+            target_label=f"User {n}",
+        )
+        for n in range(3)
+    )  # fmt: skip
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", False)
+    declared_in_autocommit = []
+    create_cursor = connection.create_cursor
+
+    def spy(name=None):
+        if name is not None:  # a server-side cursor
+            declared_in_autocommit.append(connection.get_autocommit())
+        return create_cursor(name)
+
+    monkeypatch.setattr(connection, "create_cursor", spy)
+    client.force_login(partner_admin)
+    export = client.get("/partner/activity/export/")
+    assert export.status_code == 200
+    assert len(export.content.decode().splitlines()) == 4
+    assert declared_in_autocommit == [False]
+
+
 @pytest.mark.parametrize(
     ("value", "cell"),
     [("=1+1", "'=1+1"), ("+33", "'+33"), ("-2", "'-2"), ("@SUM", "'@SUM"), ("\tx", "'\tx"),
