@@ -45,6 +45,7 @@ START_TIMEOUT=${CLUSTER_START_TIMEOUT:-60}
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'cluster: %s\n' "$*" >&2; exit 1; }
+[ -x "$BIN/python" ] || die "no virtualenv in $ROOT/.venv: run \`make venv\` first."
 
 # A process that ended but nobody reaped yet (a zombie: some containers' init reaps none) is
 # not running.
@@ -72,15 +73,17 @@ PY
 
 secrets() {
   local file="$DIR/secrets.env"
-  if [ ! -f "$file" ]; then
+  if [ ! -s "$file" ]; then
+    # Written whole or not at all: a half-made file would stop every later start.
     umask 077
-    "$BIN/python" - >"$file" <<'PY'
+    "$BIN/python" - >"$file.new" <<'PY'
 import base64, secrets
 print(f"SECRET_KEY={secrets.token_urlsafe(50)}")
 print(f"KEY_PEPPER={secrets.token_hex(32)}")
 print(f"MFA_SECRET_KEYS={base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}")
 print(f"METRICS_TOKEN={secrets.token_hex(32)}")
 PY
+    mv "$file.new" "$file"
   fi
   # What the environment sets wins over the file.
   local line name
@@ -201,7 +204,7 @@ wait_ready() {  # wait_ready [PORT…]: every web node's /readyz (or these ports
 }
 
 status() {
-  local file name pid state all_up=0 port
+  local file name pid state all_up=0 port ready
   local -a files
   mapfile -t files < <(pid_files)
   [ "${#files[@]}" -gt 0 ] || { say "not running (no pid files in $DIR/pids)"; return 3; }
@@ -212,7 +215,9 @@ status() {
     case "$name" in
       web-*)
         port=$((PORT + ${name#web-} - 1))
-        state="$state  http://127.0.0.1:$port/  readyz: $(http_status "http://127.0.0.1:$port/readyz")"
+        ready=$(http_status "http://127.0.0.1:$port/readyz")
+        [ "$ready" = 200 ] || all_up=3
+        state="$state  http://127.0.0.1:$port/  readyz: $ready"
         ;;
     esac
     printf '  %-10s %s\n' "$name" "$state"

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import threading
@@ -149,6 +150,23 @@ def _runner(env: dict[str, str]):
     return cluster
 
 
+def test_without_a_virtualenv_it_says_so_and_leaves_no_half_made_secrets(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy(SCRIPT, checkout / "scripts" / "cluster.sh")
+    env = {"PATH": os.environ["PATH"], "DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x"}
+    result = subprocess.run(
+        ["bash", str(checkout / "scripts" / "cluster.sh"), "start"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "no virtualenv" in result.stderr and "make venv" in result.stderr
+    assert not (checkout / "var" / "cluster" / "secrets.env").exists()
+
+
 def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_database, tmp_path):
     port = _free_ports(2)
     cluster = _runner(_environment(cluster_database, tmp_path, port))
@@ -183,6 +201,11 @@ def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_d
         status_run = cluster("status")
         assert status_run.returncode == 0
         assert status_run.stdout.count("readyz: 200") == 2
+        # Every process running, but no node ready where status looks (another CLUSTER_PORT):
+        # something is down all the same.
+        elsewhere = _runner(_environment(cluster_database, tmp_path, _free_ports(2)))("status")
+        assert elsewhere.returncode == 3, elsewhere.stdout
+        assert "readyz: 000" in elsewhere.stdout and "STOPPED" not in elsewhere.stdout
     finally:
         stopped = cluster("stop")
         celery_app.control.purge()  # what beat queued for the cluster's worker, if anything
