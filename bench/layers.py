@@ -5,9 +5,11 @@ call-heavy layers such as templates, and a query evaluated inside a template cou
 functions live). This wraps a handful of Django's entry points with a clock instead and gives
 each layer its *exclusive* wall time — a layer's time minus that of the layers it calls:
 
-- SQL built: `SQLCompiler.as_sql` (the ORM turning a QuerySet into SQL, sub-queries included);
-- SQL sent: `CursorWrapper.execute` (psycopg2 and PostgreSQL: the round trip, planning, running);
-- rows read: the rest of `SQLCompiler.execute_sql` (fetching rows, converters);
+- SQL built: the compilers' `as_sql` (the ORM turning a QuerySet, an insert, an update or a count
+  into SQL, sub-queries included);
+- SQL sent: `CursorWrapper.execute` and `executemany` (psycopg2 and PostgreSQL: the round trip,
+  planning, running);
+- rows read: the rest of the compilers' `execute_sql` (fetching rows, converters);
 - templates: `Template.render` (the page and its includes, without the queries they evaluate);
 - the rest: everything else of the request (middleware, the view's own code, forms, making
   model objects from rows, Redis).
@@ -50,16 +52,26 @@ class _Clock:
 def layers():
     """Instrument Django while the block runs; yields the clock (`own`: seconds by layer)."""
     from django.db.backends.utils import CursorWrapper
-    from django.db.models.sql.compiler import SQLCompiler
+    from django.db.models.sql import compiler
     from django.template.base import Template
 
     clock = _Clock()
     patched = [
-        (SQLCompiler, "as_sql", "SQL built"),
-        (SQLCompiler, "execute_sql", "rows read"),
         (CursorWrapper, "execute", "SQL sent"),
+        (CursorWrapper, "executemany", "SQL sent"),
         (Template, "render", "templates"),
     ]
+    # The SELECT compiler and those that override it (INSERT, UPDATE, DELETE, the count).
+    for owner in (
+        compiler.SQLCompiler,
+        compiler.SQLInsertCompiler,
+        compiler.SQLUpdateCompiler,
+        compiler.SQLDeleteCompiler,
+        compiler.SQLAggregateCompiler,
+    ):
+        for name, layer in (("as_sql", "SQL built"), ("execute_sql", "rows read")):
+            if name in vars(owner):
+                patched.append((owner, name, layer))
     originals = [(owner, name, getattr(owner, name)) for owner, name, _layer in patched]
     for (owner, name, layer), (_owner, _name, original) in zip(patched, originals, strict=True):
         setattr(owner, name, clock.wrap(layer, original))

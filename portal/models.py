@@ -319,7 +319,9 @@ class IdempotentRequest(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)
-    location = models.CharField(max_length=2000, blank=True, default="")  # a 201's Location
+    # A 201's Location. A database default too: the release before it inserts rows without it
+    # while the new one's migration is already applied (docs/production.md, "Upgrades").
+    location = models.CharField(max_length=2000, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

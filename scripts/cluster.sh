@@ -45,7 +45,7 @@ START_TIMEOUT=${CLUSTER_START_TIMEOUT:-60}
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'cluster: %s\n' "$*" >&2; exit 1; }
-[ -x "$BIN/python" ] || die "no virtualenv in $ROOT/.venv: run \`make venv\` first."
+need_venv() { [ -x "$BIN/python" ] || die "no virtualenv in $ROOT/.venv: run \`make venv\` first."; }
 
 # A process that ended but nobody reaped yet (a zombie: some containers' init reaps none) is
 # not running.
@@ -269,13 +269,14 @@ restart_each() {  # restart_each NAME…
 }
 
 case "${1:-}" in
-  start) start ;;
+  start) need_venv && start ;;
   stop) stop ;;
-  status) status ;;
+  status) need_venv && status ;;
   restart)
+    need_venv
     shift
     if [ "$#" -eq 0 ]; then stop && start; else restart_each "$@"; fi
     ;;
-  revive) revive ;;
+  revive) need_venv && revive ;;
   *) die "usage: scripts/cluster.sh start|stop|status|restart [NAME…]|revive" ;;
 esac

@@ -167,8 +167,8 @@ def partner_customer_q(
     partner: Partner, *, permission: Permission = Permission.READ, today=None
 ) -> Q:
     """`partner_customers`' condition on a tenant row: true where the rule gives the partner
-    `permission`. An annotation asks it of the rows it is on (the customer list's hints), with
-    no sub-query of the tenants table."""
+    `permission`. An annotation asks it of the rows it is on (the customer list's sort by the
+    next end date, the API's filter on it), with no sub-query of the tenants table."""
     today = today or timezone.localdate()
     allowed = _created_or_of_record(partner) if permission in PERMISSIONS[Capacity.PARTNER] else Q()
     in_force = _granting(DelegationRelationship.objects.in_force(today), permission)

@@ -168,7 +168,8 @@ def _query(request) -> dict:
 
 
 def _customers(view, query: dict):
-    """The page's list (search, order), the filters, and what the partner may do in each."""
+    """The page's list (search, order) and the filters; what the partner may do in each row is
+    added once the page is read (`customer_rows`)."""
     partner = view.partner
     search = query["q"].strip()[:MAX_SEARCH_LENGTH]
     tenants = partner_customer_list(partner, search, query["sort"])

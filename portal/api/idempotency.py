@@ -51,9 +51,13 @@ def _key_of(request) -> str | None:
     return key
 
 
-def _claim(api_key, key: str, fingerprint: str) -> tuple[IdempotentRequest | None, int | None]:
+def _claim(
+    api_key, key: str, fingerprint: str, tries: int = 3
+) -> tuple[IdempotentRequest | None, int | None]:
     """Claim the key for this request: (None, the claim's row ID); or (the row of the request
-    that had it first, None)."""
+    that had it first, None). A claim refused while no row holds the key (the first request
+    gave it up meanwhile) is tried again, a few times at most: an insert refused for any other
+    reason is an error, not a race."""
     now = timezone.now()
     kept_since = now - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
     # Past its keeping time the key is free again.
@@ -72,7 +76,9 @@ def _claim(api_key, key: str, fingerprint: str) -> tuple[IdempotentRequest | Non
             IdempotentRequest.objects.filter(pk=earlier.pk, completed_at__isnull=True).delete()
             earlier = None
         if earlier is None:  # the first request gave its key up meanwhile (a 5xx): claim again
-            return _claim(api_key, key, fingerprint)
+            if tries <= 1:
+                raise
+            return _claim(api_key, key, fingerprint, tries - 1)
         return earlier, None
 
 

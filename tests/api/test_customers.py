@@ -441,6 +441,39 @@ def test_the_same_idempotency_key_makes_one_customer(writer, make_keys):
     assert other.json()["type"].endswith(":idempotency_key_reused")
 
 
+def test_the_release_before_can_still_keep_its_answers(writer, partner_admin):
+    """Migrations come before the new code (docs/production.md, "Upgrades"): the release before
+    writes its idempotency claims without `location`, which the database then fills in."""
+    key = ApiKey.objects.filter(created_by=partner_admin).first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO portal_idempotentrequest (api_key_id, key, fingerprint, created_at) "
+            "VALUES (%s, 'old-release', 'x', now()) RETURNING location",
+            [key.pk],
+        )
+        assert cursor.fetchone() == ("",)
+
+
+def test_a_claim_refused_for_another_reason_is_not_retried_forever(
+    writer, partner_admin, monkeypatch
+):
+    from django.db import IntegrityError
+
+    from portal.api import idempotency
+
+    tries = []
+
+    def refused(**fields):
+        tries.append(fields["key"])
+        raise IntegrityError("null value in column")
+
+    monkeypatch.setattr(idempotency.IdempotentRequest.objects, "create", refused)
+    key = ApiKey.objects.filter(created_by=partner_admin).first()
+    with pytest.raises(IntegrityError):
+        idempotency._claim(key, "k", "x")
+    assert tries == ["k", "k", "k"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_at_once_with_one_idempotency_key_make_one_customer(
     partner_admin, countries, make_keys, monkeypatch
