@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from drills.stack import readyz, wait_until
+
 
 def fresh_connection() -> None:
     """The drill's own connection may have died with the fault: the next query opens another."""
@@ -178,3 +180,19 @@ def api_outcomes(report, clients, ends_before) -> None:
     report.expect(not broken, f"half-written: {broken or 'nothing'} (customers, keys, redemptions)")
     report.lost += created.lost + renewed.lost
     report.doubled += created.doubled + renewed.doubled
+
+
+def web_nodes_recovered(report, stack, web_before: set[int], how: str) -> None:
+    """After the database (or what stands before it) came back: both nodes ready again, served
+    by the same gunicorn processes as before (`how` they got their connection back), and every
+    worker and beat still running."""
+    ready = wait_until(lambda: all(readyz(port).status == 200 for port in stack.ports), 30)
+    report.expect(ready, "both web nodes' /readyz answer 200 again")
+    web_after = stack.group("web-1") | stack.group("web-2")
+    report.expect(
+        web_after == web_before,
+        f"no web process was restarted ({len(web_before)} gunicorn processes, the same pids "
+        f"before and after): {how}",
+    )
+    dead = [name for name in ("worker-1", "worker-2", "beat-1", "beat-2") if not stack.group(name)]
+    report.expect(not dead, f"workers and beats still running: {dead or 'yes'}")

@@ -19,12 +19,9 @@ from drills.services import free_ports
 from drills.stack import PYTHON, ROOT, Stack, readyz
 from drills.traffic import (
     Browser,
-    Creator,
     Nodes,
-    Reader,
-    Renewer,
     Tally,
-    run_clients,
+    api_and_page_traffic,
     stop_clients,
 )
 
@@ -44,14 +41,7 @@ def run(stack: Stack, report: Report) -> None:
     browser = Browser(stack.ports[0])
     browser.sign_in(built.admin, world.PASSWORD)
     nodes, tally = Nodes(stack.ports), Tally()
-    clients = run_clients(
-        [Creator(f"create-{n}", nodes, tally, built.api_key, built) for n in (1, 2)]
-        + [
-            Renewer(f"renew-{n}", nodes, tally, built.api_key, built, built.customers)
-            for n in (1, 2)
-        ]
-        + [Reader("pages", nodes, tally, browser, PAGES)]
-    )
+    clients = api_and_page_traffic(nodes, tally, built, browser, PAGES)
     time.sleep(4)
     dump = stack.tmp / "portal.dump"
     counted, seconds = _dump_at_a_snapshot(stack, dump)

@@ -26,15 +26,12 @@ import psycopg2
 from drills import checks, world
 from drills.report import Report
 from drills.services import BOUNCER_SETTINGS
-from drills.stack import Stack, periodic_every, readyz, wait_until
+from drills.stack import Stack, periodic_every, wait_until
 from drills.traffic import (
     Browser,
-    Creator,
     Nodes,
-    Reader,
-    Renewer,
     Tally,
-    run_clients,
+    api_and_page_traffic,
     stop_clients,
 )
 
@@ -79,14 +76,7 @@ def run(stack: Stack, report: Report) -> None:
     browser.sign_in(built.admin, world.PASSWORD)
     web_before = stack.group("web-1") | stack.group("web-2")
     nodes, tally = Nodes(stack.ports), Tally()
-    clients = run_clients(
-        [Creator(f"create-{n}", nodes, tally, built.api_key, built) for n in (1, 2)]
-        + [
-            Renewer(f"renew-{n}", nodes, tally, built.api_key, built, built.customers)
-            for n in (1, 2)
-        ]
-        + [Reader("pages", nodes, tally, browser, PAGES, pause=0.2)]
-    )
+    clients = api_and_page_traffic(nodes, tally, built, browser, PAGES, reader_pause=0.2)
     report.did(
         f"PgBouncer in front of PostgreSQL ({_settings()}) for every process: 4 gunicorn "
         "workers, 2 Celery workers, 2 beats and the drill's own; 2 API clients creating "
@@ -106,7 +96,9 @@ def run(stack: Stack, report: Report) -> None:
     _mail(report, stack)
     _pool(report, watch, xacts + _transactions(stack))
     _statements(report, stack)
-    _recovery(report, stack, web_before)
+    checks.web_nodes_recovered(
+        report, stack, web_before, "each reconnected to PgBouncer on its next request"
+    )
 
 
 def _settings() -> str:
@@ -449,16 +441,3 @@ def _statements(report: Report, stack: Stack) -> None:
         + f"; other errors: {len(errors) - len(pooling)}"
         + (f", e.g. {others[:3]}" if others else ""),
     )
-
-
-def _recovery(report: Report, stack: Stack, web_before: set[int]) -> None:
-    ready = wait_until(lambda: all(readyz(port).status == 200 for port in stack.ports), 30)
-    report.expect(ready, "both web nodes' /readyz answer 200 again")
-    web_after = stack.group("web-1") | stack.group("web-2")
-    report.expect(
-        web_after == web_before,
-        f"no web process was restarted ({len(web_before)} gunicorn processes, the same pids "
-        "before and after): each reconnected to PgBouncer on its next request",
-    )
-    dead = [name for name in ("worker-1", "worker-2", "beat-1", "beat-2") if not stack.group(name)]
-    report.expect(not dead, f"workers and beats still running: {dead or 'yes'}")

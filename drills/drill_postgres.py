@@ -9,15 +9,12 @@ import time
 
 from drills import checks, world
 from drills.report import Report
-from drills.stack import Stack, readyz, wait_until
+from drills.stack import Stack
 from drills.traffic import (
     Browser,
-    Creator,
     Nodes,
-    Reader,
-    Renewer,
     Tally,
-    run_clients,
+    api_and_page_traffic,
     stop_clients,
 )
 
@@ -40,14 +37,7 @@ def run(stack: Stack, report: Report) -> None:
     web_before = stack.group("web-1") | stack.group("web-2")
 
     nodes, tally = Nodes(stack.ports), Tally()
-    clients = run_clients(
-        [Creator(f"create-{n}", nodes, tally, built.api_key, built) for n in (1, 2)]
-        + [
-            Renewer(f"renew-{n}", nodes, tally, built.api_key, built, built.customers)
-            for n in (1, 2)
-        ]
-        + [Reader("pages", nodes, tally, browser, PAGES)]
-    )
+    clients = api_and_page_traffic(nodes, tally, built, browser, PAGES)
     time.sleep(5)
     started = time.monotonic()
     stack.pg.restart()
@@ -63,7 +53,7 @@ def run(stack: Stack, report: Report) -> None:
     _answers(report, tally)
     checks.fresh_connection()
     checks.api_outcomes(report, clients, ends_before)
-    _recovery(report, stack, web_before)
+    checks.web_nodes_recovered(report, stack, web_before, "Django reconnected on the next request")
 
 
 def _answers(report: Report, tally: Tally) -> None:
@@ -83,16 +73,3 @@ def _answers(report: Report, tally: Tally) -> None:
     for line in tally.failures[:5]:
         report.found(line)
     report.other_5xx += tally.other_5xx()
-
-
-def _recovery(report: Report, stack: Stack, web_before: set[int]) -> None:
-    ready = wait_until(lambda: all(readyz(port).status == 200 for port in stack.ports), 30)
-    report.expect(ready, "both web nodes' /readyz answer 200 again")
-    web_after = stack.group("web-1") | stack.group("web-2")
-    report.expect(
-        web_after == web_before,
-        f"no web process was restarted ({len(web_before)} gunicorn processes, the same pids "
-        "before and after): Django reconnected on the next request",
-    )
-    dead = [name for name in ("worker-1", "worker-2", "beat-1", "beat-2") if not stack.group(name)]
-    report.expect(not dead, f"workers and beats still running: {dead or 'yes'}")

@@ -33,12 +33,9 @@ from drills.stack import ROOT, Stack, periodic_every, readyz, wait_until
 from drills.traffic import (
     Balancer,
     Browser,
-    Creator,
     Nodes,
-    Reader,
-    Renewer,
     Tally,
-    run_clients,
+    api_and_page_traffic,
     stop_clients,
 )
 
@@ -118,14 +115,7 @@ def run(stack: Stack, report: Report) -> None:
     browser = Browser(stack.ports[0])
     browser.sign_in(built.admin, world.PASSWORD)
     probe.start()
-    clients = run_clients(
-        [Creator(f"create-{n}", nodes, tally, built.api_key, built, pause=0.2) for n in (1, 2)]
-        + [
-            Renewer(f"renew-{n}", nodes, tally, built.api_key, built, built.customers)
-            for n in (1, 2)
-        ]
-        + [Reader("pages", nodes, tally, browser, PAGES)]
-    )
+    clients = api_and_page_traffic(nodes, tally, built, browser, PAGES, creator_pause=0.2)
     report.did(
         "2 API clients creating customers, 2 renewing 20, a partner admin reading 3 pages, "
         "over both nodes behind a load balancer, throughout; /readyz of each node asked 4 "

@@ -307,6 +307,31 @@ def run_clients(clients: list[Client]):
     return clients
 
 
+def api_and_page_traffic(
+    nodes: Nodes,
+    tally: Tally,
+    world,
+    browser: Browser,
+    pages: list[str],
+    *,
+    creator_pause: float = 0.05,
+    reader_pause: float = 0.05,
+) -> list[Client]:
+    """The drills' usual traffic, started: two API clients creating customers from keys, two
+    renewing the world's customers, and a signed-in person reading `pages`."""
+    return run_clients(
+        [
+            Creator(f"create-{n}", nodes, tally, world.api_key, world, pause=creator_pause)
+            for n in (1, 2)
+        ]
+        + [
+            Renewer(f"renew-{n}", nodes, tally, world.api_key, world, world.customers)
+            for n in (1, 2)
+        ]
+        + [Reader("pages", nodes, tally, browser, pages, pause=reader_pause)]
+    )
+
+
 def stop_clients(clients: list[Client], timeout: float = 180) -> None:
     """Each finishes the logical request it is in (a client retrying keeps retrying)."""
     for client in clients:

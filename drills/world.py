@@ -126,35 +126,45 @@ def customer_admin(tenant, email: str):
     return user
 
 
+def _customers_with_an_admin(world: World, count: int, label: str, first_name: str) -> list:
+    """`count` customers of Northwind named "`label` 0000"…, each with one admin whose first name
+    is `first_name` (in the caller's transaction)."""
+    from tenants.models import Tenant, TenantUser
+
+    slug = label.lower()
+    tenants = Tenant.objects.bulk_create(
+        Tenant(
+            name=f"{label} {n:04d}",
+            domain_prefix=f"{slug}{n:04d}",
+            country="FR",
+            preferred_language="en",
+            created_by_partner=world.partner,
+        )
+        for n in range(count)
+    )
+    TenantUser.objects.bulk_create(
+        TenantUser(
+            tenant=t,
+            first_name=first_name,
+            last_name=f"{label}{n:04d}",
+            username=first_name.lower(),
+            email=f"admin@{slug}{n:04d}.example",
+            is_admin=True,
+        )
+        for n, t in enumerate(tenants)
+    )
+    return tenants
+
+
 def due_subscriptions(world: World, count: int, *, days_left: int = 30) -> list[int]:
     """`count` customers, each with an admin and a subscription ending in `days_left` days whose
     renewal notice is due today (Northwind their partner of record): two notices each."""
-    from tenants.models import Subscription, Tenant, TenantUser
+    from tenants.models import Subscription
 
     today = timezone.localdate()
     end = today + datetime.timedelta(days=days_left)
     with transaction.atomic():
-        tenants = Tenant.objects.bulk_create(
-            Tenant(
-                name=f"Due {n:04d}",
-                domain_prefix=f"due{n:04d}",
-                country="FR",
-                preferred_language="en",
-                created_by_partner=world.partner,
-            )
-            for n in range(count)
-        )
-        TenantUser.objects.bulk_create(
-            TenantUser(
-                tenant=t,
-                first_name="Ada",
-                last_name=f"Due{n:04d}",
-                username="ada",
-                email=f"admin@due{n:04d}.example",
-                is_admin=True,
-            )
-            for n, t in enumerate(tenants)
-        )
+        tenants = _customers_with_an_admin(world, count, "Due", "Ada")
         rows = Subscription.objects.bulk_create(
             Subscription(
                 tenant=t,
@@ -174,31 +184,11 @@ def due_subscriptions(world: World, count: int, *, days_left: int = 30) -> list[
 def ending_relationships(world: World, count: int, *, days_left: int = 7) -> list[int]:
     """`count` customers under a delegated-admin relationship with Northwind ending in
     `days_left` days, each with an admin: two end-of-term notices each (both sides)."""
-    from tenants.models import DelegationOffer, DelegationRelationship, Tenant, TenantUser
+    from tenants.models import DelegationOffer, DelegationRelationship
 
     today, now = timezone.localdate(), timezone.now()
     with transaction.atomic():
-        tenants = Tenant.objects.bulk_create(
-            Tenant(
-                name=f"Delegated {n:04d}",
-                domain_prefix=f"delegated{n:04d}",
-                country="FR",
-                preferred_language="en",
-                created_by_partner=world.partner,
-            )
-            for n in range(count)
-        )
-        TenantUser.objects.bulk_create(
-            TenantUser(
-                tenant=t,
-                first_name="Bo",
-                last_name=f"Delegated{n:04d}",
-                username="bo",
-                email=f"admin@delegated{n:04d}.example",
-                is_admin=True,
-            )
-            for n, t in enumerate(tenants)
-        )
+        tenants = _customers_with_an_admin(world, count, "Delegated", "Bo")
         offers = DelegationOffer.objects.bulk_create(
             DelegationOffer(
                 partner=world.partner,
