@@ -18,6 +18,7 @@ import psycopg2
 import pytest
 from django.conf import settings
 
+from drills.services import free_ports
 from portal.celery import app as celery_app
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -66,25 +67,6 @@ def cluster_database():
     with server.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     server.close()
-
-
-def _free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1."""
-    for _ in range(50):
-        base = 20000 + secrets.randbelow(20000)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise AssertionError("no free ports")
 
 
 def _get(port: int, path: str, token: str | None = None) -> tuple[int, dict, bytes]:
@@ -168,7 +150,7 @@ def test_without_a_virtualenv_it_says_so_and_leaves_no_half_made_secrets(tmp_pat
 
 
 def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_database, tmp_path):
-    port = _free_ports(2)
+    port = free_ports(2)
     cluster = _runner(_environment(cluster_database, tmp_path, port))
     pids_dir = tmp_path / "cluster" / "pids"
     try:
@@ -203,7 +185,7 @@ def test_it_starts_two_web_nodes_a_worker_and_beat_then_stops_them_all(cluster_d
         assert status_run.stdout.count("readyz: 200") == 2
         # Every process running, but no node ready where status looks (another CLUSTER_PORT):
         # something is down all the same.
-        elsewhere = _runner(_environment(cluster_database, tmp_path, _free_ports(2)))("status")
+        elsewhere = _runner(_environment(cluster_database, tmp_path, free_ports(2)))("status")
         assert elsewhere.returncode == 3, elsewhere.stdout
         assert "readyz: 000" in elsewhere.stdout and "STOPPED" not in elsewhere.stdout
     finally:
@@ -270,7 +252,7 @@ def _probe(port: int, stop: threading.Event, statuses: list) -> None:
 def test_restart_moves_one_process_at_a_time_and_a_worker_finishes_its_task_first(
     cluster_database, tmp_path
 ):
-    port = _free_ports(2)
+    port = free_ports(2)
     marker = tmp_path / "mail.txt"
     env = _environment(
         cluster_database,
